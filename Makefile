@@ -1,0 +1,38 @@
+# idinpaint — the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= smoke
+
+.PHONY: setup run test notebooks benchmark lfw-clean clean-results help
+
+help:
+	@echo "make run        set up .venv and run the whole workbook (PROFILE=smoke|cpu|paper)"
+	@echo "make test       set up .venv and run the test suite"
+	@echo "make lfw-clean  align all of LFW and measure clean verification with SFace and dlib"
+	@echo "make benchmark  speed/memory benchmarks -> benchmarks/results/"
+
+$(BIN)/idinpaint: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/idinpaint
+
+run: setup
+	$(BIN)/idinpaint notebooks run --profile $(PROFILE)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lfw-clean: setup
+	$(BIN)/idinpaint preprocess --root $${IDINPAINT_LFW_ROOT:-../shared/data/lfw}/raw --output_dir data/lfw-112 --has_subdirs --workers 2
+	$(BIN)/idinpaint evaluate lfw --recognizer sface
+	$(BIN)/idinpaint evaluate lfw --recognizer dlib
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_foundation.py
+
+clean-results:
+	rm -rf results/notebooks

@@ -1,0 +1,270 @@
+"""``idinpaint`` — one console command, a subcommand per stage of the data flow."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _cmd_preprocess(args) -> int:
+    from .preprocess import preprocess_folder
+
+    report = preprocess_folder(args.root, args.output_dir, has_subdirs=args.has_subdirs or None,
+                               workers=args.workers, size=args.size, limit=args.limit)
+    print(report.summary())
+    for path, reason in report.failures[:20]:
+        print(f"  failed: {path}: {reason}")
+    if len(report.failures) > 20:
+        print(f"  ... {len(report.failures) - 20} more in {Path(args.output_dir) / 'failures.csv'}")
+    return 0
+
+
+def _cmd_evaluate_lfw(args) -> int:
+    from .evaluation.lfw import default_aligned_root, evaluate_clean
+    from .figures import plot_roc, save_figure
+    from .paths import results_dir
+    from .recognizers import get_recognizer
+    from .runinfo import provenance, write_json
+
+    import time
+
+    aligned = Path(args.aligned or default_aligned_root())
+    if not (aligned / "landmarks.csv").is_file():
+        print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
+              f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
+        return 2
+    started = time.time()
+    recognizer = get_recognizer(args.recognizer)
+    result, scores, pairs = evaluate_clean(recognizer, aligned, args.lfw_root, args.folds)
+    seconds = time.time() - started
+    print(f"LFW clean, {args.recognizer}, {result.pairs} pairs: {result.line()}")
+    extra = {"dlib_fallback_boxes": recognizer.fallbacks} if hasattr(recognizer, "fallbacks") else {}
+    output = Path(args.output or results_dir() / "lfw_clean" / f"{args.recognizer}.json")
+    write_json(output, {**provenance({"recognizer": args.recognizer, "aligned": str(aligned),
+                                      "folds": args.folds}),
+                        "seconds": round(seconds, 1), "result": result.as_dict(), **extra})
+    labels = [p.same for p in pairs]
+    fig = plot_roc({f"{args.recognizer} clean": (scores, labels)}, title=f"LFW clean, {args.recognizer}")
+    suffix = "" if not args.folds else "_folds" + "-".join(map(str, args.folds))
+    figures = save_figure(fig, f"roc_lfw_clean_{args.recognizer}{suffix}", args.figures)
+    print(f"wrote {output} and {figures[0]}")
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from .data.registry import DATASETS, DatasetError, dataset_root
+
+    for name, spec in DATASETS.items():
+        try:
+            status = f"ok  {dataset_root(name)}"
+        except DatasetError as err:
+            status = f"--  {err}"
+        print(f"{name:12s} {spec.layout:9s} {status}")
+    return 0
+
+
+def _cmd_notebooks(args) -> int:
+    from .notebooks import run_notebooks
+
+    return run_notebooks(profile=args.profile, only=args.only, output_dir=args.output_dir)
+
+
+def _folds_suffix(folds) -> str:
+    return "" if not folds else "_folds" + "-".join(map(str, folds))
+
+
+def _cmd_prepare(args) -> int:
+    from .prepare import prepare_folder
+
+    report = prepare_folder(args.input, args.output, mode=args.mode, fill=args.fill, filler=args.filler,
+                            seed=args.seed, limit=args.limit, mean_face=args.mean_face)
+    print(report.summary())
+    for path, reason in report.failures[:20]:
+        print(f"  failed: {path}: {reason}")
+    if len(report.failures) > 20:
+        print(f"  ... {len(report.failures) - 20} more in {Path(args.output) / 'failures.csv'}")
+    return 0
+
+
+def _cmd_evaluate_occluded(args) -> int:
+    from .evaluation.lfw import default_aligned_root
+    from .evaluation.occluded import (accuracy_table, evaluate_conditions, format_table, roc_panels)
+    from .figures import plot_radar, plot_roc_per_region, plot_similarity_gap, save_figure
+    from .occlusion import REGION_NAMES
+    from .paths import results_dir
+
+    aligned = Path(args.aligned or default_aligned_root())
+    if not (aligned / "landmarks.csv").is_file():
+        print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
+              f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
+        return 2
+    regions = list(REGION_NAMES) if "all" in args.regions else args.regions
+    unknown = [r for r in regions if r not in REGION_NAMES]
+    if unknown:
+        print(f"error: unknown regions {unknown}; valid: {', '.join(REGION_NAMES)} or all", file=sys.stderr)
+        return 2
+    specs = [f"region:{region}@{fill}" for fill in args.fills for region in regions] + list(args.specs or [])
+    suffix = _folds_suffix(args.folds)
+    output = Path(args.output or results_dir() / "lfw_occluded")
+    stem = f"lfw_occluded{suffix}"
+    results = evaluate_conditions(args.recognizers, specs, args.fillers, aligned, folds=args.folds,
+                                  lfw_root=args.lfw_root, output_dir=output, stem=stem,
+                                  mean_face_count=args.mean_face_count)
+    print(format_table(results))
+    written = []
+    fills = list(dict.fromkeys(r["fill"] for r in results if r["occlusion"] != "clean" and not r["error"]))
+    for recogniser in dict.fromkeys(r["recogniser"] for r in results):
+        for fill in fills:
+            panels, labels, clean = roc_panels(results, recogniser, fill)
+            if panels:
+                fig = plot_roc_per_region(panels, labels, clean, title=f"LFW occluded second image, {recogniser}, fill {fill}")
+                written += save_figure(fig, f"roc_lfw_occluded_{recogniser}_{fill}{suffix}", args.figures)[:1]
+            table = accuracy_table(results, recogniser, fill)
+            if len({region for values in table.values() for region in values}) >= 3:
+                fig = plot_radar(table, title=f"LFW accuracy per occluded region, {recogniser}, fill {fill}")
+                written += save_figure(fig, f"radar_lfw_occluded_{recogniser}_{fill}{suffix}", args.figures)[:1]
+    for fill in fills:
+        fig = plot_similarity_gap(results, fill=fill)
+        written += save_figure(fig, f"similarity_gap_lfw_occluded_{fill}{suffix}", args.figures)[:1]
+    print(f"wrote {', '.join(str(p) for p in results.paths)}")
+    if written:
+        print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
+    if results.failures:
+        print(f"{len(results.failures)} condition(s) failed:", file=sys.stderr)
+        for row in results.failures:
+            print(f"  {row['condition']}: {row['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_evaluate_tsne(args) -> int:
+    from .data.registry import DatasetError
+    from .evaluation.occluded import canonical_spec
+    from .evaluation.tsne import load_subjects, run_tsne, write_tsne
+    from .figures import plot_tsne_panels, save_figure
+    from .paths import results_dir
+
+    try:
+        subjects = load_subjects(args.dataset, args.root, min_images=args.min_images, max_people=args.people,
+                                 images_per_person=args.images, seed=args.seed)
+    except (DatasetError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    spec = canonical_spec(args.spec)
+    conditions = run_tsne(args.recognizer, subjects, spec, args.fillers, seed=args.seed)
+    for condition in conditions:
+        print(f"{condition.name:10s} silhouette {condition.silhouette:6.3f}  "
+              f"nearest-centroid accuracy {100 * condition.nc_accuracy:6.2f} %")
+    slug = "".join(c if c.isalnum() else "-" for c in spec)
+    stem = f"tsne_{args.dataset}_{args.recognizer}_{slug}"
+    config = {"dataset": args.dataset, "recognizer": args.recognizer, "spec": spec, "fillers": args.fillers,
+              "people": args.people, "images": args.images, "min_images": args.min_images, "seed": args.seed}
+    paths = write_tsne(conditions, subjects, args.output or results_dir() / "tsne", stem, config)
+    fig = plot_tsne_panels(conditions, subjects.names,
+                           title=f"t-SNE of {args.recognizer} embeddings, {args.dataset}, {spec}")
+    figures = save_figure(fig, stem, args.figures)
+    print(f"wrote {paths[0]} and {figures[0]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idinpaint", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("preprocess", help="raw photos -> 112x112 ArcFace-aligned crops (YuNet)")
+    p.add_argument("--root", required=True, help="folder of raw photos")
+    p.add_argument("--output_dir", "--output-dir", required=True, help="where crops, landmarks.csv, failures.csv go")
+    p.add_argument("--has_subdirs", "--has-subdirs", action="store_true", help="one sub-folder per identity")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="parallel processes")
+    p.add_argument("--size", type=int, default=112, help="crop size (template scales with it)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
+    p.set_defaults(func=_cmd_preprocess)
+
+    p = commands.add_parser("evaluate", help="verification on LFW View-2")
+    targets = p.add_subparsers(dest="target", required=True)
+    q = targets.add_parser("lfw", help="clean LFW 10-fold verification")
+    q.add_argument("--recognizer", choices=("sface", "dlib"), default="sface")
+    q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
+    q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
+    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    q.add_argument("--output", default=None, help="metrics JSON (default results/lfw_clean/<rec>.json)")
+    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.set_defaults(func=_cmd_evaluate_lfw)
+
+    p = commands.add_parser("datasets", help="list known datasets and whether they are found")
+    p.set_defaults(func=_cmd_datasets)
+
+    p = commands.add_parser("notebooks", help="execute the workbook's notebooks with papermill")
+    actions = p.add_subparsers(dest="action", required=True)
+    q = actions.add_parser("run", help="run notebooks in order for a profile")
+    q.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="smoke")
+    q.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. 00 04")
+    q.add_argument("--output-dir", default=None, help="executed copies (default results/notebooks/<profile>)")
+    q.set_defaults(func=_cmd_notebooks)
+
+    p = commands.add_parser("prepare", help="aligned crops -> occluded (and inpainted) copies + masks on disk",
+                            description="Write occluded copies of an aligned folder: <output>/<rel>.png (filled "
+                                        "by --filler when not none) and <output>/masks/<rel>.png (255 = hole). "
+                                        "Resumable (finished files are skipped); unreadable inputs are listed in "
+                                        "<output>/failures.csv.")
+    p.add_argument("--input", required=True, help="aligned folder (e.g. data/lfw-112)")
+    p.add_argument("--output", required=True, help="where occluded images, masks/, failures.csv, prepare.json go")
+    p.add_argument("--mode", required=True,
+                   help="region:<name> | random_part | random_block[:size] | free_form | maskthface[:template]")
+    p.add_argument("--fill", choices=("black", "gray", "white", "noise", "occluder"), default=None,
+                   help="what the hole is painted with (default black; maskthface: the occluder's own pixels)")
+    p.add_argument("--filler", default="none", help="none | telea | ns | mean_face (or a registered filler)")
+    p.add_argument("--mean-face", default=None, help="saved mean face .npy for --filler mean_face "
+                                                     "(default: fitted on LFW people in no View-2 pair)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of random masks / noise (0 = the evaluation's pixels)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
+    p.set_defaults(func=_cmd_prepare)
+
+    q = targets.add_parser("occluded", help="LFW with occluded (and filled) second images, per region and filler",
+                           description="Occlude the second image of every View-2 pair in memory, fill it, and "
+                                       "score; writes <output>/lfw_occluded[_foldsN].csv/.json/_scores.npz and "
+                                       "ROC-per-region, radar and similarity-gap figures. Exit status 1 when a "
+                                       "condition failed (the others are still written).")
+    q.add_argument("--recognizers", nargs="+", choices=("sface", "dlib"), default=["sface"], help="recognisers to score with")
+    q.add_argument("--regions", nargs="+", default=["all"], help="protocol regions (e.g. two_eyes nose mouth) or all")
+    q.add_argument("--fills", nargs="+", choices=("black", "gray", "white", "noise"), default=["black"],
+                   help="hole fills; every region is run with each")
+    q.add_argument("--fillers", nargs="+", default=["none", "telea", "mean_face"],
+                   help="fillers (none is always included: the occluded baseline of the recovery ratio)")
+    q.add_argument("--specs", nargs="*", default=[], help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
+    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
+    q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
+    q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
+    q.add_argument("--output", default=None, help="results folder (default results/lfw_occluded)")
+    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.set_defaults(func=_cmd_evaluate_occluded)
+
+    q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",
+                           description="Embed a fixed set of people (default: LFW people with >= 20 crops) clean, "
+                                       "occluded and filled; writes results/tsne/<stem>.json/.npz and a t-SNE "
+                                       "figure whose panel titles give silhouette (cosine) and leave-one-out "
+                                       "nearest-centroid accuracy.")
+    q.add_argument("--recognizer", choices=("sface", "dlib"), default="sface")
+    q.add_argument("--dataset", choices=("lfw", "facescrub"), default="lfw", help="whose faces to map")
+    q.add_argument("--root", default=None, help="aligned folder of the dataset (default: data/lfw-112 / registry)")
+    q.add_argument("--spec", default="region:two_eyes@black", help="occlusion spec of the occluded condition")
+    q.add_argument("--fillers", nargs="+", default=["telea", "mean_face"], help="fillers to map besides none")
+    q.add_argument("--people", type=int, default=12, help="how many people")
+    q.add_argument("--images", type=int, default=20, help="images per person")
+    q.add_argument("--min-images", type=int, default=20, help="only people with at least this many images")
+    q.add_argument("--seed", type=int, default=0, help="choice of people/images, occlusion and t-SNE seed")
+    q.add_argument("--output", default=None, help="results folder (default results/tsne)")
+    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.set_defaults(func=_cmd_evaluate_tsne)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,591 @@
+"""The occluded-LFW protocol ("the measuring stick"): how much verification a face part costs, and
+how much of it a filler wins back.
+
+A *condition* is (occlusion spec, filler, recogniser), e.g. (``region:two_eyes@black``, ``telea``,
+``sface``). For every View-2 pair only the **second** image is occluded and filled; the first stays
+clean, so a pair compares a clean face with a repaired one, as in ID-Inpainter.
+
+Everything happens in memory: the unique second-image crops are read in chunks from the aligned
+folder, occluded with a generator seeded from (canonical spec, crop path, seed) — so a re-run, a
+resumed run, every filler and every recogniser see bit-identical occluded pixels — filled, and
+embedded. Embeddings are cached per (recogniser, occlusion, filler) in an ``.npz`` under
+``cache_dir()/embeddings`` (the format of :mod:`.embeddings`, loaded without pickle), rewritten
+after every chunk so an interrupted run resumes. First-image and clean second-image embeddings come
+from :func:`.embeddings.embed_folder` on the clean folder (the clean evaluation's cache).
+
+The ``mean_face`` filler is fitted on crops of LFW people who appear in **no** View-2 pair (LFW has
+1,468 of them), never on test identities; the mean is cached as ``.npy`` in ``cache_dir()``.
+
+Rows (plain dicts, one per condition, plus one clean row per recogniser) hold the verification
+numbers of :func:`.verification.verify`, ``acc_clean``, ``acc_occluded`` (same occlusion, filler
+``none``) and ``recovery_ratio`` = (acc_filled - acc_occluded) / (acc_clean - acc_occluded). A
+condition that raises is recorded in its row's ``error`` and the run goes on.
+
+With one fold selected (e.g. ``folds=[10]``) the 10-fold protocol has no other folds to pick a
+threshold on; the selected pairs are then split into 10 balanced sub-folds (``protocol`` column
+says ``subfolds``), so the accuracy is still cross-validated, never tuned on the test pairs.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import math
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from ..align import ARCFACE_TEMPLATE, CROP_SIZE, apply_transform, similarity_transform
+from ..data.lfw import Pair, pair_arrays
+from ..fillers import FILLERS, Filler, MeanFaceFiller, get_filler
+from ..imageio import _atomic_write_bytes
+from ..occlusion import REGION_NAMES, OcclusionSpec, make_occlusion, parse_spec
+from ..paths import cache_dir, results_dir
+from ..preprocess import LANDMARKS_FILE, aligned_name, read_landmarks
+from ..runinfo import provenance, write_json, write_text
+from .embeddings import _load_cache, _save_cache, embed_folder, read_faces
+from .lfw import clean_landmarks_lookup, default_aligned_root, load_pairs
+from .verification import cosine_scores, recovery_ratio, verify
+
+CLEAN = "clean"
+#: Bump when the occlusion / filling pipeline changes in a way that alters pixels: old caches are ignored.
+CACHE_VERSION = "occluded-v1"
+DEFAULT_CHUNK = 256
+MEAN_FACE_COUNT = 300
+MEAN_FACE_SEED = 0
+DEFAULT_STEM = "lfw_occluded"
+ROW_FIELDS = [
+    "recogniser", "occlusion", "region", "fill", "filler", "accuracy", "accuracy_std", "auc",
+    "tar_far_1e-3", "tar_far_1e-4", "similarity_gap", "similarity_gap_std", "same_mean", "different_mean",
+    "pairs", "acc_clean", "acc_occluded", "recovery_ratio", "protocol", "embedded", "seconds", "condition",
+    "error",
+]
+_METRICS = ("accuracy", "accuracy_std", "auc", "tar_far_1e-3", "tar_far_1e-4", "similarity_gap",
+            "similarity_gap_std", "same_mean", "different_mean")
+
+
+# --- occluding deterministically -----------------------------------------------------------------
+
+def canonical_spec(spec: str | OcclusionSpec) -> str:
+    """The spec with its defaults written out (``region:nose`` -> ``region:nose@black``)."""
+    return str(spec if isinstance(spec, OcclusionSpec) else parse_spec(spec))
+
+
+def occlusion_seed(spec: str | OcclusionSpec, relative: str, seed: int = 0) -> int:
+    """64-bit seed from (canonical spec, crop path, base seed): the same crop always gets the same hole."""
+    text = f"{canonical_spec(spec)}|{Path(relative).as_posix()}|{int(seed)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+@functools.lru_cache(maxsize=4)
+def _crop_landmark_table(root: str, mtime: float) -> dict[str, np.ndarray]:
+    table = {}
+    for source, points in read_landmarks(root).items():
+        table[aligned_name(source)] = apply_transform(similarity_transform(points, ARCFACE_TEMPLATE), points)
+    return table
+
+
+def crop_landmarks_of(root):
+    """callable(relatives) -> list of (5, 2) crop landmarks (None where unknown) from the aligned folder's
+    ``landmarks.csv`` (used to place MaskTheFace occluders); None when the folder has no such file."""
+    path = Path(root) / LANDMARKS_FILE
+    if not path.is_file():
+        return None
+    table = _crop_landmark_table(str(Path(root)), path.stat().st_mtime)
+
+    def lookup(relatives: Sequence[str]) -> list:
+        return [table.get(aligned_name(rel)) for rel in relatives]
+
+    return lookup
+
+
+def occlude_faces(spec: str | OcclusionSpec, faces: np.ndarray, relatives: Sequence[str],
+                  landmarks: Sequence | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Occlude a batch (N, H, W, 3) of crops; crop ``i`` uses a generator seeded by
+    :func:`occlusion_seed` (spec, ``relatives[i]``, ``seed``). ``landmarks``: optional per-crop
+    (5, 2) points in 112-crop pixels (None entries fall back to the template; maskthface only).
+    Returns (occluded uint8 (N, H, W, 3), masks bool (N, H, W), True = hole)."""
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    faces = np.asarray(faces)
+    if len(faces) != len(relatives):
+        raise ValueError(f"{len(faces)} faces but {len(relatives)} paths")
+    occluded = np.empty_like(faces)
+    masks = np.zeros(faces.shape[:3], dtype=bool)
+    for i, (face, rel) in enumerate(zip(faces, relatives)):
+        rng = np.random.default_rng(occlusion_seed(parsed, rel, seed))
+        points = None
+        if landmarks is not None and landmarks[i] is not None:
+            points = np.asarray(landmarks[i], dtype=np.float64) * (face.shape[0] / CROP_SIZE)
+        occluded[i], masks[i] = make_occlusion(parsed, face, rng, landmarks=points)
+    return occluded, masks
+
+
+def region_label(spec: str | OcclusionSpec) -> str:
+    """What a spec covers, for tables: the region name, ``maskthface:<template>`` or the random kind."""
+    if spec == CLEAN:
+        return CLEAN
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    if parsed.kind == "region":
+        return parsed.arg
+    if parsed.kind == "maskthface":
+        return f"maskthface:{parsed.arg or 'surgical'}"
+    return parsed.kind + (f":{parsed.arg}" if parsed.arg is not None else "")
+
+
+# --- fillers -------------------------------------------------------------------------------------
+
+def filler_fingerprint(filler: Filler) -> str:
+    """What makes a filler's output what it is (part of the cache key): a fitted mean face's hash,
+    a ``cache_tag`` attribute if the filler has one, else its repr."""
+    tag = getattr(filler, "cache_tag", None)
+    if tag:
+        return str(tag)
+    if isinstance(filler, MeanFaceFiller) and filler.mean is not None:
+        return "mean_face:" + hashlib.sha1(np.ascontiguousarray(filler.mean).tobytes()).hexdigest()[:16]
+    return repr(filler)
+
+
+def pair_people(pairs: Iterable[Pair]) -> set[str]:
+    return {path.split("/")[0] for p in pairs for path in (p.first, p.second)}
+
+
+def mean_face_files(aligned_root, pairs: Iterable[Pair], count: int = MEAN_FACE_COUNT, seed: int = MEAN_FACE_SEED,
+                    exclude_people: Iterable[str] = ()) -> list[str]:
+    """Crops (relative paths) to fit the mean face on: people of ``aligned_root`` in none of ``pairs``
+    (nor in ``exclude_people``). One crop per person (the first) for ``count`` people drawn with
+    ``default_rng(seed)``; when fewer such people exist, ``count`` crops drawn from all their crops."""
+    root = Path(aligned_root)
+    excluded = pair_people(pairs) | set(exclude_people)
+    people = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name not in excluded
+                    and not d.name.startswith("."))
+    crops = {person: sorted(f"{person}/{p.name}" for p in (root / person).glob("*.png")) for person in people}
+    crops = {person: files for person, files in crops.items() if files}
+    if not crops:
+        raise ValueError(f"{root}: no identities outside the evaluation pairs to fit the mean face on")
+    rng = np.random.default_rng(seed)
+    if len(crops) >= count:
+        names = sorted(crops)
+        chosen = sorted(rng.choice(len(names), size=count, replace=False).tolist())
+        return [crops[names[i]][0] for i in chosen]
+    pool = sorted(f for files in crops.values() for f in files)
+    if len(pool) <= count:
+        return pool
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=count, replace=False).tolist())]
+
+
+def fit_mean_face(aligned_root=None, pairs: Iterable[Pair] | None = None, count: int = MEAN_FACE_COUNT,
+                  seed: int = MEAN_FACE_SEED, exclude_people: Iterable[str] = (), lfw_root=None,
+                  use_cache: bool = True) -> MeanFaceFiller:
+    """A :class:`MeanFaceFiller` fitted on non-pair identities (see :func:`mean_face_files`; ``pairs``
+    default to all of LFW View-2). Cached as ``cache_dir()/mean_face_<folder>_<key>.npy`` with a
+    ``.json`` listing the crops. The filler gets a ``training_files`` attribute."""
+    root = Path(aligned_root or default_aligned_root()).resolve()
+    pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
+    files = mean_face_files(root, pairs, count, seed, exclude_people)
+    key = hashlib.sha1(("\n".join([str(root), *files])).encode()).hexdigest()[:12]
+    path = cache_dir() / f"mean_face_{root.name}_{key}.npy"
+    if use_cache and path.is_file():
+        filler = MeanFaceFiller.load(path)
+    else:
+        filler = MeanFaceFiller()
+        filler.fit(read_faces(root, files[start:start + 64]) for start in range(0, len(files), 64))
+        if use_cache:
+            filler.save(path)
+            write_json(path.with_suffix(".json"), {"aligned_root": str(root), "count": len(files), "seed": seed,
+                                                   "people": len({f.split('/')[0] for f in files}),
+                                                   "files": files})
+    filler.training_files = files
+    return filler
+
+
+def build_filler(filler, aligned_root=None, pairs: Iterable[Pair] | None = None, lfw_root=None,
+                 exclude_people: Iterable[str] = (), mean_face_count: int = MEAN_FACE_COUNT) -> Filler:
+    """A Filler instance from a name (``mean_face`` fitted on non-pair people) or an instance as is."""
+    if isinstance(filler, Filler):
+        return filler
+    if filler == "mean_face":
+        return fit_mean_face(aligned_root, pairs, count=mean_face_count, exclude_people=exclude_people,
+                             lfw_root=lfw_root)
+    return get_filler(filler)
+
+
+# --- embedding one condition with a resumable cache ---------------------------------------------
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def condition_cache_file(recognizer_name: str, root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
+    """``cache_dir()/embeddings/<rec>_<folder>_<spec>_<filler>_<key>.npz``; the key hashes the folder,
+    spec, seed, filler fingerprint and :data:`CACHE_VERSION`."""
+    spec = canonical_spec(spec)
+    text = f"{Path(root).resolve()}|{spec}|{int(seed)}|{filler_fingerprint(filler)}|{CACHE_VERSION}"
+    key = hashlib.sha1(text.encode()).hexdigest()[:12]
+    return cache_dir() / "embeddings" / f"{recognizer_name}_{Path(root).name}_{_slug(spec)}_{_slug(filler.name)}_{key}.npz"
+
+
+def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | OcclusionSpec, filler: Filler, *,
+                    seed: int = 0, chunk: int = DEFAULT_CHUNK, landmarks_of=None, use_cache: bool = True,
+                    progress: bool = True) -> tuple[np.ndarray, int]:
+    """Embeddings (N, D) of the occluded + filled copies of ``root/relative``; returns (embeddings,
+    how many were computed now). Missing crops are done in chunks and the cache is saved after each.
+
+    ``landmarks_of``: callable(relatives) -> (n, 5, 2) clean-crop landmarks for recognisers that cut
+    their own chip (dlib; see :func:`.lfw.clean_landmarks_lookup`).
+    """
+    root = Path(root)
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    path = condition_cache_file(recognizer.name, root, parsed, filler, seed)
+    table = _load_cache(path) if use_cache else {}
+    missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
+    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
+    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
+    with tqdm(total=len(missing), desc=f"embed[{recognizer.name}] {parsed} + {filler.name}", unit="img",
+              disable=not progress or not missing, mininterval=interval) as bar:
+        for start in range(0, len(missing), chunk):
+            batch = missing[start:start + chunk]
+            faces = read_faces(root, batch)
+            points = occluder_points(batch) if occluder_points is not None else None
+            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
+            filled = filler.fill(occluded, masks)
+            kwargs = {"landmarks": landmarks_of(batch)} if landmarks_of is not None else {}
+            vectors = recognizer.embed(filled, **kwargs)
+            table.update(zip(batch, vectors))
+            if use_cache:
+                _save_cache(path, table)  # after every chunk: an interrupted run resumes here
+            bar.update(len(batch))
+    if not relatives:
+        return np.zeros((0, getattr(recognizer, "dim", 0)), np.float32), len(missing)
+    return np.stack([table[rel] for rel in relatives]), len(missing)
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+def subfolds(labels: np.ndarray, k: int = 10) -> np.ndarray:
+    """Balanced sub-fold ids: the i-th same pair and the i-th different pair go to sub-fold i % k."""
+    labels = np.asarray(labels).astype(bool)
+    ids = np.zeros(len(labels), dtype=int)
+    for value in (True, False):
+        where = np.flatnonzero(labels == value)
+        ids[where] = np.arange(len(where)) % k
+    return ids
+
+
+def verify_pairs(scores, labels, folds) -> tuple[dict, str]:
+    """(metrics dict, protocol): the LFW 10-fold protocol over the given folds, or, with a single
+    fold, over 10 balanced sub-folds of it."""
+    folds = np.asarray(folds)
+    protocol = "10-fold"
+    if len(np.unique(folds)) < 2:
+        folds, protocol = subfolds(labels), "subfolds"
+    result = verify(scores, labels, folds)
+    metrics = {
+        "accuracy": result.accuracy, "accuracy_std": result.accuracy_std, "auc": result.auc,
+        "tar_far_1e-3": result.tar_at_far.get("0.001", math.nan),
+        "tar_far_1e-4": result.tar_at_far.get("0.0001", math.nan),
+        "similarity_gap": result.similarity_gap, "similarity_gap_std": result.similarity_gap_std,
+        "same_mean": result.same_mean, "different_mean": result.different_mean, "pairs": result.pairs,
+    }
+    return metrics, protocol
+
+
+class OccludedResults(list):
+    """The row dicts of a run (a plain list) plus what figures need: ``scores`` (condition -> pair
+    cosine scores, in pair order), ``labels`` (same-person bool), ``folds`` (0..9), ``first`` /
+    ``second`` (crop paths) and ``paths`` (files written)."""
+
+    def __init__(self, rows=(), scores=None, labels=None, folds=None, first=None, second=None):
+        super().__init__(rows)
+        self.scores: dict[str, np.ndarray] = dict(scores or {})
+        self.labels = np.zeros(0, bool) if labels is None else np.asarray(labels, bool)
+        self.folds = np.zeros(0, int) if folds is None else np.asarray(folds, int)
+        self.first = list(first or [])
+        self.second = list(second or [])
+        self.paths: list[Path] = []
+
+    @property
+    def failures(self) -> list[dict]:
+        return [row for row in self if row.get("error")]
+
+
+def condition_key(recogniser: str, occlusion: str, filler: str) -> str:
+    return f"{recogniser}|{occlusion}|{filler}"
+
+
+def _empty_row(recogniser: str, occlusion: str, filler: str) -> dict:
+    row = {field: math.nan for field in ROW_FIELDS}
+    fill = "" if occlusion == CLEAN else parse_spec(occlusion).fill
+    row.update(recogniser=recogniser, occlusion=occlusion, region=region_label(occlusion), fill=fill,
+               filler=filler, pairs=0, protocol="", embedded=0, seconds=0.0,
+               condition=condition_key(recogniser, occlusion, filler), error="")
+    return row
+
+
+def _error_text(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}".replace("\n", " ")[:500]
+
+
+def _add_recovery(rows: list[dict]) -> None:
+    clean = {r["recogniser"]: r["accuracy"] for r in rows if r["occlusion"] == CLEAN and not r["error"]}
+    occluded = {(r["recogniser"], r["occlusion"]): r["accuracy"] for r in rows
+                if r["filler"] == "none" and r["occlusion"] != CLEAN and not r["error"]}
+    for row in rows:
+        row["acc_clean"] = clean.get(row["recogniser"], math.nan)
+        if row["occlusion"] == CLEAN:
+            continue
+        row["acc_occluded"] = occluded.get((row["recogniser"], row["occlusion"]), math.nan)
+        values = (row["accuracy"], row["acc_occluded"], row["acc_clean"])
+        if row["error"] or any(math.isnan(float(v)) for v in values):
+            row["recovery_ratio"] = math.nan
+        else:
+            row["recovery_ratio"] = recovery_ratio(*values)
+
+
+def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence[str] = ("region:two_eyes@black",),
+                        fillers: Sequence = ("none",), aligned_root=None, folds: Sequence[int] | None = None,
+                        progress: bool = True, *, lfw_root=None, pairs: Sequence[Pair] | None = None,
+                        include_clean: bool = True, seed: int = 0, chunk: int = DEFAULT_CHUNK,
+                        use_cache: bool = True, mean_face_count: int = MEAN_FACE_COUNT,
+                        output_dir=None, stem: str = DEFAULT_STEM) -> OccludedResults:
+    """Score every (recogniser, occlusion, filler) condition on LFW View-2 with occluded second images.
+
+    ``recognizers``: names (``sface``, ``dlib``) or :class:`~idinpaint.recognizers.Recognizer`
+    instances; ``occlusions``: spec strings; ``fillers``: names or :class:`~idinpaint.fillers.Filler`
+    instances (``none`` is always added: it is the occluded baseline of ``recovery_ratio``);
+    ``folds``: 1..10 (default all); ``pairs``: use these pairs instead of LFW's ``pairs.txt`` (their
+    people are then the ones the mean face avoids; otherwise all View-2 people are avoided).
+    ``output_dir``: when given, CSV + JSON + scores npz are (re)written there after every condition
+    (see :func:`write_results`). Returns :class:`OccludedResults` (list of row dicts + scores).
+    """
+    started_run = time.time()
+    aligned_root = Path(aligned_root or default_aligned_root())
+    all_pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
+    wanted = {int(f) - 1 for f in folds} if folds else None
+    eval_pairs = [p for p in all_pairs if wanted is None or p.fold in wanted]
+    if not eval_pairs:
+        raise ValueError(f"no pairs in folds {sorted(folds or [])}")
+    specs = [canonical_spec(s) for s in dict.fromkeys(occlusions)]  # bad specs fail here, before any work
+    filler_items = list(dict.fromkeys(fillers, None))
+    if not any((f.name if isinstance(f, Filler) else f) == "none" for f in filler_items):
+        filler_items.insert(0, "none")
+    for f in filler_items:
+        if not isinstance(f, Filler) and f not in FILLERS:
+            raise ValueError(f"unknown filler {f!r}; valid fillers: {', '.join(FILLERS)}")
+
+    first_paths, second_paths, labels, fold_ids = pair_arrays(eval_pairs)
+    first_rel = [aligned_name(p) for p in first_paths]
+    second_rel = [aligned_name(p) for p in second_paths]
+    unique_second = list(dict.fromkeys(second_rel))
+    position = {rel: i for i, rel in enumerate(unique_second)}
+    order = np.array([position[rel] for rel in second_rel])
+    results = OccludedResults(labels=labels, folds=fold_ids, first=first_rel, second=second_rel)
+    config = {"recognizers": [getattr(r, "name", r) for r in recognizers], "occlusions": specs,
+              "fillers": [getattr(f, "name", f) for f in filler_items], "aligned_root": str(aligned_root),
+              "folds": list(folds) if folds else None, "seed": seed, "pairs": len(eval_pairs),
+              "unique_second_images": len(unique_second), "mean_face_count": mean_face_count,
+              "cache_version": CACHE_VERSION}
+
+    built: dict[str, Filler | BaseException] = {}
+
+    def filler_for(item) -> Filler:
+        name = item.name if isinstance(item, Filler) else item
+        if name not in built:
+            try:
+                built[name] = build_filler(item, aligned_root, all_pairs, lfw_root, mean_face_count=mean_face_count)
+            except Exception as err:  # recorded on every row that needs it
+                built[name] = err
+        if isinstance(built[name], BaseException):
+            raise built[name]
+        return built[name]
+
+    def record(row: dict, scores: np.ndarray | None) -> None:
+        results.append(row)
+        if scores is not None:
+            results.scores[row["condition"]] = np.asarray(scores, dtype=np.float32)
+        _add_recovery(results)
+        if progress:
+            status = f"ERROR {row['error']}" if row["error"] else f"accuracy {100 * row['accuracy']:.2f} %"
+            tqdm.write(f"[{row['recogniser']}] {row['occlusion']} + {row['filler']}: {status}")
+        if output_dir is not None:
+            write_results(results, output_dir, stem, {**config, "seconds": round(time.time() - started_run, 1)})
+
+    for rec_item in recognizers:
+        rec_name = getattr(rec_item, "name", rec_item)
+        recognizer, rec_error = None, None
+        try:
+            if isinstance(rec_item, str):
+                from ..recognizers import get_recognizer
+
+                recognizer = get_recognizer(rec_item)
+            else:
+                recognizer = rec_item
+        except Exception as err:
+            rec_error = err
+        first_vectors, clean_error = None, None
+        if recognizer is not None:
+            started = time.time()
+            row = _empty_row(rec_name, CLEAN, "none")
+            try:
+                first_vectors = embed_folder(recognizer, aligned_root, first_rel, progress=progress,
+                                             use_cache=use_cache)
+                clean_second = embed_folder(recognizer, aligned_root, unique_second, progress=progress,
+                                            use_cache=use_cache)
+                scores = cosine_scores(first_vectors, clean_second[order])
+                metrics, row["protocol"] = verify_pairs(scores, labels, fold_ids)
+                row.update(metrics)
+            except Exception as err:
+                clean_error, scores, row["error"] = err, None, _error_text(err)
+            row["seconds"] = round(time.time() - started, 2)
+            if include_clean or row["error"]:
+                record(row, scores)
+        landmarks_of = clean_landmarks_lookup(recognizer, aligned_root) if recognizer is not None else None
+        for spec in specs:
+            for item in filler_items:
+                filler_name = item.name if isinstance(item, Filler) else item
+                row = _empty_row(rec_name, spec, filler_name)
+                started = time.time()
+                scores = None
+                try:
+                    if rec_error is not None:
+                        raise RuntimeError(f"recogniser {rec_name!r} unavailable: {_error_text(rec_error)}")
+                    if clean_error is not None:
+                        raise RuntimeError(f"first-image embeddings failed: {_error_text(clean_error)}")
+                    filler = filler_for(item)
+                    vectors, row["embedded"] = embed_condition(
+                        recognizer, aligned_root, unique_second, spec, filler, seed=seed, chunk=chunk,
+                        landmarks_of=landmarks_of, use_cache=use_cache, progress=progress)
+                    scores = cosine_scores(first_vectors, vectors[order])
+                    metrics, row["protocol"] = verify_pairs(scores, labels, fold_ids)
+                    row.update(metrics)
+                except Exception as err:
+                    row["error"], scores = _error_text(err), None
+                row["seconds"] = round(time.time() - started, 2)
+                record(row, scores)
+    if output_dir is not None:
+        results.paths = write_results(results, output_dir, stem,
+                                      {**config, "seconds": round(time.time() - started_run, 1)})
+    return results
+
+
+# --- writing and reading results ----------------------------------------------------------------
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def rows_to_csv(rows: Sequence[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if _plain(row.get(k)) is None else _plain(row.get(k))) for k in ROW_FIELDS})
+    return buffer.getvalue()
+
+
+def _atomic_npz(path: Path, **arrays) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    _atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_results(results: OccludedResults, folder=None, stem: str = DEFAULT_STEM, config: dict | None = None) -> list[Path]:
+    """Atomically write ``<stem>.csv`` (tidy, one row per condition), ``<stem>.json`` (provenance,
+    rows, failures) and ``<stem>_scores.npz`` (``conditions``, ``scores`` (C, N), ``labels``,
+    ``folds``, ``first``, ``second``; no pickle) under ``folder`` (default results/lfw_occluded)."""
+    folder = Path(folder) if folder is not None else results_dir() / "lfw_occluded"
+    csv_path = write_text(folder / f"{stem}.csv", rows_to_csv(results))
+    failures = [{"condition": r["condition"], "error": r["error"]} for r in results.failures]
+    json_path = write_json(folder / f"{stem}.json", {
+        **provenance(config), "rows": [{k: _plain(r.get(k)) for k in ROW_FIELDS} for r in results],
+        "failures": failures})
+    keys = sorted(results.scores)
+    n = len(results.labels)
+    matrix = np.stack([results.scores[k] for k in keys]) if keys else np.zeros((0, n), np.float32)
+    npz_path = folder / f"{stem}_scores.npz"
+    _atomic_npz(npz_path, conditions=np.array(keys, dtype=str), scores=matrix, labels=results.labels,
+                folds=results.folds, first=np.array(results.first, dtype=str),
+                second=np.array(results.second, dtype=str))
+    return [csv_path, json_path, npz_path]
+
+
+def load_results(folder=None, stem: str = DEFAULT_STEM) -> OccludedResults:
+    """Rows (from the JSON) and scores (from the npz) of a written run."""
+    import json
+
+    folder = Path(folder) if folder is not None else results_dir() / "lfw_occluded"
+    payload = json.loads((folder / f"{stem}.json").read_text())
+    rows = [{k: (math.nan if v is None and k in _METRICS + ("acc_clean", "acc_occluded", "recovery_ratio") else v)
+             for k, v in row.items()} for row in payload["rows"]]
+    with np.load(folder / f"{stem}_scores.npz", allow_pickle=False) as stored:
+        scores = dict(zip(stored["conditions"].tolist(), stored["scores"]))
+        return OccludedResults(rows, scores, stored["labels"], stored["folds"], stored["first"].tolist(),
+                               stored["second"].tolist())
+
+
+# --- tables for figures --------------------------------------------------------------------------
+
+def _region_order(regions: Iterable[str]) -> list[str]:
+    regions = list(dict.fromkeys(regions))
+    known = [r for r in REGION_NAMES if r in regions]
+    return known + [r for r in regions if r not in known]
+
+
+def accuracy_table(rows: Sequence[dict], recogniser: str, fill: str | None = None, value: str = "accuracy",
+                   include_clean: bool = True) -> dict[str, dict[str, float]]:
+    """{method: {region: value}} for one recogniser (and fill): methods are ``occluded`` (filler
+    none), each other filler, and ``clean`` (the same value on every region) — the radar's input."""
+    good = [r for r in rows if r["recogniser"] == recogniser and not r["error"]]
+    table: dict[str, dict[str, float]] = {}
+    occluded = [r for r in good if r["occlusion"] != CLEAN and (fill is None or r["fill"] == fill)]
+    regions = _region_order(r["region"] for r in occluded)
+    clean = [r for r in good if r["occlusion"] == CLEAN]
+    if include_clean and clean:
+        table["clean"] = {region: float(clean[0][value]) for region in regions}
+    for row in occluded:
+        method = "occluded" if row["filler"] == "none" else row["filler"]
+        table.setdefault(method, {})[row["region"]] = float(row[value])
+    return table
+
+
+def roc_panels(results: OccludedResults, recogniser: str, fill: str | None = None):
+    """(panels {region: {method: scores}}, labels, clean scores or None) for :func:`figures.plot_roc_per_region`."""
+    panels: dict[str, dict[str, np.ndarray]] = {}
+    clean = results.scores.get(condition_key(recogniser, CLEAN, "none"))
+    rows = [r for r in results if r["recogniser"] == recogniser and r["occlusion"] != CLEAN and not r["error"]
+            and (fill is None or r["fill"] == fill) and r["condition"] in results.scores]
+    for region in _region_order(r["region"] for r in rows):
+        panels[region] = {("occluded" if r["filler"] == "none" else r["filler"]): results.scores[r["condition"]]
+                          for r in rows if r["region"] == region}
+    return panels, results.labels, clean
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A short fixed-width text table of the rows (for the CLI)."""
+    lines = [f"{'recogniser':10s} {'occlusion':28s} {'filler':10s} {'acc %':>7s} {'±':>5s} {'AUC':>7s} "
+             f"{'gap':>6s} {'recov':>6s}"]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"{r['recogniser']:10s} {r['occlusion']:28s} {r['filler']:10s} ERROR {r['error'][:60]}")
+            continue
+        recov = "" if math.isnan(float(r["recovery_ratio"])) else f"{r['recovery_ratio']:.2f}"
+        lines.append(f"{r['recogniser']:10s} {r['occlusion']:28s} {r['filler']:10s} {100 * r['accuracy']:7.2f} "
+                     f"{100 * r['accuracy_std']:5.2f} {r['auc']:7.4f} {r['similarity_gap']:6.3f} {recov:>6s}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
+    "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
+    "evaluate_conditions", "filler_fingerprint", "fit_mean_face", "format_table", "load_results",
+    "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "region_label", "roc_panels",
+    "rows_to_csv", "subfolds", "verify_pairs", "write_results",
+]

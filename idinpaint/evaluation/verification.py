@@ -1,0 +1,114 @@
+"""Pair verification metrics: the standard LFW 10-fold protocol, ROC/AUC, TAR@FAR, similarity gap.
+
+10-fold accuracy follows the LFW View-2 protocol: for each fold, the cosine threshold that maximises
+accuracy on the *other nine* folds is applied to the held-out fold; we report mean ± std over folds.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def cosine_scores(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two (N, D) embedding arrays."""
+    a = first / np.maximum(np.linalg.norm(first, axis=1, keepdims=True), 1e-12)
+    b = second / np.maximum(np.linalg.norm(second, axis=1, keepdims=True), 1e-12)
+    return np.sum(a * b, axis=1)
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Threshold maximising accuracy of ``score >= t`` (midpoint between neighbours); (t, accuracy)."""
+    order = np.argsort(scores)
+    sorted_scores, sorted_labels = scores[order], labels[order].astype(bool)
+    n = len(scores)
+    # Accepting everything above position k: negatives below k are right, positives at/above k are right.
+    negatives_below = np.concatenate([[0], np.cumsum(~sorted_labels)])
+    positives_above = sorted_labels.sum() - np.concatenate([[0], np.cumsum(sorted_labels)])
+    correct = negatives_below + positives_above
+    # Only split between distinct scores.
+    valid = np.ones(n + 1, dtype=bool)
+    valid[1:n] = sorted_scores[1:] != sorted_scores[:-1]
+    correct = np.where(valid, correct, -1)
+    k = int(np.argmax(correct))
+    if k == 0:
+        threshold = sorted_scores[0] - 1e-6
+    elif k == n:
+        threshold = sorted_scores[-1] + 1e-6
+    else:
+        threshold = 0.5 * (sorted_scores[k - 1] + sorted_scores[k])
+    return float(threshold), float(correct[k] / n)
+
+
+def kfold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray):
+    """Per-fold accuracies and thresholds of the LFW protocol."""
+    accuracies, thresholds = [], []
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        threshold, _ = best_threshold(scores[train], labels[train])
+        accuracies.append(float(np.mean((scores[test] >= threshold) == labels[test].astype(bool))))
+        thresholds.append(threshold)
+    return np.array(accuracies), np.array(thresholds)
+
+
+def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> float:
+    """True-accept rate at the largest ROC point whose false-accept rate does not exceed ``far``."""
+    false_rates, true_rates, _ = roc_curve(labels.astype(int), scores)
+    allowed = false_rates <= far
+    return float(true_rates[allowed].max()) if allowed.any() else 0.0
+
+
+@dataclass
+class VerificationResult:
+    accuracy: float
+    accuracy_std: float
+    fold_accuracies: list[float]
+    thresholds: list[float]
+    auc: float
+    tar_at_far: dict[str, float]
+    same_mean: float
+    same_std: float
+    different_mean: float
+    different_std: float
+    similarity_gap: float
+    similarity_gap_std: float  # spread of the gap over the 10 folds
+    pairs: int
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        tars = ", ".join(f"TAR@FAR={k}: {100 * v:.2f}%" for k, v in self.tar_at_far.items())
+        return (f"accuracy {100 * self.accuracy:.2f} ± {100 * self.accuracy_std:.2f} %, AUC {self.auc:.4f}, "
+                f"{tars}, similarity gap {self.similarity_gap:.3f} ± {self.similarity_gap_std:.3f}")
+
+
+def similarity_gap(scores: np.ndarray, labels: np.ndarray) -> float:
+    labels = labels.astype(bool)
+    return float(scores[labels].mean() - scores[~labels].mean())
+
+
+def verify(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray,
+           fars: tuple[float, ...] = (1e-3, 1e-4)) -> VerificationResult:
+    """All verification numbers for one condition from pair scores."""
+    scores, labels, folds = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool), np.asarray(folds)
+    accuracies, thresholds = kfold_accuracy(scores, labels, folds)
+    gaps = [similarity_gap(scores[folds == f], labels[folds == f]) for f in np.unique(folds)]
+    return VerificationResult(
+        accuracy=float(accuracies.mean()), accuracy_std=float(accuracies.std()),
+        fold_accuracies=accuracies.tolist(), thresholds=thresholds.tolist(),
+        auc=float(roc_auc_score(labels.astype(int), scores)),
+        tar_at_far={f"{far:g}": tar_at_far(scores, labels, far) for far in fars},
+        same_mean=float(scores[labels].mean()), same_std=float(scores[labels].std()),
+        different_mean=float(scores[~labels].mean()), different_std=float(scores[~labels].std()),
+        similarity_gap=similarity_gap(scores, labels), similarity_gap_std=float(np.std(gaps)),
+        pairs=int(len(scores)),
+    )
+
+
+def recovery_ratio(acc_filled: float, acc_occluded: float, acc_clean: float) -> float:
+    """Share of the accuracy lost to occlusion that a filler wins back (1 = all, 0 = none, < 0 = worse)."""
+    lost = acc_clean - acc_occluded
+    return float("nan") if abs(lost) < 1e-12 else float((acc_filled - acc_occluded) / lost)

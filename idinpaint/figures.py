@@ -1,0 +1,325 @@
+"""scored -> figures. Every figure is saved as PNG + PDF under ``figures/`` with a stable name."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline",) else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from .paths import figures_dir  # noqa: E402
+
+
+def save_figure(fig, name: str, folder=None) -> list[Path]:
+    """Write ``<folder>/<name>.png`` (150 dpi) and ``.pdf``; returns both paths."""
+    folder = Path(folder) if folder is not None else figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix, kwargs in ((".png", {"dpi": 150}), (".pdf", {})):
+        path = folder / f"{name}{suffix}"
+        tmp = path.with_name(f".{path.stem}.tmp{suffix}")
+        fig.savefig(tmp, bbox_inches="tight", **kwargs)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "LFW verification ROC", ax=None):
+    """ROC curves (log-scaled FAR) for several conditions: label -> (scores, same-labels)."""
+    from sklearn.metrics import auc
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.2, 4.4))
+    for label, (scores, labels) in curves.items():
+        far, tar, _ = roc_curve(np.asarray(labels).astype(int), scores)
+        ax.plot(np.maximum(far, 1e-4), tar, label=f"{label} (AUC {auc(far, tar):.4f})", lw=1.6)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right", fontsize=8)
+    return ax.figure
+
+
+def face_grid(images: list[np.ndarray], titles: list[str] | None = None, columns: int = 8, size: float = 1.3):
+    """A grid of RGB faces with optional titles."""
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    for index, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if index < len(images):
+            ax.imshow(images[index])
+            if titles:
+                ax.set_title(titles[index], fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_alignment_examples(raw_root, aligned_root, count: int = 8):
+    """Raw photos with YuNet's landmarks (top) above their aligned crops with the template (bottom)."""
+    from .align import ARCFACE_TEMPLATE
+    from .imageio import read_rgb
+    from .preprocess import aligned_name, read_landmarks
+
+    landmarks = read_landmarks(aligned_root)
+    chosen = sorted(rel for rel in landmarks if (Path(aligned_root) / aligned_name(rel)).is_file())
+    step = max(1, len(chosen) // max(1, count))
+    chosen = chosen[::step][:count]
+    fig, axes = plt.subplots(2, max(1, len(chosen)), figsize=(1.6 * max(1, len(chosen)), 3.6), squeeze=False)
+    for column, rel in enumerate(chosen):
+        top, bottom = axes[0, column], axes[1, column]
+        top.imshow(read_rgb(Path(raw_root) / rel))
+        top.scatter(*landmarks[rel].T, s=8, c="lime")
+        bottom.imshow(read_rgb(Path(aligned_root) / aligned_name(rel)))
+        bottom.scatter(*ARCFACE_TEMPLATE.T, s=14, c="red", marker="+")
+        top.set_title(rel.split("/")[0].replace("_", " ")[:18], fontsize=6)
+        for ax in (top, bottom):
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+# --- occlusion protocol figures -------------------------------------------------------------------
+
+#: Fixed colours so a method looks the same in every figure.
+METHOD_COLOURS = {"clean": "black", "occluded": "tab:gray", "none": "tab:gray", "telea": "tab:blue",
+                  "ns": "tab:cyan", "mean_face": "tab:orange", "ca": "tab:green", "ca_id": "tab:red"}
+_EXTRA_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "gold", "navy"]
+
+
+def _method_colour(method: str, order: list[str]) -> str:
+    if method in METHOD_COLOURS:
+        return METHOD_COLOURS[method]
+    others = [m for m in order if m not in METHOD_COLOURS]
+    return _EXTRA_COLOURS[others.index(method) % len(_EXTRA_COLOURS)] if method in others else "tab:purple"
+
+
+def _pretty(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def plot_radar(table, methods=None, regions=None, title: str = "Verification accuracy per occluded region"):
+    """Paper fig. 9 style: one axis per region, one polygon per method.
+
+    ``table``: {method: {region: accuracy in 0..1}} (e.g. from
+    :func:`idinpaint.evaluation.occluded.accuracy_table`); ``methods`` / ``regions`` pick and order
+    them (default: all, regions in first-seen order). Accuracies are drawn in %.
+    """
+    methods = list(methods or table)
+    if regions is None:
+        regions = list(dict.fromkeys(r for m in methods for r in table.get(m, {})))
+    regions = list(regions)
+    if len(regions) < 3:
+        raise ValueError(f"a radar needs at least 3 regions, got {regions}")
+    angles = np.linspace(0, 2 * np.pi, len(regions), endpoint=False)
+    fig, ax = plt.subplots(figsize=(6.4, 6.0), subplot_kw={"projection": "polar"})
+    values_seen = []
+    for method in methods:
+        values = np.array([100 * float(table.get(method, {}).get(r, np.nan)) for r in regions])
+        values_seen.extend(values[np.isfinite(values)].tolist())
+        closed_angles, closed = np.append(angles, angles[0]), np.append(values, values[0])
+        colour = _method_colour(method, methods)
+        style = "--" if method == "clean" else "-"
+        ax.plot(closed_angles, closed, style, color=colour, lw=1.8, label=_pretty(method), marker="o", ms=3)
+        if method != "clean":
+            ax.fill(closed_angles, np.nan_to_num(closed, nan=0.0), color=colour, alpha=0.06)
+    low = min(values_seen) if values_seen else 50.0
+    ax.set_ylim(max(0.0, np.floor((low - 3) / 5) * 5), 100.5)
+    ax.set_xticks(angles)
+    ax.set_xticklabels([_pretty(r) for r in regions], fontsize=8)
+    ax.tick_params(axis="x", pad=10)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_rlabel_position(360.0 / len(regions) / 2)  # radial labels between two region axes
+    ax.set_title(title, pad=18)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.28, 1.1), fontsize=8)
+    return fig
+
+
+def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions=None,
+                        title: str = "Similarity gap (same − different mean cosine)"):
+    """Bars of the similarity gap ± its spread over folds, grouped per region, one bar per method
+    (occluded = filler none, then each filler); one panel per recogniser side by side (SFace, dlib);
+    the clean gap is a dashed line. ``rows``: the row dicts of the occluded protocol."""
+    rows = [r for r in rows if not r.get("error") and (fill is None or r["occlusion"] == "clean" or r["fill"] == fill)]
+    present = list(dict.fromkeys(r["recogniser"] for r in rows))
+    recognisers = list(recognisers or [n for n in ("sface", "dlib") if n in present] +
+                       [n for n in present if n not in ("sface", "dlib")])
+    occluded = [r for r in rows if r["occlusion"] != "clean"]
+    fills = list(dict.fromkeys(r["fill"] for r in occluded))
+
+    def method_of(row):
+        method = "occluded" if row["filler"] == "none" else row["filler"]
+        return f"{method} ({row['fill']})" if len(fills) > 1 else method
+
+    regions = list(regions or dict.fromkeys(r["region"] for r in occluded))
+    methods = list(dict.fromkeys(method_of(r) for r in sorted(occluded, key=lambda r: r["filler"] != "none")))
+    panels = max(1, len(recognisers))
+    panel_width = max(4.5, 2.0 + 0.22 * len(regions) * max(1, len(methods)))
+    fig, axes = plt.subplots(1, panels, figsize=(panel_width * panels, 4.2), squeeze=False, sharey=True)
+    width = 0.8 / max(1, len(methods))
+    x = np.arange(len(regions))
+    for ax, recogniser in zip(axes[0], recognisers):
+        mine = [r for r in rows if r["recogniser"] == recogniser]
+        for j, method in enumerate(methods):
+            lookup = {r["region"]: r for r in mine if r["occlusion"] != "clean" and method_of(r) == method}
+            gaps = [lookup[g]["similarity_gap"] if g in lookup else np.nan for g in regions]
+            errors = [lookup[g]["similarity_gap_std"] if g in lookup else 0.0 for g in regions]
+            base = method.split(" (")[0]
+            ax.bar(x - 0.4 + width * (j + 0.5), gaps, width, yerr=errors, capsize=2,
+                   color=_method_colour(base, [m.split(" (")[0] for m in methods]),
+                   alpha=0.85 if j else 0.6, label=_pretty(method), error_kw={"lw": 0.8})
+        clean = [r for r in mine if r["occlusion"] == "clean"]
+        if clean:
+            ax.axhline(clean[0]["similarity_gap"], color="black", ls="--", lw=1.2,
+                       label=f"clean ({clean[0]['similarity_gap']:.3f})")
+        ax.set_xticks(x)
+        ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
+        ax.set_title({"sface": "SFace", "dlib": "dlib ResNet"}.get(recogniser, recogniser))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("similarity gap")
+    low, high = axes[0][0].get_ylim()
+    axes[0][0].set_ylim(low, high + 0.2 * (high - low))  # room for the legend above the bars
+    axes[0][-1].legend(fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle(title + (f", fill {fill}" if fill else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_per_region(panels, labels, clean_scores=None, columns: int = 5, title: str | None = None):
+    """Small multiples: one ROC panel per region with clean (dashed), occluded and each filler.
+
+    ``panels``: {region: {method: pair scores}} (e.g. from
+    :func:`idinpaint.evaluation.occluded.roc_panels`); ``labels``: same-person bools of the pairs;
+    ``clean_scores``: the clean condition's scores, drawn in every panel.
+    """
+    from sklearn.metrics import auc
+
+    labels = np.asarray(labels).astype(int)
+    regions = list(panels)
+    if not regions:
+        raise ValueError("no panels to draw")
+    columns = max(1, min(columns, len(regions)))
+    rows = int(np.ceil(len(regions) / columns))
+    methods = list(dict.fromkeys(m for region in regions for m in panels[region]))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.7 * columns, 2.5 * rows + 0.6), squeeze=False,
+                             sharex=True, sharey=True)
+    handles = {}
+    for ax, region in zip(axes.ravel(), regions):
+        curves = ([("clean", clean_scores)] if clean_scores is not None else []) + list(panels[region].items())
+        for method, scores in curves:
+            far, tar, _ = roc_curve(labels, np.asarray(scores))
+            (line,) = ax.plot(np.maximum(far, 1e-4), tar, "--" if method == "clean" else "-",
+                              color=_method_colour(method, methods), lw=1.3,
+                              label=f"{_pretty(method)}")
+            handles.setdefault(method, line)
+            if method != "clean":
+                ax.text(0.97, 0.05 + 0.09 * list(panels[region]).index(method), f"AUC {auc(far, tar):.3f}",
+                        color=line.get_color(), fontsize=6, ha="right", transform=ax.transAxes)
+        ax.set_xscale("log")
+        ax.set_xlim(1e-4, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_title(_pretty(region), fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    for index, ax in enumerate(axes.ravel()):
+        if index >= len(regions):
+            ax.axis("off")
+        elif index + columns >= len(regions):  # lowest panel of its column: show its FAR axis
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("FAR", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("TAR", fontsize=8)
+    fig.legend(list(handles.values()), [_pretty(m) for m in handles], loc="lower center",
+               ncol=len(handles), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def _field(item, name, default=None):
+    return getattr(item, name) if hasattr(item, name) else item.get(name, default)
+
+
+def plot_tsne_panels(conditions, names=None, columns: int | None = None, title: str | None = None):
+    """One t-SNE panel per condition, colour = identity; silhouette and nearest-centroid accuracy
+    in each title. ``conditions``: :class:`idinpaint.evaluation.tsne.TsneCondition` objects (or dicts
+    with name, points, labels, silhouette, nc_accuracy); ``names``: identity names for the legend."""
+    conditions = list(conditions)
+    if not conditions:
+        raise ValueError("no t-SNE conditions to draw")
+    columns = columns or min(4, len(conditions))
+    rows = int(np.ceil(len(conditions) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows + 0.4), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, condition in zip(axes.ravel(), conditions):
+        points = np.asarray(_field(condition, "points"))
+        labels = np.asarray(_field(condition, "labels"))
+        for k, label in enumerate(np.unique(labels)):
+            chosen = labels == label
+            name = names[label] if names is not None and 0 <= label < len(names) else str(label)
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=10, color=cmap(k % 20), label=_pretty(name))
+        sil, acc = _field(condition, "silhouette", np.nan), _field(condition, "nc_accuracy", np.nan)
+        ax.set_title(f"{_pretty(_field(condition, 'name'))}\nsilhouette {sil:.2f} · NC acc {100 * acc:.0f} %",
+                     fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.ravel()[len(conditions):]:
+        ax.axis("off")
+    if names is not None:
+        handles, texts = axes.ravel()[0].get_legend_handles_labels()
+        fig.legend(handles, texts, loc="center right", fontsize=7, frameon=False, bbox_to_anchor=(1.0, 0.5))
+        fig.tight_layout(rect=(0, 0, 0.84, 0.95 if title else 1))
+    else:
+        fig.tight_layout(rect=(0, 0, 1, 0.95 if title else 1))
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def occlusion_gallery(face, landmarks=None, fills=None, templates=None, seed: int = 0, size: float = 1.1):
+    """Every protocol region x every fill, and every MaskTheFace template, on one face.
+
+    ``face``: an aligned RGB uint8 crop; ``landmarks``: its 5 crop landmarks (place the occluders;
+    default the ArcFace template); ``templates``: names (default all, variants included; skipped
+    with a note when the MaskTheFace folder is missing)."""
+    from .occlusion import FILLS, REGION_NAMES, OccludersMissingError, list_templates, make_occlusion
+
+    fills = list(fills or FILLS)
+    missing_note = None
+    if templates is None:
+        try:
+            templates = list_templates(include_variants=True)
+        except OccludersMissingError as err:
+            templates, missing_note = [], str(err)
+    templates = list(templates)
+    columns = max(len(REGION_NAMES), 1)
+    template_rows = int(np.ceil(len(templates) / columns)) if templates else (1 if missing_note else 0)
+    rows = len(fills) + template_rows
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.2), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, fill in enumerate(fills):
+        for j, region in enumerate(REGION_NAMES):
+            occluded, _ = make_occlusion(f"region:{region}@{fill}", face, np.random.default_rng(seed))
+            axes[i, j].imshow(occluded)
+            axes[i, j].set_title(f"{_pretty(region)}\n@{fill}" if i == 0 else f"@{fill}", fontsize=6)
+    for k, template in enumerate(templates):
+        ax = axes[len(fills) + k // columns, k % columns]
+        try:
+            occluded, _ = make_occlusion(f"maskthface:{template}", face, np.random.default_rng(seed),
+                                         landmarks=landmarks)
+            ax.imshow(occluded)
+            ax.set_title(template, fontsize=6)
+        except Exception as err:  # one broken template does not sink the gallery
+            ax.text(0.5, 0.5, f"{template}:\n{type(err).__name__}", ha="center", va="center", fontsize=5)
+    if missing_note:
+        axes[len(fills), 0].text(0, 0.5, "MaskTheFace templates not found: " + missing_note[:120], fontsize=6,
+                                 va="center", transform=axes[len(fills), 0].transAxes)
+    fig.tight_layout()
+    return fig

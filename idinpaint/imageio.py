@@ -1,0 +1,150 @@
+"""Reading and writing images and masks with one set of conventions and clear errors.
+
+Images in memory are RGB ``uint8`` (H, W, 3). Masks are ``bool`` (H, W), True = hole, stored on
+disk as single-channel PNG with 255 = hole. Writes are atomic (temp file + rename) so an
+interrupted job never leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class BadImageError(ValueError):
+    """An input file that cannot be used; ``str(err)`` is one line naming the file and reason."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _to_rgb_uint8(image: Image.Image, path) -> np.ndarray:
+    """Convert any PIL mode (L, LA, P, RGBA, I;16, I, F, CMYK, ...) to RGB uint8."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        # 16-bit and float scans: rescale by the type's range, not the image's, so brightness
+        # stays comparable across a dataset.
+        top = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+        array = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(array[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        # Composite transparent pixels onto mid-grey rather than dropping alpha, which would
+        # expose whatever colour the encoder left there.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+        image = Image.alpha_composite(background, rgba)
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise BadImageError(path, f"unsupported image layout {array.shape}")
+    return array
+
+
+def read_rgb(path) -> np.ndarray:
+    """Read any common image file as RGB uint8, honouring EXIF orientation.
+
+    Raises :class:`BadImageError` (one line: file and reason) for empty, truncated, non-image or
+    unreadable files.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BadImageError(path, "file not found") from None
+    if size == 0:
+        raise BadImageError(path, "empty file (0 bytes)")
+    try:
+        with Image.open(path) as image:
+            image.load()  # forces a full decode, so truncation is caught here
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb_uint8(image, path)
+    except UnidentifiedImageError:
+        raise BadImageError(path, "not an image file (format not recognised)") from None
+    except OSError as err:
+        text = str(err)
+        reason = "truncated image" if "truncated" in text.lower() else f"unreadable image ({text})"
+        raise BadImageError(path, reason) from None
+    except Image.DecompressionBombError:
+        raise BadImageError(path, "image too large (decompression bomb guard)") from None
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_rgb(path, image: np.ndarray) -> None:
+    """Atomically write an RGB uint8 image; the format follows the suffix (.png, .jpg)."""
+    path = Path(path)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{path}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode this format")
+    _atomic_write_bytes(path, encoded.tobytes())
+
+
+def write_mask(path, mask: np.ndarray) -> None:
+    """Atomically write a mask (True/1 = hole) as a single-channel PNG with 255 = hole."""
+    mask = as_mask(mask, name=str(path))
+    ok, encoded = cv2.imencode(".png", mask.astype(np.uint8) * 255)
+    if not ok:  # pragma: no cover - PNG encoding of uint8 does not fail
+        raise ValueError(f"{path}: could not encode mask")
+    _atomic_write_bytes(Path(path), encoded.tobytes())
+
+
+def read_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask PNG (255 = hole) as bool (H, W); checks it is binary and, if given, its size."""
+    path = Path(path)
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise BadImageError(path, "mask file missing or unreadable")
+    if raw.ndim == 3:
+        raise BadImageError(path, f"mask must be single-channel, got {raw.shape[2]} channels")
+    values = np.unique(raw)
+    if not set(values.tolist()) <= {0, 255}:
+        raise BadImageError(path, f"mask must be binary 0/255 (255 = hole), found values {values[:6].tolist()}")
+    mask = raw == 255
+    if shape is not None and mask.shape != tuple(shape):
+        raise BadImageError(path, f"mask size {mask.shape} does not match image size {tuple(shape)}")
+    return mask
+
+
+def as_mask(mask: np.ndarray, shape: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:
+    """Validate an in-memory mask and return it as bool (True = hole).
+
+    Accepts bool, or integer arrays holding only 0/1. Anything else (float, 0/255, 3 channels,
+    wrong size) is an error, because silently guessing a convention is how the original code
+    ended up with two of them.
+    """
+    mask = np.asarray(mask)
+    if mask.dtype == bool:
+        result = mask
+    elif np.issubdtype(mask.dtype, np.integer):
+        values = np.unique(mask)
+        if not set(values.tolist()) <= {0, 1}:
+            raise ValueError(
+                f"{name}: integer masks must hold only 0/1 (1 = hole); found {values[:6].tolist()}"
+            )
+        result = mask.astype(bool)
+    else:
+        raise ValueError(f"{name}: mask dtype must be bool or integer 0/1, got {mask.dtype}")
+    if result.ndim != 2:
+        raise ValueError(f"{name}: mask must be 2-D (H, W), got shape {result.shape}")
+    if shape is not None and result.shape != tuple(shape):
+        raise ValueError(f"{name}: mask size {result.shape} does not match image size {tuple(shape)}")
+    return result

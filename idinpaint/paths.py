@@ -1,0 +1,47 @@
+"""Where things live: the repository, shared datasets, generated data and results.
+
+Every location can be overridden by an environment variable so the same code runs in a fresh
+clone, in CI and on a user's machine that keeps datasets elsewhere.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def shared_dir() -> Path:
+    """The read-only shared data folder (``../shared`` beside the checkout by default)."""
+    return _env_path("IDINPAINT_SHARED", REPO_ROOT.parent / "shared")
+
+
+def data_dir() -> Path:
+    """Generated data (aligned crops, occluded copies, embedding caches); git-ignored."""
+    return _env_path("IDINPAINT_DATA", REPO_ROOT / "data")
+
+
+def results_dir() -> Path:
+    """Run outputs (metrics JSON, executed notebooks, logs); git-ignored."""
+    return _env_path("IDINPAINT_RESULTS", REPO_ROOT / "results")
+
+
+def figures_dir() -> Path:
+    """Figures people look at, PNG + PDF with stable names."""
+    return _env_path("IDINPAINT_FIGURES", REPO_ROOT / "figures")
+
+
+def cache_dir() -> Path:
+    """Converted models and other derived artefacts that are safe to delete."""
+    return _env_path("IDINPAINT_CACHE", data_dir() / "cache")
+
+
+def occluders_dir() -> Path:
+    """MaskTheFace templates (``IDINPAINT_OCCLUDERS`` or ``<shared>/data/occluders/maskthface``)."""
+    return _env_path("IDINPAINT_OCCLUDERS", shared_dir() / "data" / "occluders" / "maskthface")

