@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -24,10 +25,7 @@ def _cmd_evaluate_lfw(args) -> int:
     from .evaluation.lfw import default_aligned_root, evaluate_clean
     from .figures import plot_roc, save_figure
     from .paths import results_dir
-    from .recognizers import get_recognizer
     from .runinfo import provenance, write_json
-
-    import time
 
     aligned = Path(args.aligned or default_aligned_root())
     if not (aligned / "landmarks.csv").is_file():
@@ -35,7 +33,7 @@ def _cmd_evaluate_lfw(args) -> int:
               f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
         return 2
     started = time.time()
-    recognizer = get_recognizer(args.recognizer)
+    recognizer = _recognizer(args.recognizer, args.workers)
     result, scores, pairs = evaluate_clean(recognizer, aligned, args.lfw_root, args.folds)
     seconds = time.time() - started
     print(f"LFW clean, {args.recognizer}, {result.pairs} pairs: {result.line()}")
@@ -50,6 +48,13 @@ def _cmd_evaluate_lfw(args) -> int:
     figures = save_figure(fig, f"roc_lfw_clean_{args.recognizer}{suffix}", args.figures)
     print(f"wrote {output} and {figures[0]}")
     return 0
+
+
+def _recognizer(name: str, workers: int = 1):
+    """dlib's ResNet is single-threaded: spread it over worker processes; SFace uses torch threads."""
+    from .recognizers import get_recognizer
+
+    return get_recognizer(name, workers=workers) if name == "dlib" else get_recognizer(name)
 
 
 def _cmd_datasets(args) -> int:
@@ -105,12 +110,16 @@ def _cmd_evaluate_occluded(args) -> int:
         print(f"error: unknown regions {unknown}; valid: {', '.join(REGION_NAMES)} or all", file=sys.stderr)
         return 2
     specs = [f"region:{region}@{fill}" for fill in args.fills for region in regions] + list(args.specs or [])
+    # Fillers only read pixels outside the hole: run them on the first fill; other fills are baselines.
+    baseline_only = [f"region:{region}@{fill}" for fill in args.fills[1:] for region in regions]
     suffix = _folds_suffix(args.folds)
     output = Path(args.output or results_dir() / "lfw_occluded")
-    stem = f"lfw_occluded{suffix}"
-    results = evaluate_conditions(args.recognizers, specs, args.fillers, aligned, folds=args.folds,
+    recognisers_tag = "-".join(args.recognizers)
+    stem = f"lfw_occluded_{recognisers_tag}{suffix}"
+    recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
+    results = evaluate_conditions(recognizers, specs, args.fillers, aligned, folds=args.folds,
                                   lfw_root=args.lfw_root, output_dir=output, stem=stem,
-                                  mean_face_count=args.mean_face_count)
+                                  mean_face_count=args.mean_face_count, baseline_only=baseline_only)
     print(format_table(results))
     written = []
     fills = list(dict.fromkeys(r["fill"] for r in results if r["occlusion"] != "clean" and not r["error"]))
@@ -126,7 +135,7 @@ def _cmd_evaluate_occluded(args) -> int:
                 written += save_figure(fig, f"radar_lfw_occluded_{recogniser}_{fill}{suffix}", args.figures)[:1]
     for fill in fills:
         fig = plot_similarity_gap(results, fill=fill)
-        written += save_figure(fig, f"similarity_gap_lfw_occluded_{fill}{suffix}", args.figures)[:1]
+        written += save_figure(fig, f"similarity_gap_lfw_occluded_{recognisers_tag}_{fill}{suffix}", args.figures)[:1]
     print(f"wrote {', '.join(str(p) for p in results.paths)}")
     if written:
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
@@ -190,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
     q.add_argument("--output", default=None, help="metrics JSON (default results/lfw_clean/<rec>.json)")
     q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
     q.set_defaults(func=_cmd_evaluate_lfw)
 
     p = commands.add_parser("datasets", help="list known datasets and whether they are found")
@@ -223,13 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = targets.add_parser("occluded", help="LFW with occluded (and filled) second images, per region and filler",
                            description="Occlude the second image of every View-2 pair in memory, fill it, and "
-                                       "score; writes <output>/lfw_occluded[_foldsN].csv/.json/_scores.npz and "
+                                       "score; writes <output>/lfw_occluded_<recognisers>[_foldsN].csv/.json/_scores.npz and "
                                        "ROC-per-region, radar and similarity-gap figures. Exit status 1 when a "
                                        "condition failed (the others are still written).")
     q.add_argument("--recognizers", nargs="+", choices=("sface", "dlib"), default=["sface"], help="recognisers to score with")
     q.add_argument("--regions", nargs="+", default=["all"], help="protocol regions (e.g. two_eyes nose mouth) or all")
     q.add_argument("--fills", nargs="+", choices=("black", "gray", "white", "noise"), default=["black"],
-                   help="hole fills; every region is run with each")
+                   help="hole fills; every region is occluded with each; fillers (which never read the "
+                        "hole) run on the first fill only")
     q.add_argument("--fillers", nargs="+", default=["none", "telea", "mean_face"],
                    help="fillers (none is always included: the occluded baseline of the recovery ratio)")
     q.add_argument("--specs", nargs="*", default=[], help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
@@ -239,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
     q.add_argument("--output", default=None, help="results folder (default results/lfw_occluded)")
     q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
     q.set_defaults(func=_cmd_evaluate_occluded)
 
     q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",

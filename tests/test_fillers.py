@@ -179,3 +179,20 @@ def test_registry_is_open_and_composites(monkeypatch):
     register_filler("broken", lambda: object())
     with pytest.raises(TypeError, match="not a Filler"):
         get_filler("broken")
+
+
+def test_fillers_never_read_the_hole():
+    """The occluded-LFW protocol runs fillers on one hole fill only; that is sound only if a filled
+    face does not depend on what the hole held."""
+    from idinpaint.fillers import MeanFaceFiller, get_filler
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (112, 112, 3), dtype=np.uint8)
+    mask = np.zeros((112, 112), bool)
+    mask[30:70, 18:98] = True
+    black, gray = image.copy(), image.copy()
+    black[mask], gray[mask] = 0, 128
+    fillers = [get_filler("none"), get_filler("telea"), get_filler("ns"),
+               MeanFaceFiller(mean=rng.integers(0, 255, (112, 112, 3)).astype(np.float32))]
+    for filler in fillers[1:]:
+        np.testing.assert_array_equal(filler.fill(black, mask), filler.fill(gray, mask), err_msg=filler.name)

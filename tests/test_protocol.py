@@ -15,9 +15,9 @@ from idinpaint.data.lfw import Pair
 from idinpaint.evaluation.embeddings import _load_cache, cache_file, read_faces
 from idinpaint.evaluation.occluded import (
     CLEAN, _add_recovery, condition_key, evaluate_conditions, fit_mean_face, load_results, mean_face_files,
-    occlude_faces, occlusion_seed, pair_people, subfolds,
+    occlude_faces, occlusion_seed, pair_people,
 )
-from idinpaint.evaluation.verification import cosine_scores, recovery_ratio
+from idinpaint.evaluation.verification import balanced_subfolds, cosine_scores, recovery_ratio
 from idinpaint.fillers import Filler, get_filler
 from idinpaint.imageio import write_rgb
 from idinpaint.occlusion import region_box
@@ -250,7 +250,7 @@ def test_mean_face_is_fitted_on_non_pair_identities_only(aligned, tmp_path):
 
 def test_single_fold_uses_balanced_subfolds(aligned):
     labels = np.array([True] * 20 + [False] * 20)
-    ids = subfolds(labels)
+    ids = balanced_subfolds(labels)
     for k in range(10):
         assert labels[ids == k].sum() == 2 and (~labels[ids == k]).sum() == 2
     results = evaluate_conditions([FakeRecognizer()], [SPEC], ["none"], aligned, pairs=make_pairs(), folds=[2],

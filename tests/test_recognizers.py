@@ -93,3 +93,13 @@ def test_fp32_conversion_is_cached(tmp_path, monkeypatch):
     model = onnx.load(str(path))
     assert {n.op_type for n in model.graph.node}.isdisjoint({"DequantizeLinear", "Reshape", "Constant"})
     assert [i.name for i in model.graph.input] == ["data"]
+
+
+def test_dlib_worker_processes_give_the_same_embeddings(dlib_recognizer, sample_faces):
+    from idinpaint.recognizers.dlib_resnet import DlibRecognizer
+
+    parallel = DlibRecognizer(workers=2)
+    try:
+        np.testing.assert_allclose(parallel.embed(sample_faces), dlib_recognizer.embed(sample_faces), atol=1e-6)
+    finally:
+        parallel.close()

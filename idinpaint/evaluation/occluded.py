@@ -266,23 +266,9 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
 
 # --- scoring -------------------------------------------------------------------------------------
 
-def subfolds(labels: np.ndarray, k: int = 10) -> np.ndarray:
-    """Balanced sub-fold ids: the i-th same pair and the i-th different pair go to sub-fold i % k."""
-    labels = np.asarray(labels).astype(bool)
-    ids = np.zeros(len(labels), dtype=int)
-    for value in (True, False):
-        where = np.flatnonzero(labels == value)
-        ids[where] = np.arange(len(where)) % k
-    return ids
-
-
 def verify_pairs(scores, labels, folds) -> tuple[dict, str]:
     """(metrics dict, protocol): the LFW 10-fold protocol over the given folds, or, with a single
     fold, over 10 balanced sub-folds of it."""
-    folds = np.asarray(folds)
-    protocol = "10-fold"
-    if len(np.unique(folds)) < 2:
-        folds, protocol = subfolds(labels), "subfolds"
     result = verify(scores, labels, folds)
     metrics = {
         "accuracy": result.accuracy, "accuracy_std": result.accuracy_std, "auc": result.auc,
@@ -291,7 +277,7 @@ def verify_pairs(scores, labels, folds) -> tuple[dict, str]:
         "similarity_gap": result.similarity_gap, "similarity_gap_std": result.similarity_gap_std,
         "same_mean": result.same_mean, "different_mean": result.different_mean, "pairs": result.pairs,
     }
-    return metrics, protocol
+    return metrics, result.protocol
 
 
 class OccludedResults(list):
@@ -351,7 +337,8 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                         progress: bool = True, *, lfw_root=None, pairs: Sequence[Pair] | None = None,
                         include_clean: bool = True, seed: int = 0, chunk: int = DEFAULT_CHUNK,
                         use_cache: bool = True, mean_face_count: int = MEAN_FACE_COUNT,
-                        output_dir=None, stem: str = DEFAULT_STEM) -> OccludedResults:
+                        output_dir=None, stem: str = DEFAULT_STEM,
+                        baseline_only: Sequence[str] = ()) -> OccludedResults:
     """Score every (recogniser, occlusion, filler) condition on LFW View-2 with occluded second images.
 
     ``recognizers``: names (``sface``, ``dlib``) or :class:`~idinpaint.recognizers.Recognizer`
@@ -359,6 +346,9 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
     instances (``none`` is always added: it is the occluded baseline of ``recovery_ratio``);
     ``folds``: 1..10 (default all); ``pairs``: use these pairs instead of LFW's ``pairs.txt`` (their
     people are then the ones the mean face avoids; otherwise all View-2 people are avoided).
+    ``baseline_only``: specs scored with filler ``none`` only. Fillers see only the pixels outside
+    the hole, so a filled face does not depend on how the hole was painted: running every filler on
+    black *and* gray holes would score identical images twice.
     ``output_dir``: when given, CSV + JSON + scores npz are (re)written there after every condition
     (see :func:`write_results`). Returns :class:`OccludedResults` (list of row dicts + scores).
     """
@@ -370,6 +360,7 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
     if not eval_pairs:
         raise ValueError(f"no pairs in folds {sorted(folds or [])}")
     specs = [canonical_spec(s) for s in dict.fromkeys(occlusions)]  # bad specs fail here, before any work
+    baseline_specs = {canonical_spec(s) for s in baseline_only}
     filler_items = list(dict.fromkeys(fillers, None))
     if not any((f.name if isinstance(f, Filler) else f) == "none" for f in filler_items):
         filler_items.insert(0, "none")
@@ -447,6 +438,8 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
         for spec in specs:
             for item in filler_items:
                 filler_name = item.name if isinstance(item, Filler) else item
+                if spec in baseline_specs and filler_name != "none":
+                    continue
                 row = _empty_row(rec_name, spec, filler_name)
                 started = time.time()
                 scores = None
@@ -587,5 +580,5 @@ __all__ = [
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
     "evaluate_conditions", "filler_fingerprint", "fit_mean_face", "format_table", "load_results",
     "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "region_label", "roc_panels",
-    "rows_to_csv", "subfolds", "verify_pairs", "write_results",
+    "rows_to_csv", "verify_pairs", "write_results",
 ]

@@ -74,6 +74,7 @@ class VerificationResult:
     similarity_gap: float
     similarity_gap_std: float  # spread of the gap over the 10 folds
     pairs: int
+    protocol: str = "10-fold"  # or "subfolds": one fold given, split into 10 balanced sub-folds
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -90,10 +91,28 @@ def similarity_gap(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(scores[labels].mean() - scores[~labels].mean())
 
 
+def balanced_subfolds(labels: np.ndarray, k: int = 10) -> np.ndarray:
+    """Sub-fold ids for a single fold: the i-th same pair and the i-th different pair go to i % k."""
+    labels = np.asarray(labels).astype(bool)
+    ids = np.zeros(len(labels), dtype=int)
+    for value in (True, False):
+        where = np.flatnonzero(labels == value)
+        ids[where] = np.arange(len(where)) % k
+    return ids
+
+
 def verify(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray,
            fars: tuple[float, ...] = (1e-3, 1e-4)) -> VerificationResult:
-    """All verification numbers for one condition from pair scores."""
+    """All verification numbers for one condition from pair scores.
+
+    With a single fold (e.g. ``--folds 10``) there are no other folds to pick a threshold on, so the
+    fold is split into 10 balanced sub-folds and the threshold stays cross-validated
+    (``protocol="subfolds"``) — never tuned on the pairs it scores.
+    """
     scores, labels, folds = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool), np.asarray(folds)
+    protocol = "10-fold"
+    if len(np.unique(folds)) < 2:
+        folds, protocol = balanced_subfolds(labels), "subfolds"
     accuracies, thresholds = kfold_accuracy(scores, labels, folds)
     gaps = [similarity_gap(scores[folds == f], labels[folds == f]) for f in np.unique(folds)]
     return VerificationResult(
@@ -104,7 +123,7 @@ def verify(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray,
         same_mean=float(scores[labels].mean()), same_std=float(scores[labels].std()),
         different_mean=float(scores[~labels].mean()), different_std=float(scores[~labels].std()),
         similarity_gap=similarity_gap(scores, labels), similarity_gap_std=float(np.std(gaps)),
-        pairs=int(len(scores)),
+        pairs=int(len(scores)), protocol=protocol,
     )
 
 

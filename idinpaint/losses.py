@@ -1,0 +1,109 @@
+"""Training losses, kept apart from the networks. Every weight comes from the config.
+
+Images are float (N, 3, H, W) in [-1, 1], masks (N, 1, H, W) with 1 = hole. Discriminator outputs
+may be one logit tensor or a list of them (one per scale); multi-scale losses average the scales.
+
+* :func:`hinge_d_loss` / :func:`hinge_g_loss` — hinge adversarial losses (SN-GAN / SN-PatchGAN);
+* :func:`attribute_loss` — ``0.5 * mean_k mean((z_att^k(Y) - z_att^k(X))^2)`` over the levels k;
+* :func:`identity_loss` — ``1 - cos(SFace(output), target identity)``, batch mean, differentiable
+  to the output image through :func:`sface_embedding`;
+* :func:`reconstruction_loss` — L1 inside the hole and outside it, each averaged over its own
+  pixels, with separate weights;
+* :func:`weighted_total` — the weighted sum of named terms; an unknown or missing weight is an error.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+from torch.nn import functional as F
+
+Logits = torch.Tensor | Sequence[torch.Tensor]
+
+
+def _as_list(logits: Logits) -> list[torch.Tensor]:
+    return [logits] if isinstance(logits, torch.Tensor) else list(logits)
+
+
+def hinge_d_loss(real_logits: Logits, fake_logits: Logits) -> torch.Tensor:
+    """``mean(relu(1 - D(real))) + mean(relu(1 + D(fake)))``, averaged over scales."""
+    real, fake = _as_list(real_logits), _as_list(fake_logits)
+    if len(real) != len(fake) or not real:
+        raise ValueError(f"hinge_d_loss: {len(real)} real and {len(fake)} fake logit scales")
+    terms = [F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake)]
+    return torch.stack(terms).mean()
+
+
+def hinge_g_loss(fake_logits: Logits) -> torch.Tensor:
+    """``-mean(D(fake))``, averaged over scales."""
+    fake = _as_list(fake_logits)
+    if not fake:
+        raise ValueError("hinge_g_loss: no logits")
+    return torch.stack([-f.mean() for f in fake]).mean()
+
+
+def attribute_loss(z_att_output: Sequence[torch.Tensor], z_att_input: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``0.5 * mean over levels of the mean squared difference`` of attribute maps (FaceShifter's L_att,
+    with each level averaged over its elements so resolutions weigh alike)."""
+    if len(z_att_output) != len(z_att_input) or not z_att_output:
+        raise ValueError(f"attribute_loss: {len(z_att_output)} vs {len(z_att_input)} levels")
+    terms = []
+    for k, (y, x) in enumerate(zip(z_att_output, z_att_input)):
+        if y.shape != x.shape:
+            raise ValueError(f"attribute_loss: level {k} shapes differ: {tuple(y.shape)} vs {tuple(x.shape)}")
+        terms.append((y - x).pow(2).mean())
+    return 0.5 * torch.stack(terms).mean()
+
+
+def to_sface_input(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] RGB -> the 0-255 RGB float that :class:`~idinpaint.recognizers.sface.SFaceNet` takes."""
+    return (images.clamp(-1, 1) + 1) * 127.5
+
+
+def sface_embedding(sface: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """L2-normalised SFace embedding of [-1, 1] images (N, 3, 112, 112); differentiable."""
+    if images.shape[-2:] != (112, 112):
+        raise ValueError(f"SFace takes 112x112 aligned crops, got {tuple(images.shape[-2:])}")
+    return F.normalize(sface(to_sface_input(images)).float(), dim=1)
+
+
+def identity_similarity(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample cosine similarity (N,) of two embedding batches (normalised here)."""
+    return F.cosine_similarity(embedding.float(), target.float(), dim=1, eps=1e-8)
+
+
+def identity_loss(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``mean(1 - cos(embedding, target))``: 0 for identical identities, 2 for opposite ones."""
+    if embedding.shape != target.shape:
+        raise ValueError(f"identity_loss: embedding {tuple(embedding.shape)} vs target {tuple(target.shape)}")
+    return (1 - identity_similarity(embedding, target)).mean()
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                        hole_weight: float = 1.0, valid_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """L1 inside (``hole``) and outside (``valid``) the hole, each the mean over its own pixels and
+    channels; ``total = hole_weight * hole + valid_weight * valid``. An empty region contributes 0."""
+    if output.shape != target.shape:
+        raise ValueError(f"reconstruction_loss: output {tuple(output.shape)} vs target {tuple(target.shape)}")
+    mask = mask.to(output.dtype).expand_as(output)
+    error = (output - target).abs()
+    hole = (error * mask).sum() / mask.sum().clamp_min(1)
+    valid = (error * (1 - mask)).sum() / (1 - mask).sum().clamp_min(1)
+    return {"hole": hole, "valid": valid, "total": hole_weight * hole + valid_weight * valid}
+
+
+def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+    """``sum(weights[k] * terms[k])``; every term needs a weight and every weight a term."""
+    missing = sorted(set(terms) - set(weights))
+    extra = sorted(set(weights) - set(terms))
+    if missing or extra:
+        raise ValueError(f"loss weights do not match the loss terms: no weight for {missing}, no term for {extra}")
+    total = None
+    for name, value in terms.items():
+        weight = float(weights[name])
+        if weight == 0:
+            continue
+        total = weight * value if total is None else total + weight * value
+    if total is None:
+        return torch.zeros((), device=next(iter(terms.values())).device) if terms else torch.zeros(())
+    return total

@@ -1,0 +1,56 @@
+"""Multiscale patch discriminator with spectral normalisation (pix2pixHD layout, SN-PatchGAN convs).
+
+Each scale is a patch discriminator: ``layers`` spectrally normalised conv4/2 + LeakyReLU(0.2) with
+doubling widths (capped at 8x), then a conv3 to one logit per patch. Scale ``k`` sees the input
+average-pooled ``k`` times by 2. With ``use_mask`` the mask (1 = hole) is a fourth input channel,
+so the discriminator knows where to look. ``forward`` returns a list of logit maps, finest first.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .layers import sn_conv
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, in_channels: int = 4, width: int = 64, layers: int = 3):
+        super().__init__()
+        blocks, ch = [], in_channels
+        for i in range(layers):
+            out = width * min(2 ** i, 8)
+            blocks += [sn_conv(ch, out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            ch = out
+        blocks.append(sn_conv(ch, 1, 3, stride=1, padding=1))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MultiscaleDiscriminator(nn.Module):
+    """``forward(image, mask=None) -> [logits at scale 1, 1/2, ...]``."""
+
+    def __init__(self, width: int = 64, scales: int = 3, layers: int = 3, use_mask: bool = True):
+        super().__init__()
+        if not 1 <= scales <= 4:
+            raise ValueError(f"scales must be 1..4, got {scales}")
+        self.config = {"width": int(width), "scales": int(scales), "layers": int(layers), "use_mask": bool(use_mask)}
+        self.use_mask = bool(use_mask)
+        in_ch = 4 if use_mask else 3
+        self.discriminators = nn.ModuleList([PatchDiscriminator(in_ch, width, layers) for _ in range(scales)])
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+        if self.use_mask:
+            if mask is None:
+                raise ValueError("this discriminator was built with use_mask=True: pass the mask")
+            x = torch.cat([image, mask.to(image.dtype)], dim=1)
+        else:
+            x = image
+        outputs = []
+        for i, disc in enumerate(self.discriminators):
+            if i:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            outputs.append(disc(x))
+        return outputs
