@@ -94,9 +94,8 @@ def _cmd_prepare(args) -> int:
 
 def _cmd_evaluate_occluded(args) -> int:
     from .evaluation.lfw import default_aligned_root
-    from .evaluation.occluded import (accuracy_table, evaluate_conditions, format_table, roc_panels)
-    from .figures import plot_radar, plot_roc_per_region, plot_similarity_gap, save_figure
-    from .occlusion import REGION_NAMES
+    from .evaluation.occluded import evaluate_conditions, format_table, protocol_specs
+    from .figures import occluded_report_figures
     from .paths import results_dir
 
     aligned = Path(args.aligned or default_aligned_root())
@@ -104,14 +103,12 @@ def _cmd_evaluate_occluded(args) -> int:
         print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
               f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
         return 2
-    regions = list(REGION_NAMES) if "all" in args.regions else args.regions
-    unknown = [r for r in regions if r not in REGION_NAMES]
-    if unknown:
-        print(f"error: unknown regions {unknown}; valid: {', '.join(REGION_NAMES)} or all", file=sys.stderr)
+    try:
+        specs, baseline_only = protocol_specs(args.regions, args.fills)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    specs = [f"region:{region}@{fill}" for fill in args.fills for region in regions] + list(args.specs or [])
-    # Fillers only read pixels outside the hole: run them on the first fill; other fills are baselines.
-    baseline_only = [f"region:{region}@{fill}" for fill in args.fills[1:] for region in regions]
+    specs += list(args.specs or [])
     suffix = _folds_suffix(args.folds)
     output = Path(args.output or results_dir() / "lfw_occluded")
     recognisers_tag = "-".join(args.recognizers)
@@ -121,21 +118,7 @@ def _cmd_evaluate_occluded(args) -> int:
                                   lfw_root=args.lfw_root, output_dir=output, stem=stem,
                                   mean_face_count=args.mean_face_count, baseline_only=baseline_only)
     print(format_table(results))
-    written = []
-    fills = list(dict.fromkeys(r["fill"] for r in results if r["occlusion"] != "clean" and not r["error"]))
-    for recogniser in dict.fromkeys(r["recogniser"] for r in results):
-        for fill in fills:
-            panels, labels, clean = roc_panels(results, recogniser, fill)
-            if panels:
-                fig = plot_roc_per_region(panels, labels, clean, title=f"LFW occluded second image, {recogniser}, fill {fill}")
-                written += save_figure(fig, f"roc_lfw_occluded_{recogniser}_{fill}{suffix}", args.figures)[:1]
-            table = accuracy_table(results, recogniser, fill)
-            if len({region for values in table.values() for region in values}) >= 3:
-                fig = plot_radar(table, title=f"LFW accuracy per occluded region, {recogniser}, fill {fill}")
-                written += save_figure(fig, f"radar_lfw_occluded_{recogniser}_{fill}{suffix}", args.figures)[:1]
-    for fill in fills:
-        fig = plot_similarity_gap(results, fill=fill)
-        written += save_figure(fig, f"similarity_gap_lfw_occluded_{recognisers_tag}_{fill}{suffix}", args.figures)[:1]
+    written = occluded_report_figures(results, f"{recognisers_tag}", suffix, args.figures)
     print(f"wrote {', '.join(str(p) for p in results.paths)}")
     if written:
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
@@ -174,6 +157,38 @@ def _cmd_evaluate_tsne(args) -> int:
                            title=f"t-SNE of {args.recognizer} embeddings, {args.dataset}, {spec}")
     figures = save_figure(fig, stem, args.figures)
     print(f"wrote {paths[0]} and {figures[0]}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .training.stages import DEFAULT_CONFIG, run_training
+
+    try:
+        summary = run_training(args.config or DEFAULT_CONFIG, profile=args.profile, stage=args.stage,
+                               resume=args.resume, half=args.half, output=args.output)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if summary["status"] != "done":
+        print(f"error: {summary.get('error')}", file=sys.stderr)
+        return 1
+    print(f"run folder {summary['run_dir']}; final checkpoint {summary.get('final_checkpoint')}")
+    return 0
+
+
+def _cmd_inpaint(args) -> int:
+    from .align import NoFaceError
+    from .imageio import BadImageError
+    from .inpaint import CheckpointError, inpaint_file
+
+    try:
+        info = inpaint_file(args.checkpoint, args.image, args.mask, args.output, blend_method=args.blend,
+                            device=args.device)
+    except (CheckpointError, BadImageError, NoFaceError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    note = f"; {info['uncovered']} hole pixels outside the face crop left as they were" if info.get("uncovered") else ""
+    print(f"wrote {info['output']} ({info['kind']}{', aligned first' if info.get('aligned') else ''}{note})")
     return 0
 
 
@@ -270,6 +285,34 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--output", default=None, help="results folder (default results/tsne)")
     q.add_argument("--figures", default=None, help="figure folder (default figures/)")
     q.set_defaults(func=_cmd_evaluate_tsne)
+
+    p = commands.add_parser("train", help="staged training of the CA inpainter and the identity-guided Fusor",
+                            description="Run a profile's stages from config/train.yaml (Lightning). Re-running "
+                                        "the same command resumes: finished stages are skipped, an unfinished "
+                                        "one continues from its last.ckpt. Exit status 1 when a stage stopped "
+                                        "on a non-finite loss (its last good checkpoint is kept).")
+    p.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
+    p.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="smoke")
+    p.add_argument("--stage", default=None, help="run only this stage (it starts from the previous stage's checkpoint)")
+    p.add_argument("--resume", default=None, help="resume the stage this checkpoint belongs to, then run the later ones")
+    p.add_argument("--half", choices=("A", "B"), default=None,
+                   help="LFW half the model is evaluated on (A: folds 1-5, B: 6-10); it trains on the other "
+                        "half's people + the unpaired people")
+    p.add_argument("--output", default=None, help="run folder (default results/train/<profile>_half<H>)")
+    p.set_defaults(func=_cmd_train)
+
+    p = commands.add_parser("inpaint", help="fill the hole of one image with a trained checkpoint",
+                            description="Fill the hole (mask PNG, 255 = hole, same size as the image) with a "
+                                        "ca or ca_id checkpoint. A photo that is not a 112x112 aligned crop is "
+                                        "aligned first (YuNet) and the fill is warped back into the photo.")
+    p.add_argument("--checkpoint", required=True, help="last.ckpt / best.ckpt / inpainter.pt of a training run")
+    p.add_argument("--image", required=True)
+    p.add_argument("--mask", required=True, help="single-channel PNG, 255 = hole")
+    p.add_argument("--output", required=True)
+    p.add_argument("--blend", choices=("poisson", "alpha", "none"), default="poisson",
+                   help="how the fill is blended into the hole (default poisson, as the seed)")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p.set_defaults(func=_cmd_inpaint)
     return parser
 
 

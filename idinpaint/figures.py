@@ -323,3 +323,81 @@ def occlusion_gallery(face, landmarks=None, fills=None, templates=None, seed: in
                                  va="center", transform=axes[len(fills), 0].transAxes)
     fig.tight_layout()
     return fig
+
+
+def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) -> list[Path]:
+    """The occluded-protocol figures from one run (PNG + PDF; returns the PNG paths):
+
+    * ``roc_lfw_occluded_<rec>_<fill><suffix>``: ROC per region for the first fill (where fillers ran);
+    * ``radar_lfw_occluded_<rec><suffix>``: accuracy per region — occluded with every fill, each
+      filler, clean (paper fig. 9 style; needs 3 or more regions);
+    * ``similarity_gap_lfw_occluded_<tag>_<fill><suffix>``: similarity gap per region and method.
+    """
+    from .evaluation.occluded import accuracy_table, roc_panels
+
+    written: list[Path] = []
+    ok_rows = [r for r in results if r["occlusion"] != "clean" and not r["error"]]
+    fills = list(dict.fromkeys(r["fill"] for r in ok_rows))
+    if not fills:
+        return written
+    first_fill = fills[0]
+    for recogniser in dict.fromkeys(r["recogniser"] for r in results):
+        panels, labels, clean = roc_panels(results, recogniser, first_fill)
+        if panels:
+            fig = plot_roc_per_region(panels, labels, clean,
+                                      title=f"LFW, occluded second image ({first_fill}), {recogniser}")
+            written += save_figure(fig, f"roc_lfw_occluded_{recogniser}_{first_fill}{suffix}", folder)[:1]
+            plt.close(fig)
+        table = accuracy_table(results, recogniser, first_fill)
+        if len(fills) > 1 and "occluded" in table:
+            table = {f"occluded ({first_fill})" if k == "occluded" else k: v for k, v in table.items()}
+            for fill in fills[1:]:
+                other = accuracy_table(results, recogniser, fill, include_clean=False)
+                if "occluded" in other:
+                    table[f"occluded ({fill})"] = other["occluded"]
+        if len({region for values in table.values() for region in values}) >= 3:
+            fig = plot_radar(table, title=f"LFW accuracy per occluded region, {recogniser}")
+            written += save_figure(fig, f"radar_lfw_occluded_{recogniser}{suffix}", folder)[:1]
+            plt.close(fig)
+    fig = plot_similarity_gap(results, fill=first_fill)
+    written += save_figure(fig, f"similarity_gap_lfw_occluded_{tag}_{first_fill}{suffix}", folder)[:1]
+    plt.close(fig)
+    return written
+
+
+def filler_comparison(face, regions, fillers, fill: str = "black", size: float = 1.3):
+    """Rows = regions; columns = clean | occluded | each filler, on one aligned face.
+
+    ``fillers``: Filler instances (``idinpaint.fillers``); every filler sees the same occluded face.
+    """
+    from .occlusion import occlude, region_mask
+
+    columns = ["clean", f"occluded ({fill})"] + [f.name for f in fillers]
+    fig, axes = plt.subplots(len(regions), len(columns), figsize=(size * len(columns), size * 1.1 * len(regions)),
+                             squeeze=False)
+    for row, region in enumerate(regions):
+        mask = region_mask(region, face.shape[0])
+        occluded = occlude(face, mask, fill)
+        images = [face, occluded] + [filler.fill(occluded, mask) for filler in fillers]
+        for column, image in enumerate(images):
+            ax = axes[row, column]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(_pretty(columns[column]), fontsize=7)
+            if column == 0:
+                ax.set_ylabel(_pretty(region), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def show_saved(paths) -> None:
+    """Display saved PNG figures inline (in a notebook); prints their paths elsewhere."""
+    try:
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover - outside IPython
+        print("\n".join(map(str, paths)))
+        return
+    for path in paths:
+        display(Image(filename=str(path)))

@@ -266,3 +266,20 @@ def test_bad_arguments_fail_fast(aligned):
     with pytest.raises(ValueError, match="unknown filler"):
         evaluate_conditions([FakeRecognizer()], [SPEC], ["no_such_filler"], aligned, pairs=make_pairs(), progress=False)
     assert get_filler("telea").name == "telea"
+
+
+def test_baseline_only_fills_skip_fillers_and_report_figures(aligned, tmp_path):
+    from idinpaint.figures import occluded_report_figures
+
+    regions = ["two_eyes", "nose", "mouth"]
+    specs = [f"region:{r}@black" for r in regions] + [f"region:{r}@gray" for r in regions]
+    results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(),
+                                  progress=False, baseline_only=[f"region:{r}@gray" for r in regions])
+    combos = {(r["occlusion"], r["filler"]) for r in results}
+    assert ("region:nose@gray", "none") in combos and ("region:nose@gray", "telea") not in combos
+    assert ("region:nose@black", "telea") in combos
+    written = occluded_report_figures(results, "fake", "_test", tmp_path)
+    names = {p.name for p in written}
+    assert names == {"roc_lfw_occluded_fake_black_test.png", "radar_lfw_occluded_fake_test.png",
+                     "similarity_gap_lfw_occluded_fake_black_test.png"}
+    assert all(p.with_suffix(".pdf").is_file() for p in written)

@@ -332,6 +332,19 @@ def _add_recovery(rows: list[dict]) -> None:
             row["recovery_ratio"] = recovery_ratio(*values)
 
 
+def protocol_specs(regions="all", fills=("black",)) -> tuple[list[str], list[str]]:
+    """(specs, baseline_only) for regions x fills. Fillers never read the hole, so they run on the
+    first fill only; the other fills are occluded baselines (see ``evaluate_conditions``)."""
+    from ..occlusion import REGION_NAMES
+
+    regions = list(REGION_NAMES) if regions == "all" or "all" in regions else list(regions)
+    unknown = [r for r in regions if r not in REGION_NAMES]
+    if unknown:
+        raise ValueError(f"unknown regions {unknown}; valid: {', '.join(REGION_NAMES)} or all")
+    specs = [f"region:{region}@{fill}" for fill in fills for region in regions]
+    return specs, [f"region:{region}@{fill}" for fill in list(fills)[1:] for region in regions]
+
+
 def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence[str] = ("region:two_eyes@black",),
                         fillers: Sequence = ("none",), aligned_root=None, folds: Sequence[int] | None = None,
                         progress: bool = True, *, lfw_root=None, pairs: Sequence[Pair] | None = None,
