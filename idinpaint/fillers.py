@@ -214,8 +214,21 @@ def register_filler(name: str, factory: Callable[..., Filler], overwrite: bool =
     _REGISTRY[name] = factory
 
 
+#: Fillers whose module registers them on import (kept lazy: they pull in torch models).
+_LAZY_FILLERS = {"ca": "idinpaint.inpaint", "ca_id": "idinpaint.inpaint"}
+
+
+def is_filler_name(name: str) -> bool:
+    """Registered now, or registered by a module loaded on first use (``ca``, ``ca_id``)."""
+    return name in _REGISTRY or name in _LAZY_FILLERS
+
+
 def get_filler(name: str, **kwargs) -> Filler:
     """A filler by name; unknown names raise ValueError listing the registered ones."""
+    if name not in _REGISTRY and name in _LAZY_FILLERS:
+        import importlib
+
+        importlib.import_module(_LAZY_FILLERS[name])
     if name not in _REGISTRY:
         raise ValueError(f"unknown filler {name!r}; valid fillers: {', '.join(_REGISTRY)}")
     filler = _REGISTRY[name](**kwargs)

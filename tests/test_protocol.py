@@ -283,3 +283,21 @@ def test_baseline_only_fills_skip_fillers_and_report_figures(aligned, tmp_path):
     assert names == {"roc_lfw_occluded_fake_black_test.png", "radar_lfw_occluded_fake_test.png",
                      "similarity_gap_lfw_occluded_fake_black_test.png"}
     assert all(p.with_suffix(".pdf").is_file() for p in written)
+
+
+def test_markdown_table_rows_means_and_missing_cells(aligned):
+    from idinpaint.evaluation.occluded import markdown_table
+
+    specs = ["region:two_eyes@black", "region:nose@black", "region:nose@gray"]
+    results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(),
+                                  progress=False, baseline_only=["region:nose@gray"])
+    text = markdown_table(results, "fake")
+    lines = text.splitlines()
+    assert lines[0] == "| region | occluded (black) | occluded (gray) | telea |"
+    two_eyes = next(line for line in lines if line.startswith("| two_eyes"))
+    assert two_eyes.split("|")[3].strip() == "–"  # no gray run for two_eyes
+    row = next(r for r in results if r["occlusion"] == "region:nose@black" and r["filler"] == "telea")
+    assert f"{100 * row['accuracy']:.2f}" in next(line for line in lines if line.startswith("| nose"))
+    mean_line = next(line for line in lines if line.startswith("| **mean**"))
+    assert mean_line.split("|")[3].strip() == "–"  # gray is incomplete: no mean
+    assert "Clean:" in text

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from ..align import ARCFACE_TEMPLATE, CROP_SIZE, apply_transform, similarity_transform
 from ..data.lfw import Pair, pair_arrays
-from ..fillers import FILLERS, Filler, MeanFaceFiller, get_filler
+from ..fillers import FILLERS, Filler, MeanFaceFiller, get_filler, is_filler_name
 from ..imageio import _atomic_write_bytes
 from ..occlusion import REGION_NAMES, OcclusionSpec, make_occlusion, parse_spec
 from ..paths import cache_dir, results_dir
@@ -378,7 +378,7 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
     if not any((f.name if isinstance(f, Filler) else f) == "none" for f in filler_items):
         filler_items.insert(0, "none")
     for f in filler_items:
-        if not isinstance(f, Filler) and f not in FILLERS:
+        if not isinstance(f, Filler) and not is_filler_name(f):
             raise ValueError(f"unknown filler {f!r}; valid fillers: {', '.join(FILLERS)}")
 
     first_paths, second_paths, labels, fold_ids = pair_arrays(eval_pairs)
@@ -588,10 +588,42 @@ def format_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy") -> str:
+    """README table for one recogniser: a row per region, a column per method (occluded with each
+    fill, then each filler), plus the mean over regions; accuracy in %."""
+    good = [r for r in rows if r["recogniser"] == recogniser and not r["error"]]
+    clean = next((r for r in good if r["occlusion"] == CLEAN), None)
+    occluded = [r for r in good if r["occlusion"] != CLEAN]
+    fills = list(dict.fromkeys(r["fill"] for r in occluded))
+    methods = [(f"occluded ({fill})", fill, "none") for fill in fills]
+    methods += [(filler, fills[0], filler) for filler in dict.fromkeys(r["filler"] for r in occluded)
+                if filler != "none"] if fills else []
+    cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
+    regions = _region_order(r["region"] for r in occluded)
+    scale, digits = (100.0, 2) if value == "accuracy" else (1.0, 3)
+    lines = ["| region | " + " | ".join(name for name, _, _ in methods) + " |",
+             "|---" * (len(methods) + 1) + "|"]
+    sums = {name: [] for name, _, _ in methods}
+    for region in regions:
+        cells = []
+        for name, fill, filler in methods:
+            row = cell.get((region, fill, filler))
+            cells.append("–" if row is None else f"{scale * row[value]:.{digits}f}")
+            if row is not None:
+                sums[name].append(scale * row[value])
+        lines.append(f"| {region} | " + " | ".join(cells) + " |")
+    complete = {name: v for name, v in sums.items() if len(v) == len(regions)}
+    lines.append("| **mean** | " + " | ".join(f"**{np.mean(complete[name]):.{digits}f}**" if name in complete else "–"
+                                              for name, _, _ in methods) + " |")
+    if clean is not None:
+        lines.append(f"\nClean: {scale * clean[value]:.{digits}f}.")
+    return "\n".join(lines)
+
+
 __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
-    "evaluate_conditions", "filler_fingerprint", "fit_mean_face", "format_table", "load_results",
+    "evaluate_conditions", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
     "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "region_label", "roc_panels",
     "rows_to_csv", "verify_pairs", "write_results",
 ]

@@ -98,8 +98,9 @@ class ContextualAttention(nn.Module):
         fs = F.avg_pool2d(f, rate) if rate > 1 else f
         bs = F.avg_pool2d(b, rate) if rate > 1 else b
         pad = self.patch // 2
-        b_patches = F.unfold(bs, self.patch, padding=pad)  # (N, C*p*p, L)
-        f_patches = F.unfold(fs, self.patch, padding=pad)  # (N, C*p*p, Q)
+        edges = (pad, pad, pad, pad)  # replicate padding: border patches are not darkened by zeros
+        b_patches = F.unfold(F.pad(bs, edges, mode="replicate"), self.patch)  # (N, C*p*p, L)
+        f_patches = F.unfold(F.pad(fs, edges, mode="replicate"), self.patch)  # (N, C*p*p, Q)
         b_patches = b_patches / b_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
         f_patches = f_patches / f_patches.norm(dim=1, keepdim=True).clamp_min(1e-4)
         scores = torch.bmm(b_patches.transpose(1, 2), f_patches)  # (N, L, Q)
@@ -121,7 +122,7 @@ class ContextualAttention(nn.Module):
         # 4. reconstruction: transposed conv with full-resolution 2*rate patches (matmul + fold)
         kernel = 2 * rate
         before, after = rate // 2, rate - rate // 2
-        b_padded = F.pad(b, (before, after, before, after))
+        b_padded = F.pad(b, (before, after, before, after), mode="replicate")
         raw = F.unfold(b_padded, kernel, stride=rate)  # (N, C*k*k, L)
         columns = torch.bmm(raw, attention)  # (N, C*k*k, Q)
         padded_size = (height + rate, width + rate)

@@ -12,6 +12,9 @@
   112x112 -> tanh.
 * :class:`Fusor` — encoder + generator; the output is composited into the hole:
   ``out = mask * G + (1 - mask) * prior``. The mask is an input of the encoder in every call.
+  Option ``residual`` (an extension, off by default): ``G = clamp(prior + g * AIFGenerator(..))``
+  with a learned scalar ``g`` starting at 0, so a short training run starts from the CA's fill
+  instead of from noise.
 """
 from __future__ import annotations
 
@@ -174,13 +177,16 @@ class Fusor(nn.Module):
     """
 
     def __init__(self, enc_width: int = 32, gen_width: int = 32, id_dim: int = 128, norm: str = "batch",
-                 att_kernel: int = 3):
+                 att_kernel: int = 3, residual: bool = False):
         super().__init__()
         self.config = {"enc_width": int(enc_width), "gen_width": int(gen_width), "id_dim": int(id_dim),
-                       "norm": norm, "att_kernel": int(att_kernel)}
+                       "norm": norm, "att_kernel": int(att_kernel), "residual": bool(residual)}
         self.encoder = AttributeEncoder(enc_width, in_channels=4, norm=norm)
         self.generator = AIFGenerator(self.encoder.channels, gen_width, id_dim, att_kernel)
         self.id_dim = int(id_dim)
+        self.residual = bool(residual)
+        if self.residual:  # ReZero-style gate: the Fusor starts as the identity map on the prior
+            self.residual_gain = nn.Parameter(torch.zeros(()))
 
     def attributes(self, image: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder(image, mask)
@@ -193,4 +199,6 @@ class Fusor(nn.Module):
         mask = mask.to(prior.dtype)
         z_att = self.encoder(prior, mask)
         generated = self.generator(z_att, z_id)
+        if self.residual:
+            generated = (prior + self.residual_gain * generated).clamp(-1, 1)
         return composite(generated, prior, mask), generated, z_att

@@ -36,7 +36,8 @@ HALF_FOLDS = {"A": (0, 1, 2, 3, 4), "B": (5, 6, 7, 8, 9)}  # 0-based fold number
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    array = np.array(image, dtype=np.uint8)  # a writable, contiguous copy (PIL arrays are read-only)
+    return torch.from_numpy(array).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
 def identity_of(relative: str | Path) -> str | None:

@@ -1,0 +1,345 @@
+"""Inference with trained checkpoints: the ``ca`` and ``ca_id`` fillers and ``idinpaint inpaint``.
+
+Checkpoints are read with ``torch.load(..., weights_only=True)`` (no pickled code runs). Two
+layouts are accepted, both carrying an ``idinpaint`` entry written by the training modules:
+
+* a training checkpoint (``last.ckpt`` / ``best.ckpt``): ``idinpaint`` holds the model kind
+  (``ca`` or ``ca_id``), the model configs and the ``state_dict`` prefixes of each network;
+* an exported inference file (:func:`export_checkpoint`, ``inpainter.pt``): the same entry plus
+  ``state_dicts`` ({network: state_dict}) and nothing else.
+
+A wrong kind, a missing entry, a config that does not build or weights that do not fit give a
+:class:`CheckpointError` with a one-line message.
+
+Blending back into the hole (``blend``):
+
+* ``poisson`` — ``cv2.seamlessClone`` (as the seed), on images padded by a few pixels so holes
+  touching the border are cloned too, and with the clone centre chosen so OpenCV places the
+  patch exactly where it came from;
+* ``alpha`` — a feathered alpha blend inside the hole: weight 1 on the network output from
+  ``feather`` pixels inside the hole's edge, ramping down towards the edge where it mixes with a
+  Telea continuation of the surrounding pixels (the original pixels in the hole are the occluder,
+  so they are never blended in);
+* ``none`` — the network output pasted as is.
+
+Whatever the blend, only hole pixels change (the :class:`~idinpaint.fillers.Filler` contract).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from idinpaint.fillers import FILLERS, Filler, register_filler
+from idinpaint.imageio import as_mask
+from idinpaint.models import get_model
+from idinpaint.models.layers import composite
+
+KINDS = ("ca", "ca_id")
+BLENDS = ("poisson", "alpha", "none")
+CHECKPOINT_ENV = {"ca": "IDINPAINT_CA_CHECKPOINT", "ca_id": "IDINPAINT_CA_ID_CHECKPOINT"}
+NETWORKS = {"ca": ("ca",), "ca_id": ("ca", "fusor")}
+SUPPORTED_FORMATS = (1,)
+CROP = 112
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is one line naming the file and the reason."""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def read_checkpoint(path) -> dict:
+    """``torch.load(path, weights_only=True)`` with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling / zip / truncation errors all mean "not usable"
+        reason = _first_line(err)
+        if reason.startswith("Weights only load failed"):
+            reason = "not a torch file, or it holds objects other than tensors and plain containers"
+        raise CheckpointError(f"{path}: not a loadable weights-only checkpoint ({reason})") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("idinpaint"), dict):
+        raise CheckpointError(f"{path}: not an idinpaint inpainting checkpoint (no 'idinpaint' entry)")
+    return checkpoint
+
+
+def _state_dicts(checkpoint: dict, meta: dict, path) -> dict[str, dict]:
+    kind = meta["kind"]
+    if "state_dicts" in meta:
+        found = meta["state_dicts"]
+    else:
+        full = checkpoint.get("state_dict") or {}
+        found = {}
+        for net, prefix in (meta.get("prefixes") or {}).items():
+            found[net] = {k[len(prefix):]: v for k, v in full.items() if k.startswith(prefix)}
+    missing = [net for net in NETWORKS[kind] if not found.get(net)]
+    if missing:
+        raise CheckpointError(f"{path}: '{kind}' checkpoint without weights for {', '.join(missing)}")
+    return found
+
+
+@dataclass
+class Inpainter:
+    """The networks of a checkpoint, ready for batched inference (``predict``)."""
+
+    kind: str
+    ca: torch.nn.Module
+    fusor: torch.nn.Module | None
+    device: torch.device
+    meta: dict = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def id_source(self) -> str:
+        return (self.meta.get("sampler") or {}).get("source", "prior")
+
+    def _sface(self):
+        from idinpaint.recognizers.sface import load_sface_module
+
+        return load_sface_module(str(self.device))
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray, masks: np.ndarray, batch_size: int = 32,
+                references: np.ndarray | None = None) -> np.ndarray:
+        """Network output pasted into the hole, RGB uint8 (N, H, W, 3); no blending.
+
+        ``images`` RGB uint8 (N, 112, 112, 3), ``masks`` bool (N, 112, 112), True = hole;
+        ``references`` (optional, ``ca_id`` with a reference-trained sampler): another photo of
+        each person, used for ``z_id`` instead of the prior face.
+        """
+        from idinpaint.losses import sface_embedding
+
+        out = np.empty_like(images)
+        for start in range(0, len(images), batch_size):
+            x = torch.from_numpy(np.array(images[start:start + batch_size])).to(self.device)
+            x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            m = torch.from_numpy(np.array(masks[start:start + batch_size], dtype=np.float32))[:, None].to(self.device)
+            result = self.ca.inpaint(x * (1 - m), m)
+            if self.fusor is not None:
+                sface = self._sface()
+                if references is not None:
+                    ref = torch.from_numpy(np.array(references[start:start + batch_size])).to(self.device)
+                    z_id = sface_embedding(sface, ref.permute(0, 3, 1, 2).float().div(127.5).sub(1.0))
+                elif self.id_source == "occluded":
+                    z_id = sface_embedding(sface, composite(torch.full_like(x, -1.0), x, m))
+                else:
+                    z_id = sface_embedding(sface, result)
+                result, _, _ = self.fusor(result, m, z_id)
+            pixels = ((result.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            out[start:start + batch_size] = pixels.permute(0, 2, 3, 1).cpu().numpy()
+        return out
+
+
+def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | None = None) -> Inpainter:
+    """Build the networks of a checkpoint (see the module docstring).
+
+    ``kind`` (``ca`` / ``ca_id``) is checked when given; ``expect`` ({network: config}) is compared
+    with the configs stored in the checkpoint. Raises :class:`CheckpointError` on any mismatch.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(KINDS)}")
+    checkpoint = read_checkpoint(path)
+    meta = checkpoint["idinpaint"]
+    found_kind = meta.get("kind")
+    if found_kind not in KINDS:
+        raise CheckpointError(f"{path}: unknown model kind {found_kind!r} (expected one of {', '.join(KINDS)})")
+    if meta.get("format") not in SUPPORTED_FORMATS:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r} is not supported "
+                              f"(this version reads {SUPPORTED_FORMATS})")
+    if kind is not None and found_kind != kind:
+        raise CheckpointError(f"{path}: this is a '{found_kind}' checkpoint (stage {meta.get('stage') or '?'}), "
+                              f"but a '{kind}' model was asked for")
+    configs = meta.get("models") or {}
+    for net, wanted in (expect or {}).items():
+        if configs.get(net) != wanted:
+            raise CheckpointError(f"{path}: {net} config {configs.get(net)} differs from the expected {wanted}")
+    weights = _state_dicts(checkpoint, meta, path)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    nets = {}
+    for net in NETWORKS[found_kind]:
+        try:
+            model = get_model(net, **(configs.get(net) or {}))
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: incompatible {net} config ({_first_line(err)})") from None
+        try:
+            model.load_state_dict(weights[net], strict=True)
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: {net} weights do not fit its stored config ({_first_line(err)})") from None
+        nets[net] = model.to(device).eval().requires_grad_(False)
+    return Inpainter(found_kind, nets["ca"], nets.get("fusor"), device, meta, str(path))
+
+
+def export_checkpoint(source, target) -> Path:
+    """Write a small inference-only file (kind, configs, ``state_dicts``) from a training checkpoint."""
+    checkpoint = read_checkpoint(source)
+    meta = dict(checkpoint["idinpaint"])
+    if meta.get("kind") not in KINDS:
+        raise CheckpointError(f"{source}: unknown model kind {meta.get('kind')!r}")
+    meta["state_dicts"] = _state_dicts(checkpoint, meta, source)
+    meta.pop("prefixes", None)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    torch.save({"idinpaint": meta}, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+# --- blending ------------------------------------------------------------------------------------
+
+def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, pad: int = 4) -> np.ndarray:
+    """``cv2.seamlessClone(generated -> image)`` over the hole; returns RGB uint8 (hole pixels changed only)."""
+    if not mask.any():
+        return image.copy()
+    pasted = np.where(mask[..., None], generated, image)
+    # Padding: OpenCV ignores the outermost mask pixels and needs the patch inside the image; the
+    # margin repeats the pasted image, so the boundary condition there is the network's own fill.
+    dst = cv2.copyMakeBorder(pasted, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    src = cv2.copyMakeBorder(generated, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    hole = cv2.copyMakeBorder(mask.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    x, y, w, h = cv2.boundingRect(hole)
+    centre = (x + w // 2, y + h // 2)  # OpenCV places the patch at centre - size // 2: exactly (x, y)
+    cloned = cv2.seamlessClone(src, dst, hole, centre, cv2.NORMAL_CLONE)
+    cloned = cloned[pad:-pad, pad:-pad]
+    return np.where(mask[..., None], cloned, image)
+
+
+def alpha_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, feather: float = 4.0) -> np.ndarray:
+    """Feathered alpha blend inside the hole (see the module docstring)."""
+    if not mask.any():
+        return image.copy()
+    hole = mask.astype(np.uint8)
+    distance = cv2.distanceTransform(hole, cv2.DIST_L2, 3)  # 1 at the hole's edge, growing inwards
+    alpha = np.clip(distance / max(float(feather), 1e-6), 0.0, 1.0)[..., None]
+    context = cv2.inpaint(image, hole * 255, 3, cv2.INPAINT_TELEA)
+    mixed = alpha * generated.astype(np.float32) + (1 - alpha) * context.astype(np.float32)
+    return np.where(mask[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), image)
+
+
+def blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, method: str = "poisson",
+          feather: float = 4.0) -> np.ndarray:
+    if method == "poisson":
+        return poisson_blend(image, generated, mask)
+    if method == "alpha":
+        return alpha_blend(image, generated, mask, feather)
+    if method == "none":
+        return np.where(mask[..., None], generated, image)
+    raise ValueError(f"unknown blend {method!r}; valid: {', '.join(BLENDS)}")
+
+
+# --- fillers --------------------------------------------------------------------------------------
+
+def _sha256(path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CheckpointFiller(Filler):
+    """A trained inpainter as a :class:`~idinpaint.fillers.Filler` (``ca`` or ``ca_id``).
+
+    ``checkpoint`` defaults to ``$IDINPAINT_CA_CHECKPOINT`` / ``$IDINPAINT_CA_ID_CHECKPOINT``;
+    ``kind=None`` takes whatever kind the checkpoint is. Works on 112x112 aligned crops.
+    """
+
+    def __init__(self, checkpoint=None, kind: str | None = "ca", device=None, blend: str = "poisson",
+                 batch_size: int = 32, feather: float = 4.0):
+        if blend not in BLENDS:
+            raise ValueError(f"unknown blend {blend!r}; valid: {', '.join(BLENDS)}")
+        if checkpoint is None:
+            variable = CHECKPOINT_ENV.get(kind or "ca")
+            checkpoint = os.environ.get(variable) if variable else None
+            if not checkpoint:
+                raise ValueError(f"filler {kind!r} needs a checkpoint: pass checkpoint=<path> or set {variable}")
+        self.inpainter = load_checkpoint(checkpoint, kind, device)
+        self.name = self.inpainter.kind
+        self.checkpoint = str(checkpoint)
+        self.sha256 = _sha256(checkpoint)[:12]
+        self.blend, self.batch_size, self.feather = blend, int(batch_size), float(feather)
+
+    def _fill(self, images, masks):
+        if images.shape[1:3] != (CROP, CROP):
+            raise ValueError(f"{self.name}: works on {CROP}x{CROP} aligned crops, got {images.shape[2]}x{images.shape[1]} "
+                             "(`idinpaint inpaint` aligns photos first)")
+        generated = self.inpainter.predict(images, masks, self.batch_size)
+        return np.stack([blend(image, gen, mask, self.blend, self.feather)
+                         for image, gen, mask in zip(images, generated, masks)])
+
+    def __repr__(self) -> str:  # also the evaluation cache key: changes when the weights change
+        return (f"CheckpointFiller(name={self.name!r}, checkpoint={self.checkpoint!r}, sha256={self.sha256!r}, "
+                f"blend={self.blend!r})")
+
+
+def _factory(kind: str):
+    def make(checkpoint=None, **kwargs) -> CheckpointFiller:
+        return CheckpointFiller(checkpoint, kind=kind, **kwargs)
+    make.__name__ = f"make_{kind}_filler"
+    return make
+
+
+for _kind in KINDS:
+    if _kind not in FILLERS:
+        register_filler(_kind, _factory(_kind))
+
+
+# --- photos ---------------------------------------------------------------------------------------
+
+def inpaint_photo(filler: Filler, image: np.ndarray, mask: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:
+    """Fill the hole of any photo: a 112x112 crop directly, otherwise aligned first.
+
+    For a photo that is not an aligned crop: YuNet finds the face, the photo and the mask are warped
+    to the ArcFace crop, the crop is filled, and the filled crop is warped back into the hole.
+    Returns (RGB uint8 of the photo's size, info) where ``info['uncovered']`` counts hole pixels
+    outside the face crop (left as they were).
+    """
+    from idinpaint.occlusion import check_image
+
+    image = check_image(image)
+    mask = np.asarray(mask)
+    if mask.shape[:2] != image.shape[:2]:
+        raise ValueError(f"mask size {mask.shape[1]}x{mask.shape[0]} does not match image size "
+                         f"{image.shape[1]}x{image.shape[0]}")
+    mask = as_mask(mask, shape=image.shape[:2])
+    if image.shape[:2] == (CROP, CROP):
+        return filler.fill(image, mask), {"aligned": False, "uncovered": 0}
+    from idinpaint.align import YuNetDetector, align_face
+
+    crop, detection, matrix = align_face(image, detector or YuNetDetector(), CROP)
+    height, width = image.shape[:2]
+    crop_mask = cv2.warpAffine(mask.astype(np.uint8), matrix, (CROP, CROP), flags=cv2.INTER_NEAREST)
+    crop_mask = cv2.dilate(crop_mask, np.ones((3, 3), np.uint8)) > 0  # cover rounding at the hole's edge
+    filled = filler.fill(crop, crop_mask)
+    back = cv2.warpAffine(filled, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    inside = cv2.warpAffine(np.ones((CROP, CROP), np.uint8), matrix, (width, height),
+                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0  # skip the interpolated crop border
+    replace = mask & inside
+    out = image.copy()
+    out[replace] = back[replace]
+    return out, {"aligned": True, "uncovered": int((mask & ~inside).sum()), "score": float(detection.score)}
+
+
+def inpaint_file(checkpoint, image_path, mask_path, output_path, blend_method: str = "poisson",
+                 device=None) -> dict:
+    """``idinpaint inpaint``: read an image and a mask PNG (255 = hole), fill, write the result."""
+    from idinpaint.imageio import read_mask, read_rgb, write_rgb
+
+    image = read_rgb(image_path)
+    mask = read_mask(mask_path, shape=image.shape[:2])
+    filler = CheckpointFiller(checkpoint, kind=None, device=device, blend=blend_method)
+    out, info = inpaint_photo(filler, image, mask)
+    write_rgb(output_path, out)
+    return {**info, "kind": filler.name, "output": str(output_path)}

@@ -1,0 +1,408 @@
+"""Staged training from one YAML file (``config/train.yaml``).
+
+A profile (``smoke``, ``cpu``, ``paper``) is the file's ``defaults`` deep-merged with the profile's
+own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
+``fusor``), its length (``steps`` = training batches, or ``epochs``), optionally ``id_weight``
+(the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed) and ``data`` overrides.
+
+Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
+
+    provenance.json   config, package versions, git SHA, machine
+    config.json       the resolved profile (a later run into the same folder must match it)
+    run.json          stage summaries and the final checkpoint
+    <stage>/last.ckpt the stage's latest state (written atomically, every ``checkpoint_every`` batches and at the end)
+    <stage>/best.ckpt best by ``val/id_similarity``
+    <stage>/stage.json status (done / failed), batches, seconds, images/s, best score
+    tb/<stage>/       TensorBoard logs (every loss, image grids, hparams)
+
+Each stage starts from the previous stage's ``last.ckpt`` (weights; a Fusor stage takes the CA
+from it), or from ``init_from`` when a stage gives one. Re-running the same command resumes:
+finished stages are skipped and an unfinished stage continues from its ``last.ckpt``;
+``resume=CKPT`` resumes the stage that checkpoint belongs to. Seeds are fixed
+(``seed_everything(seed, workers=True)``; masks are seeded per item). Trainer settings
+(accelerator, devices, strategy, num_nodes, precision) come from ``trainer`` in the config, so the
+same run scales to multi-GPU DDP by editing the config only.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from idinpaint.config import load_yaml
+from idinpaint.paths import REPO_ROOT, results_dir
+from idinpaint.runinfo import provenance, write_json
+
+from .modules import MODULES, NonFiniteLossError
+
+DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
+MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
+STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from"}
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides: dict | None = None) -> dict:
+    """The resolved profile: ``defaults`` <- ``profiles[profile]`` <- ``overrides``; stages checked."""
+    raw = load_yaml(path)
+    profiles = raw.get("profiles") or {}
+    if profile not in profiles:
+        raise ValueError(f"{path}: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    config = deep_merge(deep_merge(raw.get("defaults") or {}, profiles[profile]), overrides or {})
+    config["profile"] = profile
+    stages = config.get("stages") or []
+    if not stages:
+        raise ValueError(f"{path}: profile {profile!r} has no stages")
+    names = [s.get("name") for s in stages]
+    if len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"{path}: profile {profile!r}: every stage needs a unique name, got {names}")
+    for s in stages:
+        unknown = sorted(set(s) - STAGE_KEYS)
+        if unknown:
+            raise ValueError(f"stage {s['name']}: unknown keys {unknown}; valid: {sorted(STAGE_KEYS)}")
+        if s.get("model") not in MODULES:
+            raise ValueError(f"stage {s['name']}: model must be one of {', '.join(MODULES)}, got {s.get('model')!r}")
+        if (s.get("steps") is None) == (s.get("epochs") is None):
+            raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
+    return config
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+def _resolve_path(path) -> Path:
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def build_datasets(config: dict, data_cfg: dict):
+    """(train dataset, validation dataset) for a stage's data settings."""
+    from idinpaint.data.registry import DATASETS, dataset_root, list_images
+
+    from .data import FaceFolderDataset, lfw_training_files, split_by_identity
+    from .masks import MaskSampler
+
+    kind = data_cfg.get("dataset", "lfw_half")
+    if kind == "lfw_half":
+        root = _resolve_path(data_cfg.get("root") or "data/lfw-112")
+        files = lfw_training_files(data_cfg.get("half", "A"), root)
+    elif kind == "folder":
+        given = data_cfg.get("root")
+        if not given:
+            raise ValueError("data.dataset 'folder' needs data.root (a folder or a registered dataset name)")
+        root = dataset_root(given) if given in DATASETS else _resolve_path(given)
+        files = [str(p) for p in list_images(root)]
+    else:
+        raise ValueError(f"unknown data.dataset {kind!r}; valid: lfw_half, folder")
+    seed = int(config.get("seed", 0))
+    train_files, val_files = split_by_identity(files, int(data_cfg.get("val_images", 64)), seed)
+    if data_cfg.get("limit"):
+        train_files = train_files[: int(data_cfg["limit"])]
+    masks = config.get("masks", {})
+    sampler = MaskSampler(masks.get("mix"), block_size=masks.get("block_size", (24, 64)),
+                          free_form=masks.get("free_form"), maskthface_jitter=masks.get("maskthface_jitter", 2.0))
+    reference = config.get("sampler", {}).get("source") == "reference"
+    train = FaceFolderDataset(root, train_files, sampler, seed=seed, flip=bool(data_cfg.get("flip", True)),
+                              reference=reference)
+    val = FaceFolderDataset(root, val_files, sampler, seed=seed + 1, deterministic=True, reference=reference)
+    return train, val
+
+
+def _loaders(train, val, data_cfg: dict):
+    from torch.utils.data import DataLoader
+
+    workers = int(data_cfg.get("num_workers", 0))
+    common = {"num_workers": workers, "persistent_workers": workers > 0}
+    return (DataLoader(train, batch_size=int(data_cfg.get("batch_size", 8)), shuffle=True, drop_last=True, **common),
+            DataLoader(val, batch_size=int(data_cfg.get("val_batch_size", 16)), shuffle=False, **common))
+
+
+# --- callbacks ----------------------------------------------------------------------------------
+
+def _callbacks():
+    import pytorch_lightning as pl
+
+    class LastCheckpoint(pl.Callback):
+        """Atomically (temp file + rename) writes ``last.ckpt`` every ``every`` batches and at the end."""
+
+        def __init__(self, path: Path, every: int):
+            self.path, self.every, self.batches = Path(path), max(1, int(every)), 0
+
+        def save(self, trainer):
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if trainer.is_global_zero:
+                os.replace(tmp, self.path)
+            trainer.strategy.barrier("last_checkpoint")
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.batches += 1
+            if self.batches % self.every == 0:
+                self.save(trainer)
+
+        def on_train_end(self, trainer, pl_module):
+            self.save(trainer)
+
+    class SpeedMeter(pl.Callback):
+        """Training images per second (all ranks), timed over training batches after ``warmup``."""
+
+        def __init__(self, warmup: int = 2):
+            self.warmup, self.batches, self.images, self.seconds, self._start = warmup, 0, 0, 0.0, None
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.batches += 1
+            if self.batches > self.warmup and self._start is not None:
+                self.seconds += time.perf_counter() - self._start
+                self.images += int(batch["image"].shape[0]) * trainer.world_size
+
+        @property
+        def images_per_second(self) -> float | None:
+            return round(self.images / self.seconds, 3) if self.seconds > 0 else None
+
+    return LastCheckpoint, SpeedMeter
+
+
+def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, optimizers: int):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    t = config.get("trainer", {})
+    LastCheckpoint, SpeedMeter = _callbacks()
+    best = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor="val/id_similarity", mode="max",
+                           save_top_k=1, save_last=False, auto_insert_metric_name=False,
+                           enable_version_counter=False)
+    last = LastCheckpoint(stage_dir / "last.ckpt", t.get("checkpoint_every", 100))
+    speed = SpeedMeter(int(t.get("speed_warmup", 2)))
+    val_every = t.get("val_every_n_steps")
+    timing = {}
+    if stage.get("steps") is not None:
+        # manual optimisation: Lightning counts one global step per optimizer.step()
+        timing.update(max_steps=int(stage["steps"]) * optimizers, max_epochs=-1)
+    else:
+        timing.update(max_epochs=int(stage["epochs"]), max_steps=-1)
+    if val_every:
+        timing.update(val_check_interval=int(val_every), check_val_every_n_epoch=None)
+    logger = TensorBoardLogger(str(run_dir), name="tb", version=stage["name"], default_hp_metric=False)
+    trainer = pl.Trainer(
+        accelerator=t.get("accelerator", "auto"), devices=t.get("devices", 1), strategy=t.get("strategy", "auto"),
+        num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
+        sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
+        log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
+        callbacks=[best, last, speed], enable_progress_bar=bool(t.get("progress_bar", False)),
+        enable_model_summary=False, default_root_dir=str(run_dir), **timing)
+    return trainer, best, speed
+
+
+# --- checkpoints between stages -----------------------------------------------------------------
+
+def read_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _init_module(module, source: Path, log) -> None:
+    checkpoint = read_checkpoint(source)
+    meta = checkpoint.get("idinpaint") or {}
+    if not meta:
+        raise ValueError(f"{source}: not an idinpaint training checkpoint (no 'idinpaint' entry)")
+    if module.kind == "ca":
+        prefixes = ("ca.", "discriminator.") if meta.get("kind") == "ca" else ("ca.",)
+    else:
+        prefixes = ("ca.",) if meta.get("kind") == "ca" else ("ca.", "fusor.", "discriminator.")
+    if module.discriminator is None:
+        prefixes = tuple(p for p in prefixes if p != "discriminator.")
+    has_d = any(k.startswith("discriminator.") for k in checkpoint["state_dict"])
+    if not has_d:
+        prefixes = tuple(p for p in prefixes if p != "discriminator.")
+    loaded = module.load_weights(checkpoint["state_dict"], prefixes)
+    if "ca." not in loaded:
+        raise ValueError(f"{source}: holds no CA weights")
+    log(f"  initialised {', '.join(p.rstrip('.') for p in loaded)} from {source}")
+
+
+def _stage_status(stage_dir: Path) -> dict:
+    path = stage_dir / "stage.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _check_run_folder(run_dir: Path, config: dict) -> None:
+    previous = run_dir / "config.json"
+    if not previous.is_file():
+        return
+    old = json.loads(previous.read_text())
+    changed = [k for k in MODEL_SECTIONS if old.get(k) != config.get(k)]
+    if changed:
+        raise ValueError(f"{run_dir} holds a run whose model settings differ ({', '.join(changed)}); "
+                         "use another --output or delete it")
+
+
+def _flatten(prefix: str, value, out: dict) -> dict:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}/{key}" if prefix else str(key), item, out)
+    elif isinstance(value, (list, tuple)):
+        out[prefix] = str(list(value))
+    elif value is None or isinstance(value, (bool, int, float, str)):
+        out[prefix] = "null" if value is None else value
+    return out
+
+
+def _log_hparams(trainer, config: dict, spec: dict, best_score) -> None:
+    """The stage's hyper-parameters with its best validation score, for TensorBoard's HParams tab."""
+    if trainer.logger is None or not trainer.is_global_zero:
+        return
+    params = _flatten("", {k: v for k, v in config.items() if k != "stages"}, {})
+    params.update(_flatten("stage", spec, {}))
+    score = float(best_score) if best_score is not None else float("nan")
+    trainer.logger.log_hyperparams(params, metrics={"hparams/best_val_id_similarity": score})
+    trainer.logger.finalize("success")
+
+
+def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str | None = None,
+                 resume=None, half: str | None = None, output=None, overrides: dict | None = None,
+                 log=print) -> dict:
+    """Run a profile's stages (or one stage); returns the run summary (also written to ``run.json``).
+
+    The summary's ``status`` is ``done`` or ``failed``; a failed stage (non-finite loss) carries the
+    message in ``error`` and later stages do not run.
+    """
+    import warnings
+
+    import pytorch_lightning as pl
+
+    extra = copy.deepcopy(overrides or {})
+    if half is not None:
+        extra = deep_merge(extra, {"data": {"half": str(half).upper()}})
+    config = load_training_config(config_path, profile, extra)
+    half_name = str(config.get("data", {}).get("half", "A")).upper()
+    run_dir = Path(output) if output else results_dir() / "train" / f"{profile}_half{half_name}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_run_folder(run_dir, config)
+    write_json(run_dir / "config.json", config)
+    write_json(run_dir / "provenance.json", provenance(config))
+
+    threads = config.get("trainer", {}).get("num_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    stages = config["stages"]
+    names = [s["name"] for s in stages]
+    resume_stage = None
+    if resume is not None:
+        meta = read_checkpoint(resume).get("idinpaint") or {}
+        resume_stage = meta.get("stage")
+        if resume_stage not in names:
+            raise ValueError(f"{resume}: belongs to stage {resume_stage!r}, not one of this profile's stages {names}")
+    if stage is not None and stage not in names:
+        raise ValueError(f"unknown stage {stage!r}; this profile's stages: {', '.join(names)}")
+
+    summary = {"profile": profile, "half": half_name, "run_dir": str(run_dir), "stages": [], "status": "done"}
+    previous_ckpt: Path | None = None
+    trained_here = False
+    for index, spec in enumerate(stages):
+        name = spec["name"]
+        stage_dir = run_dir / name
+        status = _stage_status(stage_dir)
+        selected = stage is None or stage == name
+        skip_before_resume = resume_stage is not None and names.index(name) < names.index(resume_stage)
+        done_before = status.get("status") == "done" and resume_stage != name and stage != name
+        # once a stage has (re)trained here, later stages are stale and run again
+        if not selected or skip_before_resume or (done_before and not trained_here):
+            if (stage_dir / "last.ckpt").is_file():
+                previous_ckpt = stage_dir / "last.ckpt"
+            if status:
+                summary["stages"].append({**status, "skipped": True})
+            continue
+
+        log(f"stage {index + 1}/{len(stages)} {name}: {spec['model']}"
+            + (f", id_weight {spec['id_weight']}" if spec.get("id_weight") is not None else ""))
+        pl.seed_everything(int(config.get("seed", 0)) + index, workers=True, verbose=False)
+        data_cfg = deep_merge(config.get("data", {}), spec.get("data") or {})
+        train, val = build_datasets(config, data_cfg)
+        train_loader, val_loader = _loaders(train, val, data_cfg)
+        module = MODULES[spec["model"]](config, stage=name, id_weight=spec.get("id_weight"))
+
+        ckpt_path = None
+        if resume_stage == name:
+            ckpt_path = str(resume)
+        elif (stage_dir / "last.ckpt").is_file() and status.get("status") != "done":  # interrupted or failed
+            ckpt_path = str(stage_dir / "last.ckpt")
+        if ckpt_path:
+            log(f"  resuming from {ckpt_path}")
+        else:
+            source = spec.get("init_from") or previous_ckpt
+            if source is not None:
+                _init_module(module, _resolve_path(source), log)
+            elif spec["model"] == "fusor":
+                raise ValueError(f"stage {name} trains the Fusor on a frozen CA but no CA checkpoint precedes it: "
+                                 "run a ca stage first or give the stage init_from: <checkpoint>")
+        trained_here = True
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        if ckpt_path is None:  # a fresh start: outputs of an earlier run of this stage are stale
+            for stale in ("last.ckpt", "best.ckpt", "inpainter.pt"):
+                (stage_dir / stale).unlink(missing_ok=True)
+        write_json(stage_dir / "stage.json", {"stage": name, "status": "running", "resumed_from": ckpt_path})
+        optimizers = 1 + (module.discriminator is not None)
+        trainer, best, speed = build_trainer(config, spec, stage_dir, run_dir, optimizers)
+        record = {"stage": name, "model": spec["model"], "id_weight": spec.get("id_weight"),
+                  "train_images": len(train), "val_images": len(val), "batch_size": data_cfg.get("batch_size")}
+        started = time.time()
+        try:
+            with warnings.catch_warnings():
+                # The Fusor's CA is frozen in eval mode on purpose; Lightning warns about any such module.
+                warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+                trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path)
+        except NonFiniteLossError as err:
+            record.update(status="failed", error=str(err), seconds=round(time.time() - started, 1),
+                          last_ckpt=str(stage_dir / "last.ckpt") if (stage_dir / "last.ckpt").is_file() else None)
+            write_json(stage_dir / "stage.json", record)
+            log(f"  STOPPED: {err}")
+            summary["stages"].append(record)
+            summary.update(status="failed", error=str(err))
+            write_json(run_dir / "run.json", summary)
+            return summary
+        best_score = best.best_model_score
+        best_path = Path(best.best_model_path) if best.best_model_path else None
+        export_from = best_path if best_path is not None and best_path.is_file() else stage_dir / "last.ckpt"
+        exported = None
+        if trainer.is_global_zero and export_from.is_file():
+            from idinpaint.inpaint import export_checkpoint
+
+            exported = str(export_checkpoint(export_from, stage_dir / "inpainter.pt"))
+        _log_hparams(trainer, config, spec, best_score)
+        record.update(status="done", seconds=round(time.time() - started, 1),
+                      batches=trainer.global_step // optimizers, batches_run=speed.batches, resumed_from=ckpt_path,
+                      images_per_second=speed.images_per_second,
+                      best_val_id_similarity=None if best_score is None else round(float(best_score), 5),
+                      best_ckpt=best.best_model_path or None, last_ckpt=str(stage_dir / "last.ckpt"),
+                      inpainter=exported,
+                      val_metrics={k: round(float(v), 5) for k, v in trainer.callback_metrics.items()
+                                   if k.startswith("val/")})
+        write_json(stage_dir / "stage.json", record)
+        log(f"  done: {record['batches']} batches in {record['seconds']} s"
+            + (f", {record['images_per_second']} images/s" if record["images_per_second"] else "")
+            + (f", best val id similarity {record['best_val_id_similarity']}" if best_score is not None else ""))
+        summary["stages"].append(record)
+        previous_ckpt = stage_dir / "last.ckpt"
+    if previous_ckpt is not None:
+        summary["final_checkpoint"] = str(previous_ckpt)
+        if (previous_ckpt.parent / "inpainter.pt").is_file():
+            summary["final_inpainter"] = str(previous_ckpt.parent / "inpainter.pt")
+    write_json(run_dir / "run.json", summary)
+    return summary

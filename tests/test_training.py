@@ -1,0 +1,235 @@
+"""Training end to end (smoke profile on synthetic faces), resume, NaN stop, LFW halves, checkpoints, fillers."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from idinpaint.data.lfw import Pair
+from idinpaint.imageio import write_rgb
+from idinpaint.training.data import (FaceFolderDataset, identity_of, lfw_half_pairs, lfw_half_people,
+                                     lfw_training_files, lfw_training_people, split_by_identity)
+from idinpaint.training.masks import MaskSampler
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[1]
+LFW_112 = REPO / "data" / "lfw-112"
+MIX = {"region": 1.0, "block": 1.0, "free_form": 1.0}  # no MaskTheFace: the occluder folder is optional
+
+
+def _synthetic_faces(root: Path, people: int = 6, images: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    for p in range(people):
+        base = rng.normal(128, 30, size=(14, 14, 3))
+        for i in range(images):
+            small = np.clip(base + rng.normal(0, 10, size=base.shape), 0, 255)
+            image = small.repeat(8, 0).repeat(8, 1).astype(np.uint8)
+            write_rgb(root / f"Person_{p}" / f"Person_{p}_{i + 1:04d}.png", image)
+    return root
+
+
+def _overrides(faces: Path, **extra) -> dict:
+    base = {"data": {"dataset": "folder", "root": str(faces), "limit": None, "val_images": 3},
+            "masks": {"mix": MIX}}
+    for key, value in extra.items():
+        base[key] = value
+    return base
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> Path:
+    return _synthetic_faces(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(faces, tmp_path_factory):
+    from idinpaint.training.stages import run_training
+
+    output = tmp_path_factory.mktemp("run") / "smoke"
+    summary = run_training(profile="smoke", output=output, overrides=_overrides(faces), log=lambda *_: None)
+    return output, summary
+
+
+# --- the smoke profile end to end ------------------------------------------------------------------
+
+def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_run):
+    from idinpaint.training.stages import load_training_config
+
+    output, summary = smoke_run
+    assert summary["status"] == "done", summary.get("error")
+    stages = load_training_config(profile="smoke")["stages"]
+    assert [s["stage"] for s in summary["stages"]] == [s["name"] for s in stages]
+    assert [s["id_weight"] for s in summary["stages"]] == [s.get("id_weight") for s in stages] == [None, 5, 7, 9]
+    for spec, record in zip(stages, summary["stages"]):
+        assert record["batches"] == spec["steps"]
+        last = torch.load(output / spec["name"] / "last.ckpt", map_location="cpu", weights_only=True)
+        assert last["hyper_parameters"]["id_weight"] == spec.get("id_weight")
+        assert last["idinpaint"]["kind"] == ("ca" if spec["model"] == "ca" else "ca_id")
+        assert (output / spec["name"] / "best.ckpt").is_file() and (output / spec["name"] / "inpainter.pt").is_file()
+        assert record["best_val_id_similarity"] is not None
+    # the identity weight really drives the Fusor's loss
+    from idinpaint.training.modules import FusorModule
+
+    config = json.loads((output / "config.json").read_text())
+    assert FusorModule(config, stage="x", id_weight=7).weights["id"] == 7.0
+    # provenance and TensorBoard logs
+    prov = json.loads((output / "provenance.json").read_text())
+    assert {"git_sha", "versions", "config"} <= set(prov) and prov["config"]["profile"] == "smoke"
+    assert list((output / "tb" / "fusor_id7").glob("events.out.tfevents.*"))
+
+
+def test_stage_resumes_from_its_last_checkpoint(smoke_run, faces, tmp_path):
+    from idinpaint.training.stages import load_training_config, run_training
+
+    source, _ = smoke_run
+    output = tmp_path / "resumed"
+    shutil.copytree(source, output)
+    stages = load_training_config(profile="smoke")["stages"]
+    longer = [dict(s, steps=s["steps"] + 1) if s["name"] == "fusor_id7" else s for s in stages]
+    checkpoint = output / "fusor_id7" / "last.ckpt"
+    summary = run_training(profile="smoke", output=output, resume=checkpoint,
+                           overrides=_overrides(faces, stages=longer), log=lambda *_: None)
+    assert summary["status"] == "done", summary.get("error")
+    ran = {s["stage"]: s for s in summary["stages"] if not s.get("skipped")}
+    assert set(ran) == {"fusor_id7", "fusor_id9"}  # earlier stages are not rerun
+    assert ran["fusor_id7"]["resumed_from"] == str(checkpoint)
+    assert ran["fusor_id7"]["batches"] == 3 and ran["fusor_id7"]["batches_run"] == 1  # continued, not restarted
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(faces, tmp_path, monkeypatch):
+    from idinpaint.training.modules import CAModule
+    from idinpaint.training.stages import run_training
+
+    original = CAModule.generator_step
+
+    def poisoned(self, batch):
+        loss, logs, outputs = original(self, batch)
+        if self.global_step >= 4:  # after 2 good batches (2 optimizer steps per batch)
+            loss = loss * float("nan")
+            logs = {**logs, "g_total": loss}
+        return loss, logs, outputs
+
+    monkeypatch.setattr(CAModule, "generator_step", poisoned)
+    output = tmp_path / "nan"
+    stages = [{"name": "ca", "model": "ca", "steps": 5}, {"name": "fusor", "model": "fusor", "steps": 1, "id_weight": 5}]
+    messages = []
+    summary = run_training(profile="smoke", output=output, overrides=_overrides(faces, stages=stages),
+                           log=messages.append)
+    assert summary["status"] == "failed"
+    assert "non-finite generator loss at batch 2" in summary["error"] and "g_total=nan" in summary["error"]
+    assert any("STOPPED" in m for m in messages)
+    assert len(summary["stages"]) == 1  # the later stage did not run
+    stage = json.loads((output / "ca" / "stage.json").read_text())
+    assert stage["status"] == "failed"
+    last = torch.load(output / "ca" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == 4  # the state after the last good batch
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def test_face_folder_dataset_items_and_reproducible_masks(faces):
+    sampler = MaskSampler(MIX)
+    dataset = FaceFolderDataset(faces, mask_sampler=sampler, seed=3, reference=True)
+    item = dataset[0]
+    assert item["image"].shape == (3, 112, 112) and item["mask"].shape == (1, 112, 112)
+    assert -1 <= item["image"].min() and item["image"].max() <= 1
+    assert set(item["mask"].unique().tolist()) <= {0.0, 1.0} and item["mask"].sum() > 0
+    assert bool(item["has_reference"]) and not torch.equal(item["reference"], item["image"])
+    again = FaceFolderDataset(faces, mask_sampler=sampler, seed=3)
+    assert torch.equal(again[0]["mask"], item["mask"])  # same seed, same first draw
+    later = [again[0]["mask"] for _ in range(4)]  # later draws of the same face: fresh masks
+    assert any(not torch.equal(m, item["mask"]) for m in later)
+    fixed = FaceFolderDataset(faces, mask_sampler=sampler, seed=3, deterministic=True)
+    assert all(torch.equal(fixed[1]["mask"], fixed[1]["mask"]) for _ in range(3))  # validation: fixed masks
+
+
+def test_split_by_identity_holds_out_whole_people(faces):
+    files = [str(p) for p in sorted(faces.glob("*/*.png"))]
+    files = [str(Path(f).relative_to(faces)) for f in files]
+    train, held = split_by_identity(files, 3, seed=0)
+    assert len(held) == 3 and not ({identity_of(f) for f in train} & {identity_of(f) for f in held})
+
+
+def test_lfw_halves_rules_on_a_pairs_list_with_a_person_in_both_halves():
+    pairs = [Pair("Ann/Ann_0001.png", "Ann/Ann_0002.png", True, 0), Pair("Bob/Bob_0001.png", "Cy/Cy_0001.png", False, 4),
+             Pair("Dee/Dee_0001.png", "Dee/Dee_0002.png", True, 5), Pair("Bob/Bob_0001.png", "Eve/Eve_0001.png", False, 9)]
+    everyone = {"Ann", "Bob", "Cy", "Dee", "Eve", "Fay"}
+    assert lfw_training_people("A", pairs, everyone) == {"Dee", "Eve", "Fay"}  # Bob is in A: never trained on
+    assert lfw_training_people("B", pairs, everyone) == {"Ann", "Cy", "Fay"}
+    assert len(lfw_half_pairs(pairs, "B")) == 2
+
+
+def test_lfw_training_lists_are_identity_disjoint_from_the_evaluated_half():
+    if not (LFW_112 / "AJ_Cook").is_dir():
+        pytest.skip(f"aligned LFW not found in {LFW_112} (run `idinpaint preprocess` on LFW first)")
+    from idinpaint.data.registry import DatasetError
+    from idinpaint.evaluation.lfw import load_pairs
+
+    try:
+        pairs = load_pairs()
+    except DatasetError as err:
+        pytest.skip(f"LFW pairs.txt not available ({err})")
+    people_with_crops = {d.name for d in LFW_112.iterdir() if d.is_dir()}
+    unpaired = people_with_crops - lfw_half_people(pairs, "A") - lfw_half_people(pairs, "B")
+    assert len(unpaired) == 1468
+    for half, other in (("A", "B"), ("B", "A")):
+        files = lfw_training_files(half, LFW_112, pairs)
+        trained = {identity_of(f) for f in files}
+        evaluated = {identity_of(path) for p in lfw_half_pairs(pairs, half) for path in (p.first, p.second)}
+        assert evaluated and not (trained & evaluated), f"half {half}: evaluated identities in its training list"
+        assert unpaired <= trained
+        assert (lfw_half_people(pairs, other) & people_with_crops) <= trained
+
+
+# --- checkpoints and fillers ----------------------------------------------------------------------
+
+def test_checkpoint_loading_rejects_wrong_kind_and_incompatible_configs(smoke_run, tmp_path):
+    from idinpaint.inpaint import CheckpointError, export_checkpoint, load_checkpoint
+
+    output, _ = smoke_run
+    ca_ckpt, fusor_ckpt = output / "ca" / "last.ckpt", output / "fusor_id9" / "last.ckpt"
+    assert load_checkpoint(ca_ckpt, "ca", "cpu").kind == "ca"
+    assert load_checkpoint(fusor_ckpt, "ca_id", "cpu").fusor is not None
+    for path, kind, found in ((ca_ckpt, "ca_id", "'ca'"), (fusor_ckpt, "ca", "'ca_id'")):
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path, kind, "cpu")
+        message = str(info.value)
+        assert found in message and f"'{kind}' model was asked for" in message and "\n" not in message
+    # a config that does not match the stored weights
+    slim = export_checkpoint(ca_ckpt, tmp_path / "ca.pt")
+    payload = torch.load(slim, weights_only=True)
+    payload["idinpaint"]["models"]["ca"]["width"] = 8
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(tmp_path / "bad.pt", "ca", "cpu")
+    with pytest.raises(CheckpointError, match="differs from the expected"):
+        load_checkpoint(slim, "ca", "cpu", expect={"ca": {"width": 64}})
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="no 'idinpaint' entry"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_ca_and_ca_id_fillers_change_only_hole_pixels(smoke_run, faces, monkeypatch):
+    from idinpaint.fillers import get_filler
+    from idinpaint.imageio import read_rgb
+    from idinpaint.inpaint import inpaint_photo
+    from idinpaint.occlusion import free_form_mask, region_mask
+
+    output, _ = smoke_run
+    images = np.stack([read_rgb(p) for p in sorted(faces.glob("*/*.png"))[:2]])
+    masks = np.stack([region_mask("two_eyes"), free_form_mask(np.random.default_rng(0))])
+    monkeypatch.setenv("IDINPAINT_CA_CHECKPOINT", str(output / "ca" / "best.ckpt"))
+    fillers = [get_filler("ca", blend=b) for b in ("poisson", "alpha")]
+    fillers.append(get_filler("ca_id", checkpoint=output / "fusor_id9" / "inpainter.pt", blend="none"))
+    for filler in fillers:
+        out = filler.fill(images, masks)
+        assert out.dtype == np.uint8 and out.shape == images.shape
+        assert np.array_equal(out[~masks], images[~masks]), f"{filler!r} changed pixels outside the hole"
+        assert (out[masks] != images[masks]).any()
+    with pytest.raises(ValueError, match="does not match"):
+        inpaint_photo(fillers[0], images[0], masks[0][:100])
