@@ -366,16 +366,19 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
 
 
 def filler_comparison(face, regions, fillers, fill: str = "black", size: float = 1.3):
-    """Rows = regions; columns = clean | occluded | each filler, on one aligned face.
+    """Rows = regions (for each face); columns = clean | occluded | each filler.
 
-    ``fillers``: Filler instances (``idinpaint.fillers``); every filler sees the same occluded face.
+    ``face``: one aligned crop or a list of them; ``fillers``: Filler instances
+    (``idinpaint.fillers``); every filler sees the same occluded face.
     """
     from .occlusion import occlude, region_mask
 
+    faces = [face] if isinstance(face, np.ndarray) and face.ndim == 3 else list(face)
+    rows = [(f, region) for f in faces for region in regions]
     columns = ["clean", f"occluded ({fill})"] + [f.name for f in fillers]
-    fig, axes = plt.subplots(len(regions), len(columns), figsize=(size * len(columns), size * 1.1 * len(regions)),
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(size * len(columns), size * 1.1 * len(rows)),
                              squeeze=False)
-    for row, region in enumerate(regions):
+    for row, (face, region) in enumerate(rows):
         mask = region_mask(region, face.shape[0])
         occluded = occlude(face, mask, fill)
         images = [face, occluded] + [filler.fill(occluded, mask) for filler in fillers]
@@ -401,3 +404,41 @@ def show_saved(paths) -> None:
         return
     for path in paths:
         display(Image(filename=str(path)))
+
+
+def plot_training_curves(run_dir, tags=("train/", "val/")):
+    """Every logged scalar of a staged run (TensorBoard events under ``<run_dir>/tb/<stage>``), one
+    panel per scalar, stages one after another on a common batch axis with their boundaries marked."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    stages = [d for d in sorted(Path(run_dir, "tb").iterdir(), key=lambda d: d.stat().st_mtime) if d.is_dir()]
+    series: dict[str, list[tuple[float, float]]] = {}
+    boundaries, offset = [], 0
+    for stage in stages:
+        events = EventAccumulator(str(stage)).Reload()
+        last = 0
+        for tag in events.Tags().get("scalars", []):
+            if not tag.startswith(tuple(tags)):
+                continue
+            for event in events.Scalars(tag):
+                series.setdefault(tag, []).append((offset + event.step, event.value))
+                last = max(last, event.step)
+        offset += last + 1
+        boundaries.append((offset, stage.name))
+    names = sorted(series)
+    columns = min(4, max(1, len(names)))
+    rows = max(1, int(np.ceil(len(names) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.5 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        steps, values = zip(*sorted(series[name]))
+        ax.plot(steps, values, lw=1.2, marker="." if len(steps) < 30 else None)
+        for position, stage_name in boundaries[:-1]:
+            ax.axvline(position, color="grey", lw=0.6, ls=":")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    fig.suptitle("training curves (dotted lines: stage boundaries " + " → ".join(n for _, n in boundaries) + ")",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
