@@ -8,17 +8,31 @@ import time
 from pathlib import Path
 
 
+def _report_batch(report, output_dir, shown: int = 20) -> int:
+    """A batch job's summary and its first failures (all of them are in <output_dir>/failures.csv)."""
+    print(report.summary())
+    for path, reason in report.failures[:shown]:
+        print(f"  failed: {path}: {reason}")
+    if len(report.failures) > shown:
+        print(f"  ... {len(report.failures) - shown} more in {Path(output_dir) / 'failures.csv'}")
+    return 0
+
+
+def _aligned_or_error(folder) -> Path | None:
+    aligned = Path(folder)
+    if (aligned / "landmarks.csv").is_file():
+        return aligned
+    print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
+          f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
+    return None
+
+
 def _cmd_preprocess(args) -> int:
     from .preprocess import preprocess_folder
 
     report = preprocess_folder(args.root, args.output_dir, has_subdirs=args.has_subdirs or None,
                                workers=args.workers, size=args.size, limit=args.limit)
-    print(report.summary())
-    for path, reason in report.failures[:20]:
-        print(f"  failed: {path}: {reason}")
-    if len(report.failures) > 20:
-        print(f"  ... {len(report.failures) - 20} more in {Path(args.output_dir) / 'failures.csv'}")
-    return 0
+    return _report_batch(report, args.output_dir)
 
 
 def _cmd_evaluate_lfw(args) -> int:
@@ -27,10 +41,8 @@ def _cmd_evaluate_lfw(args) -> int:
     from .paths import results_dir
     from .runinfo import provenance, write_json
 
-    aligned = Path(args.aligned or default_aligned_root())
-    if not (aligned / "landmarks.csv").is_file():
-        print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
-              f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
+    aligned = _aligned_or_error(args.aligned or default_aligned_root())
+    if aligned is None:
         return 2
     started = time.time()
     recognizer = _recognizer(args.recognizer, args.workers)
@@ -84,12 +96,7 @@ def _cmd_prepare(args) -> int:
 
     report = prepare_folder(args.input, args.output, mode=args.mode, fill=args.fill, filler=args.filler,
                             seed=args.seed, limit=args.limit, mean_face=args.mean_face)
-    print(report.summary())
-    for path, reason in report.failures[:20]:
-        print(f"  failed: {path}: {reason}")
-    if len(report.failures) > 20:
-        print(f"  ... {len(report.failures) - 20} more in {Path(args.output) / 'failures.csv'}")
-    return 0
+    return _report_batch(report, args.output)
 
 
 def _cmd_evaluate_occluded(args) -> int:
@@ -98,10 +105,8 @@ def _cmd_evaluate_occluded(args) -> int:
     from .figures import occluded_report_figures
     from .paths import results_dir
 
-    aligned = Path(args.aligned or default_aligned_root())
-    if not (aligned / "landmarks.csv").is_file():
-        print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
-              f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
+    aligned = _aligned_or_error(args.aligned or default_aligned_root())
+    if aligned is None:
         return 2
     try:
         specs, baseline_only = protocol_specs(args.regions, args.fills)

@@ -34,7 +34,7 @@ from .evaluation.occluded import build_filler, canonical_spec, crop_landmarks_of
 from .fillers import Filler, MeanFaceFiller
 from .imageio import BadImageError, read_rgb, write_mask, write_rgb
 from .occlusion import OcclusionSpec, parse_spec
-from .preprocess import aligned_name
+from .preprocess import aligned_name, read_failures  # noqa: F401  (same failures.csv format)
 from .runinfo import provenance, write_json, write_text
 
 MASKS_DIR = "masks"
@@ -146,14 +146,6 @@ def prepare_folder(input_dir, output_dir, mode: str = "region:two_eyes", fill: s
         "report": {"total": report.total, "written": report.written, "skipped": report.skipped,
                    "failed": len(report.failures), "seconds": round(report.seconds, 2)}})
     return report
-
-
-def read_failures(output_dir) -> list[tuple[str, str]]:
-    path = Path(output_dir) / FAILURES_FILE
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return [tuple(row) for row in csv.reader(handle)][1:]
 
 
 __all__ = ["MASKS_DIR", "PrepareReport", "make_spec", "output_paths", "prepare_folder", "read_failures"]
