@@ -197,6 +197,16 @@ def _cmd_inpaint(args) -> int:
     return 0
 
 
+def _add_lfw_evaluation_options(parser, results: str) -> None:
+    """Options every LFW evaluation subcommand shares."""
+    parser.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    parser.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
+    parser.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
+    parser.add_argument("--output", default=None, help=f"results (default {results})")
+    parser.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="idinpaint", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -214,12 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     targets = p.add_subparsers(dest="target", required=True)
     q = targets.add_parser("lfw", help="clean LFW 10-fold verification")
     q.add_argument("--recognizer", choices=("sface", "dlib"), default="sface")
-    q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
-    q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
-    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
-    q.add_argument("--output", default=None, help="metrics JSON (default results/lfw_clean/<rec>.json)")
-    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
-    q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
+    _add_lfw_evaluation_options(q, "results/lfw_clean/<recognizer>.json")
     q.set_defaults(func=_cmd_evaluate_lfw)
 
     p = commands.add_parser("datasets", help="list known datasets and whether they are found")
@@ -264,13 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--fillers", nargs="+", default=["none", "telea", "mean_face"],
                    help="fillers (none is always included: the occluded baseline of the recovery ratio)")
     q.add_argument("--specs", nargs="*", default=[], help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
-    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
-    q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
-    q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
-    q.add_argument("--output", default=None, help="results folder (default results/lfw_occluded)")
-    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
-    q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
+    _add_lfw_evaluation_options(q, "results/lfw_occluded/")
     q.set_defaults(func=_cmd_evaluate_occluded)
 
     q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg") if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline",) else None
+if "inline" not in matplotlib.get_backend().lower():
+    matplotlib.use("Agg")  # files only outside notebooks: no display is needed (or present in CI)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402

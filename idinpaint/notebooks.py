@@ -28,19 +28,11 @@ def list_notebooks(only: list[str] | None = None) -> list[Path]:
     return notebooks
 
 
-def run_notebooks(profile: str = "smoke", only: list[str] | None = None, output_dir=None,
-                  parameters: dict | None = None) -> int:
+def _execute_all(notebooks: list[Path], output_dir: Path, profile: str, parameters: dict | None):
     import papermill
 
-    output_dir = Path(output_dir or results_dir() / "notebooks" / profile)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PAPERMILL_EXECUTION", "1")  # throttles progress bars inside notebooks
-    if profile == "smoke":
-        # Smoke figures come from a small subset: keep them out of figures/, which holds the
-        # full-protocol figures the README shows.
-        os.environ["IDINPAINT_FIGURES"] = str(output_dir / "figures")
     timings = []
-    for notebook in list_notebooks(only):
+    for notebook in notebooks:
         started = time.time()
         status = "ok"
         try:
@@ -53,6 +45,26 @@ def run_notebooks(profile: str = "smoke", only: list[str] | None = None, output_
             status = f"FAILED: {first_line[:160]}"
         timings.append((notebook.name, time.time() - started, status))
         print(f"{notebook.name:34s} {timings[-1][1]:7.1f} s  {status}", flush=True)
+    return timings
+
+
+def run_notebooks(profile: str = "smoke", only: list[str] | None = None, output_dir=None,
+                  parameters: dict | None = None) -> int:
+    output_dir = Path(output_dir or results_dir() / "notebooks" / profile)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PAPERMILL_EXECUTION", "1")  # throttles progress bars inside notebooks
+    previous_figures = os.environ.get("IDINPAINT_FIGURES")
+    if profile == "smoke":
+        # Smoke figures come from a small subset: keep them out of figures/, which holds the
+        # full-protocol figures the README shows. Restored afterwards (kernels inherit it).
+        os.environ["IDINPAINT_FIGURES"] = str(output_dir / "figures")
+    try:
+        timings = _execute_all(list_notebooks(only), output_dir, profile, parameters)
+    finally:
+        if previous_figures is None:
+            os.environ.pop("IDINPAINT_FIGURES", None)
+        else:
+            os.environ["IDINPAINT_FIGURES"] = previous_figures
     total = sum(t for _, t, _ in timings)
     print(f"\n{'notebook':34s} {'seconds':>9s}  status")
     for name, seconds, status in timings:
