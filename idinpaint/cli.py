@@ -166,11 +166,13 @@ def _cmd_evaluate_tsne(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from .config import parse_overrides
     from .training.stages import DEFAULT_CONFIG, run_training
 
     try:
         summary = run_training(args.config or DEFAULT_CONFIG, profile=args.profile, stage=args.stage,
-                               resume=args.resume, half=args.half, output=args.output)
+                               resume=args.resume, half=args.half, output=args.output,
+                               overrides=parse_overrides(args.set))
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -304,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LFW half the model is evaluated on (A: folds 1-5, B: 6-10); it trains on the other "
                         "half's people + the unpaired people")
     p.add_argument("--output", default=None, help="run folder (default results/train/<profile>_half<H>)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override config values (YAML), e.g. --set trainer.accelerator=gpu data.num_workers=8")
     p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("inpaint", help="fill the hole of one image with a trained checkpoint",
