@@ -55,6 +55,11 @@ class Filler:
             out = images.copy()
         return out[0] if single else out
 
+    def fill_for(self, images, masks, relatives=None) -> np.ndarray:
+        """``fill`` for crops whose dataset paths are known (``Name/Name_0001.png``): fillers that
+        depend on who is in the picture (LFW half routing) override this; others ignore the paths."""
+        return self.fill(images, masks)
+
     def _fill(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

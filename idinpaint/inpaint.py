@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import torch
 
-from idinpaint.fillers import FILLERS, Filler, register_filler
+from idinpaint.fillers import FILLERS, Filler, as_batch, register_filler
 from idinpaint.imageio import as_mask
 from idinpaint.models import get_model
 from idinpaint.models.layers import composite
@@ -141,11 +141,14 @@ class Inpainter:
         return out
 
 
-def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | None = None) -> Inpainter:
+def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | None = None,
+                    ca_only: bool = False) -> Inpainter:
     """Build the networks of a checkpoint (see the module docstring).
 
     ``kind`` (``ca`` / ``ca_id``) is checked when given; ``expect`` ({network: config}) is compared
-    with the configs stored in the checkpoint. Raises :class:`CheckpointError` on any mismatch.
+    with the configs stored in the checkpoint. ``ca_only``: build only the CA of either kind (the
+    frozen coarse inpainter a CA+ID model builds on: the ``ca`` row of the ablation). Raises
+    :class:`CheckpointError` on any mismatch.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(KINDS)}")
@@ -157,6 +160,10 @@ def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | N
     if meta.get("format") not in SUPPORTED_FORMATS:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r} is not supported "
                               f"(this version reads {SUPPORTED_FORMATS})")
+    if ca_only:
+        if kind not in (None, "ca"):
+            raise ValueError(f"ca_only loads the CA network, not a {kind!r} model")
+        kind = found_kind
     if kind is not None and found_kind != kind:
         raise CheckpointError(f"{path}: this is a '{found_kind}' checkpoint (stage {meta.get('stage') or '?'}), "
                               f"but a '{kind}' model was asked for")
@@ -166,8 +173,9 @@ def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | N
             raise CheckpointError(f"{path}: {net} config {configs.get(net)} differs from the expected {wanted}")
     weights = _state_dicts(checkpoint, meta, path)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    built_kind = "ca" if ca_only else found_kind
     nets = {}
-    for net in NETWORKS[found_kind]:
+    for net in NETWORKS[built_kind]:
         try:
             model = get_model(net, **(configs.get(net) or {}))
         except (TypeError, ValueError) as err:
@@ -177,7 +185,7 @@ def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | N
         except RuntimeError as err:
             raise CheckpointError(f"{path}: {net} weights do not fit its stored config ({_first_line(err)})") from None
         nets[net] = model.to(device).eval().requires_grad_(False)
-    return Inpainter(found_kind, nets["ca"], nets.get("fusor"), device, meta, str(path))
+    return Inpainter(built_kind, nets["ca"], nets.get("fusor"), device, meta, str(path))
 
 
 def export_checkpoint(source, target) -> Path:
@@ -255,8 +263,10 @@ class CheckpointFiller(Filler):
     ``kind=None`` takes whatever kind the checkpoint is. Works on 112x112 aligned crops.
     """
 
+    cache_fills = True  # a network pass is slow on CPU: evaluation keeps the filled crops for every recogniser
+
     def __init__(self, checkpoint=None, kind: str | None = "ca", device=None, blend: str = "poisson",
-                 batch_size: int = 32, feather: float = 4.0):
+                 batch_size: int = 32, feather: float = 4.0, ca_only: bool = False):
         if blend not in BLENDS:
             raise ValueError(f"unknown blend {blend!r}; valid: {', '.join(BLENDS)}")
         if checkpoint is None:
@@ -264,7 +274,7 @@ class CheckpointFiller(Filler):
             checkpoint = os.environ.get(variable) if variable else None
             if not checkpoint:
                 raise ValueError(f"filler {kind!r} needs a checkpoint: pass checkpoint=<path> or set {variable}")
-        self.inpainter = load_checkpoint(checkpoint, kind, device)
+        self.inpainter = load_checkpoint(checkpoint, None if ca_only else kind, device, ca_only=ca_only)
         self.name = self.inpainter.kind
         self.checkpoint = str(checkpoint)
         self.sha256 = _sha256(checkpoint)[:12]
@@ -283,8 +293,96 @@ class CheckpointFiller(Filler):
                 f"blend={self.blend!r})")
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED_PROFILE = "cpu"
+
+
+def shipped_checkpoints(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str, Path]:
+    """The committed LFW-half models: {"A": <folder>/idinpainter_<profile>_halfA.pt, "B": ...}.
+
+    The model of half A is evaluated on pairs folds 1-5 and never saw their people (it trained on
+    folds 6-10's people + the unpaired ones); half B the other way round.
+    """
+    folder = Path(folder) if folder is not None else SHIPPED_DIR
+    return {half: folder / f"idinpainter_{profile}_half{half}.pt" for half in ("A", "B")}
+
+
+class LFWHalvesFiller(Filler):
+    """Two checkpoints, one per LFW half: each crop goes to the model that never saw its person.
+
+    ``fill_for(images, masks, relatives)`` routes by the person folder of each relative path
+    (``Name/Name_0001.png``): people of pairs folds 1-5 to half A's model, folds 6-10 to half B's.
+    People in no pair were training material for both models; they (and ``fill`` without paths)
+    go to ``default_half``, or raise when it is None — so an evaluation can never leak identities.
+    ``kind="ca"`` uses only the CA inside each checkpoint (the coarse fill CA+ID builds on).
+    """
+
+    cache_fills = True
+
+    def __init__(self, checkpoints: dict | None = None, kind: str = "ca_id", pairs=None, lfw_root=None,
+                 default_half: str | None = None, **filler_kwargs):
+        from idinpaint.training.data import lfw_half_people
+
+        checkpoints = checkpoints or shipped_checkpoints()
+        if set(checkpoints) != {"A", "B"}:
+            raise ValueError(f"LFWHalvesFiller needs checkpoints for halves A and B, got {sorted(checkpoints)}")
+        if kind not in KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(KINDS)}")
+        self.name = kind
+        self.fillers = {half: CheckpointFiller(path, kind="ca_id" if kind == "ca_id" else None,
+                                               ca_only=kind == "ca", **filler_kwargs)
+                        for half, path in sorted(checkpoints.items())}
+        if pairs is None:
+            from idinpaint.evaluation.lfw import load_pairs
+
+            pairs = load_pairs(lfw_root)
+        pairs = list(pairs)
+        self.half_of = {person: half for half in ("A", "B") for person in lfw_half_people(pairs, half)}
+        self.default_half = default_half.upper() if default_half else None
+
+    def half_for(self, relative) -> str:
+        from idinpaint.training.data import identity_of
+
+        person = identity_of(relative) or Path(str(relative)).stem.rsplit("_", 1)[0]
+        half = self.half_of.get(person, self.default_half)
+        if half is None:
+            raise ValueError(f"{relative}: {person!r} is in no LFW pair, so both half models trained on this "
+                             "person; pass default_half='A' or 'B' to fill anyway")
+        return half
+
+    def fill_for(self, images, masks, relatives=None):
+        if relatives is None:
+            return self.fill(images, masks)
+        images, masks, single = as_batch(images, masks)
+        if len(relatives) != len(images):
+            raise ValueError(f"{self.name}: {len(relatives)} paths for {len(images)} images")
+        halves = np.array([self.half_for(r) for r in relatives])
+        out = images.copy()
+        for half, filler in self.fillers.items():
+            chosen = np.flatnonzero(halves == half)
+            if len(chosen):
+                out[chosen] = filler.fill(images[chosen], masks[chosen])
+        return out[0] if single else out
+
+    def _fill(self, images, masks):
+        if self.default_half is None:
+            raise ValueError(f"{self.name}: LFW-half models need each crop's path to pick the model that never saw "
+                             "the person (fill_for), or a default_half")
+        return self.fillers[self.default_half].fill(images, masks)
+
+    def __repr__(self) -> str:  # the evaluation cache key: both weight files and the routing
+        inner = ", ".join(f"{h}={f.sha256}" for h, f in self.fillers.items())
+        return f"LFWHalvesFiller(name={self.name!r}, {inner}, blend={self.fillers['A'].blend!r})"
+
+
 def _factory(kind: str):
-    def make(checkpoint=None, **kwargs) -> CheckpointFiller:
+    def make(checkpoint=None, **kwargs) -> Filler:
+        """A checkpoint (argument or ``$IDINPAINT_CA[_ID]_CHECKPOINT``) gives a :class:`CheckpointFiller`;
+        without one, the shipped LFW-half models give an :class:`LFWHalvesFiller`."""
+        if checkpoint is None and not os.environ.get(CHECKPOINT_ENV[kind]):
+            shipped = shipped_checkpoints()
+            if all(p.is_file() for p in shipped.values()):
+                return LFWHalvesFiller(shipped, kind=kind, **kwargs)
         return CheckpointFiller(checkpoint, kind=kind, **kwargs)
     make.__name__ = f"make_{kind}_filler"
     return make

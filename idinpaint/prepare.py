@@ -125,7 +125,7 @@ def prepare_folder(input_dir, output_dir, mode: str = "region:two_eyes", fill: s
             image = read_rgb(input_dir / rel)
             points = landmarks_of([rel]) if landmarks_of is not None else None
             occluded, masks = occlude_faces(spec, image[None], [aligned_name(rel)], landmarks=points, seed=seed)
-            result = filler_obj.fill(occluded, masks)[0]
+            result = filler_obj.fill_for(occluded, masks, [rel])[0]
             write_mask(mask_path, masks[0])
             write_rgb(image_path, result)
             report.written += 1

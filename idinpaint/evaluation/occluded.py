@@ -43,7 +43,7 @@ from tqdm import tqdm
 from ..align import ARCFACE_TEMPLATE, CROP_SIZE, apply_transform, similarity_transform
 from ..data.lfw import Pair, pair_arrays
 from ..fillers import FILLERS, Filler, MeanFaceFiller, get_filler, is_filler_name
-from ..imageio import _atomic_write_bytes
+from ..imageio import _atomic_write_bytes, read_rgb, write_rgb
 from ..occlusion import REGION_NAMES, OcclusionSpec, make_occlusion, parse_spec
 from ..paths import cache_dir, results_dir
 from ..preprocess import LANDMARKS_FILE, aligned_name, read_landmarks
@@ -220,13 +220,46 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def condition_cache_file(recognizer_name: str, root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
-    """``cache_dir()/embeddings/<rec>_<folder>_<spec>_<filler>_<key>.npz``; the key hashes the folder,
-    spec, seed, filler fingerprint and :data:`CACHE_VERSION`."""
+def _condition_stem(root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> str:
+    """``<folder>_<spec>_<filler>_<key>``; the key hashes the folder, spec, seed, filler fingerprint
+    and :data:`CACHE_VERSION`."""
     spec = canonical_spec(spec)
     text = f"{Path(root).resolve()}|{spec}|{int(seed)}|{filler_fingerprint(filler)}|{CACHE_VERSION}"
     key = hashlib.sha1(text.encode()).hexdigest()[:12]
-    return cache_dir() / "embeddings" / f"{recognizer_name}_{Path(root).name}_{_slug(spec)}_{_slug(filler.name)}_{key}.npz"
+    return f"{Path(root).name}_{_slug(spec)}_{_slug(filler.name)}_{key}"
+
+
+def condition_cache_file(recognizer_name: str, root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
+    """``cache_dir()/embeddings/<rec>_<folder>_<spec>_<filler>_<key>.npz`` (see :func:`_condition_stem`)."""
+    return cache_dir() / "embeddings" / f"{recognizer_name}_{_condition_stem(root, spec, filler, seed)}.npz"
+
+
+def filled_cache_dir(root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
+    """``cache_dir()/filled/<folder>_<spec>_<filler>_<key>/``: filled crops (PNG, same relative paths)
+    of fillers with ``cache_fills`` (networks), shared by every recogniser that scores the condition."""
+    return cache_dir() / "filled" / _condition_stem(root, spec, filler, seed)
+
+
+def fill_chunk(filler: Filler, occluded: np.ndarray, masks: np.ndarray, relatives: Sequence[str],
+               folder: Path | None = None) -> np.ndarray:
+    """``filler.fill_for`` on a chunk; with ``folder``, crops filled earlier are read back and new ones
+    written there (atomically, one PNG per crop, so an interrupted run keeps what it finished)."""
+    if folder is None:
+        return filler.fill_for(occluded, masks, list(relatives))
+    out = np.empty_like(occluded)
+    todo = []
+    for i, rel in enumerate(relatives):
+        path = folder / Path(rel).with_suffix(".png")
+        if path.is_file():
+            out[i] = read_rgb(path)
+        else:
+            todo.append(i)
+    if todo:
+        filled = filler.fill_for(occluded[todo], masks[todo], [relatives[i] for i in todo])
+        for i, image in zip(todo, filled):
+            write_rgb(folder / Path(relatives[i]).with_suffix(".png"), image)
+            out[i] = image
+    return out
 
 
 def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | OcclusionSpec, filler: Filler, *,
@@ -244,6 +277,7 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
     table = _load_cache(path) if use_cache else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
     occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
+    fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
     interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
     with tqdm(total=len(missing), desc=f"embed[{recognizer.name}] {parsed} + {filler.name}", unit="img",
               disable=not progress or not missing, mininterval=interval) as bar:
@@ -252,7 +286,7 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
             faces = read_faces(root, batch)
             points = occluder_points(batch) if occluder_points is not None else None
             occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
-            filled = filler.fill(occluded, masks)
+            filled = fill_chunk(filler, occluded, masks, batch, fill_dir)
             kwargs = {"landmarks": landmarks_of(batch)} if landmarks_of is not None else {}
             vectors = recognizer.embed(filled, **kwargs)
             table.update(zip(batch, vectors))

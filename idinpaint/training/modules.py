@@ -59,8 +59,10 @@ class InpaintModule(pl.LightningModule):
         weights = dict(config["losses"][self.loss_section])
         if id_weight is not None:
             weights["id"] = float(id_weight)
-        self.weights = {k: float(v) for k, v in weights.items() if k != "id_target"}
+        self.weights = {k: float(v) for k, v in weights.items() if k not in ("id_target", "id_robust")}
         self.id_target = weights.get("id_target", "clean")
+        # id_robust: {blur: [lo, hi], shift: px} scores blurred, shifted views (see losses.robust_view)
+        self.id_robust = weights.get("id_robust") or None
         disc_cfg = config.get("discriminator", {})
         self.discriminator = get_model("discriminator", **disc_cfg) if self.weights.get("adv", 0) > 0 else None
         unknown = sorted(set(self.weights) - set(self.loss_terms))
@@ -320,7 +322,10 @@ class FusorModule(InpaintModule):
             else:
                 with torch.no_grad():
                     target = self.embed(image)
-            terms["id"] = L.identity_loss(self.embed(out), target)
+            scored = out
+            if self.id_robust:
+                scored = L.robust_view(out, self.id_robust.get("blur"), int(self.id_robust.get("shift", 0)))
+            terms["id"] = L.identity_loss(self.embed(scored), target)
         loss = L.weighted_total(terms, {k: w.get(k, 0.0) for k in terms})
         return loss, {"g_total": loss, **terms}, {"fake": out, "prior": prior}
 
