@@ -393,6 +393,21 @@ for _kind in KINDS:
         register_filler(_kind, _factory(_kind))
 
 
+def method_fillers(half: str = "A", run_dir=None, blend: str = "poisson") -> list[Filler]:
+    """[telea, ca, ca_id] for a gallery of ``half``'s test faces: the shipped LFW-half models (each
+    face filled by the model that never saw its person), or the ``ca`` / ``fusor_id9`` stages of a
+    training run folder (``idinpaint train``; e.g. the smoke run of notebook 02)."""
+    from idinpaint.fillers import get_filler
+
+    if run_dir is None:
+        learned = [get_filler(kind, default_half=half, blend=blend) for kind in KINDS]
+    else:
+        run_dir = Path(run_dir)
+        learned = [CheckpointFiller(run_dir / "ca" / "inpainter.pt", kind="ca", blend=blend),
+                   CheckpointFiller(run_dir / "fusor_id9" / "inpainter.pt", kind="ca_id", blend=blend)]
+    return [get_filler("telea")] + learned
+
+
 # --- photos ---------------------------------------------------------------------------------------
 
 def inpaint_photo(filler: Filler, image: np.ndarray, mask: np.ndarray, detector=None) -> tuple[np.ndarray, dict]:

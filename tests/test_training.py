@@ -230,3 +230,76 @@ def test_ca_and_ca_id_fillers_change_only_hole_pixels(smoke_run, faces, monkeypa
         assert (out[masks] != images[masks]).any()
     with pytest.raises(ValueError, match="does not match"):
         inpaint_photo(fillers[0], images[0], masks[0][:100])
+
+
+def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(smoke_run, faces, tmp_path):
+    from idinpaint.evaluation.occluded import fill_chunk
+    from idinpaint.imageio import read_rgb
+    from idinpaint.inpaint import LFWHalvesFiller, export_checkpoint, load_checkpoint
+    from idinpaint.occlusion import region_mask
+
+    output, _ = smoke_run
+    final = output / "fusor_id9" / "inpainter.pt"
+    # pairs: Person_0 in fold 1 (half A), Person_1 in fold 6 (half B); Person_2 is in no pair
+    pairs = [Pair("Person_0/Person_0_0001.jpg", "Person_0/Person_0_0002.jpg", True, 0),
+             Pair("Person_1/Person_1_0001.jpg", "Person_1/Person_1_0002.jpg", True, 5)]
+    filler = LFWHalvesFiller({"A": final, "B": final}, kind="ca_id", pairs=pairs, device="cpu", blend="none")
+    assert filler.half_for("Person_0/Person_0_0001.png") == "A"
+    assert filler.half_for("Person_1/Person_1_0003.png") == "B"
+    with pytest.raises(ValueError, match="in no LFW pair"):
+        filler.half_for("Person_2/Person_2_0001.png")
+    rels = ["Person_0/Person_0_0001.png", "Person_1/Person_1_0001.png"]
+    images = np.stack([read_rgb(faces / r) for r in rels])
+    masks = np.stack([region_mask("two_eyes")] * 2)
+    # route half B to a filler that paints a constant: only the Person_1 crop may show it
+    class Constant:
+        def fill(self, images, masks):
+            return np.where(masks[..., None], np.uint8(7), images)
+    filler.fillers["B"] = Constant()
+    out = filler.fill_for(images, masks, rels)
+    assert (out[1][masks[1]] == 7).all() and not (out[0][masks[0]] == 7).all()
+    assert np.array_equal(out[0], filler.fillers["A"].fill(images[:1], masks[:1])[0])
+    with pytest.raises(ValueError, match="need each crop's path"):
+        filler.fill(images, masks)
+    # the filled-crop cache returns exactly what was filled, without calling the filler again
+    first = fill_chunk(filler, images, masks, rels, tmp_path / "filled")
+    assert (tmp_path / "filled" / rels[1]).is_file()
+    filler.fillers["B"] = None  # would raise if used
+    filler.fillers["A"] = None
+    again = fill_chunk(filler, images, masks, rels, tmp_path / "filled")
+    assert np.array_equal(first, again)
+    # the CA-only view of a CA+ID checkpoint
+    ca = load_checkpoint(export_checkpoint(final, tmp_path / "x.pt"), kind=None, device="cpu", ca_only=True)
+    assert ca.kind == "ca" and ca.fusor is None
+
+
+def test_robust_view_removes_high_frequency_patterns_and_keeps_gradients():
+    from idinpaint.losses import robust_view
+
+    checker = torch.zeros(2, 3, 32, 32)
+    checker[..., ::2, ::2] = 1.0
+    checker.requires_grad_(True)
+    blurred = robust_view(checker, blur=(1.0, 1.0), shift=0)
+    assert blurred.shape == checker.shape
+    assert blurred.std() < 0.05 * checker.std()  # the pixel-period pattern is gone
+    assert torch.allclose(blurred.mean(), checker.mean(), atol=1e-3)  # the low frequencies stay
+    blurred.sum().backward()
+    assert checker.grad is not None and checker.grad.abs().sum() > 0
+    plain = torch.rand(2, 3, 32, 32)
+    assert torch.equal(robust_view(plain, blur=None, shift=0), plain)
+    shifted = robust_view(plain, blur=None, shift=2, generator=torch.Generator().manual_seed(0))
+    assert shifted.shape == plain.shape and not torch.equal(shifted, plain)
+
+
+def test_config_overrides_parse_yaml_values_and_reject_malformed_keys():
+    from idinpaint.config import parse_overrides
+
+    got = parse_overrides(["trainer.accelerator=gpu", "data.num_workers=8", "trainer.num_threads=null",
+                           "losses.fusor.id_robust={blur: [0.5, 1.5], shift: 2}"])
+    assert got == {"trainer": {"accelerator": "gpu", "num_threads": None}, "data": {"num_workers": 8},
+                   "losses": {"fusor": {"id_robust": {"blur": [0.5, 1.5], "shift": 2}}}}
+    for bad in ("trainer.accelerator", "=gpu", "a..b=1"):
+        with pytest.raises(ValueError, match="expected KEY.PATH=VALUE"):
+            parse_overrides([bad])
+    with pytest.raises(ValueError, match="also used as a section"):
+        parse_overrides(["a=1", "a.b=2"])

@@ -571,6 +571,46 @@ def load_results(folder=None, stem: str = DEFAULT_STEM) -> OccludedResults:
                                stored["second"].tolist())
 
 
+def combine_results(*parts: OccludedResults) -> OccludedResults:
+    """One result set from runs over the same pairs (e.g. ``lfw_occluded_sface`` + ``lfw_occluded_dlib``);
+    a condition present in several keeps the last. Runs over different pairs are an error."""
+    if not parts:
+        return OccludedResults()
+    base = parts[0]
+    rows: dict[str, dict] = {}
+    scores: dict[str, np.ndarray] = {}
+    for part in parts:
+        if part.second != base.second or not np.array_equal(part.labels, base.labels):
+            raise ValueError("cannot combine occluded-LFW results over different pairs")
+        rows.update((row["condition"], row) for row in part)
+        scores.update(part.scores)
+    return OccludedResults(list(rows.values()), scores, base.labels, base.folds, base.first, base.second)
+
+
+def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
+    """Per recogniser and method, the mean over regions of accuracy, recovery ratio and similarity
+    gap, plus each on the hardest three regions — the README's headline table."""
+    hardest = ("two_eyes", "upper_face", "center_block")
+    out = []
+    good = [r for r in rows if not r["error"] and r["occlusion"] != CLEAN and r["fill"] == fill]
+    for recogniser in dict.fromkeys(r["recogniser"] for r in good):
+        mine = [r for r in good if r["recogniser"] == recogniser]
+        regions = _region_order(r["region"] for r in mine)
+        for filler in dict.fromkeys(r["filler"] for r in mine):
+            by_region = {r["region"]: r for r in mine if r["filler"] == filler}
+            if set(by_region) != set(regions):
+                continue  # a method scored on some regions only has no comparable mean
+            entry = {"recogniser": recogniser, "method": "occluded" if filler == "none" else filler,
+                     "regions": len(regions)}
+            for key in ("accuracy", "recovery_ratio", "similarity_gap"):
+                entry[f"mean_{key}"] = float(np.nanmean([by_region[g][key] for g in regions]))
+            for region in hardest:
+                if region in by_region:
+                    entry[f"accuracy_{region}"] = float(by_region[region]["accuracy"])
+            out.append(entry)
+    return out
+
+
 # --- tables for figures --------------------------------------------------------------------------
 
 def _region_order(regions: Iterable[str]) -> list[str]:
@@ -657,7 +697,7 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
 __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
-    "evaluate_conditions", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
+    "evaluate_conditions", "combine_results", "method_summary", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
     "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "region_label", "roc_panels",
     "rows_to_csv", "verify_pairs", "write_results",
 ]
