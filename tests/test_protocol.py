@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from idinpaint.data.lfw import Pair
-from idinpaint.evaluation.embeddings import _load_cache, cache_file, read_faces
+from idinpaint.evaluation.embeddings import load_embedding_cache, cache_file, read_faces
 from idinpaint.evaluation.occluded import (
     CLEAN, _add_recovery, condition_key, evaluate_conditions, fit_mean_face, load_results, mean_face_files,
     occlude_faces, occlusion_seed, pair_people,
@@ -117,7 +117,7 @@ def test_only_second_images_are_occluded(aligned):
     occluded_second = reference.embed(occluded)
 
     # first-image embeddings are the clean ones (and were cached by the clean folder's cache)
-    cached = _load_cache(cache_file("fake", aligned))
+    cached = load_embedding_cache(cache_file("fake", aligned))
     np.testing.assert_allclose(np.stack([cached[r] for r in first]), clean_first, atol=1e-6)
     np.testing.assert_allclose(results.scores[condition_key("fake", CLEAN, "none")],
                                cosine_scores(clean_first, clean_second), atol=1e-5)

@@ -22,14 +22,16 @@ def cache_file(recognizer_name: str, folder, tag: str = "") -> Path:
     return cache_dir() / "embeddings" / f"{recognizer_name}_{Path(folder).name}_{key}.npz"
 
 
-def _load_cache(path: Path) -> dict[str, np.ndarray]:
+def load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
+    """{relative crop path: embedding} from an ``.npz`` cache; empty when the file does not exist."""
     if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as stored:
         return dict(zip(stored["paths"].tolist(), stored["embeddings"]))
 
 
-def _save_cache(path: Path, table: dict[str, np.ndarray]) -> None:
+def save_embedding_cache(path: Path, table: dict[str, np.ndarray]) -> None:
+    """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(table)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
@@ -59,7 +61,7 @@ def embed_folder(recognizer, folder, relatives: list[str], *, tag: str = "", chu
     that need geometry from the clean crop (dlib) when ``folder`` holds occluded copies.
     """
     path = cache_file(recognizer.name, folder, tag)
-    table = _load_cache(path) if use_cache else {}
+    table = load_embedding_cache(path) if use_cache else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
     interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
     with tqdm(total=len(missing), desc=f"embed[{recognizer.name}] {Path(folder).name}", unit="img",
@@ -70,6 +72,6 @@ def embed_folder(recognizer, folder, relatives: list[str], *, tag: str = "", chu
             vectors = recognizer.embed(read_faces(folder, batch), **kwargs)
             table.update(zip(batch, vectors))
             if use_cache:
-                _save_cache(path, table)  # after every chunk: an interrupted run resumes here
+                save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here
             bar.update(len(batch))
     return np.stack([table[rel] for rel in relatives]) if relatives else np.zeros((0, recognizer.dim), np.float32)

@@ -9,7 +9,7 @@ from ..data.lfw import Pair, pair_arrays, parse_pairs
 from ..data.registry import dataset_root
 from ..paths import data_dir
 from ..preprocess import aligned_name
-from .embeddings import _load_cache, _save_cache, cache_file, embed_folder, read_faces
+from .embeddings import load_embedding_cache, save_embedding_cache, cache_file, embed_folder, read_faces
 from .verification import VerificationResult, cosine_scores, verify
 
 
@@ -34,11 +34,11 @@ def clean_landmarks_lookup(recognizer, clean_root):
     path = cache_file(f"{recognizer.name}-landmarks", clean_root)
 
     def lookup(relatives: list[str]) -> np.ndarray:
-        table = _load_cache(path)
+        table = load_embedding_cache(path)
         missing = [r for r in dict.fromkeys(relatives) if r not in table]
         if missing:
             table.update(zip(missing, recognizer.landmarks(read_faces(clean_root, missing))))
-            _save_cache(path, table)
+            save_embedding_cache(path, table)
         return np.stack([table[r] for r in relatives])
 
     return lookup

@@ -48,7 +48,7 @@ from ..occlusion import REGION_NAMES, OcclusionSpec, make_occlusion, parse_spec
 from ..paths import cache_dir, results_dir
 from ..preprocess import LANDMARKS_FILE, aligned_name, read_landmarks
 from ..runinfo import provenance, write_json, write_text
-from .embeddings import _load_cache, _save_cache, embed_folder, read_faces
+from .embeddings import load_embedding_cache, save_embedding_cache, embed_folder, read_faces
 from .lfw import clean_landmarks_lookup, default_aligned_root, load_pairs
 from .verification import cosine_scores, recovery_ratio, verify
 
@@ -274,7 +274,7 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
     root = Path(root)
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
     path = condition_cache_file(recognizer.name, root, parsed, filler, seed)
-    table = _load_cache(path) if use_cache else {}
+    table = load_embedding_cache(path) if use_cache else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
     occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
     fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
@@ -291,7 +291,7 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
             vectors = recognizer.embed(filled, **kwargs)
             table.update(zip(batch, vectors))
             if use_cache:
-                _save_cache(path, table)  # after every chunk: an interrupted run resumes here
+                save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here
             bar.update(len(batch))
     if not relatives:
         return np.zeros((0, getattr(recognizer, "dim", 0)), np.float32), len(missing)
