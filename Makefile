@@ -35,8 +35,8 @@ lfw-clean: setup
 
 # Resumable: embeddings are cached per condition, so an interrupted run continues where it stopped.
 lfw-occluded: setup
-	$(BIN)/idinpaint evaluate occluded --recognizers sface --regions all --fills black gray --fillers none telea mean_face
-	$(BIN)/idinpaint evaluate occluded --recognizers dlib --regions all --fills black gray --fillers none telea mean_face
+	$(BIN)/idinpaint evaluate occluded --recognizers sface --regions all --fills black gray --fillers none telea mean_face ca ca_id
+	$(BIN)/idinpaint evaluate occluded --recognizers dlib --regions all --fills black gray --fillers none telea mean_face ca ca_id --workers 2
 
 train-cpu: setup
 	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A --output results/train/cpu_A
@@ -44,6 +44,8 @@ train-cpu: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_foundation.py
+	$(BIN)/python benchmarks/bench_fillers.py
+	$(BIN)/python benchmarks/bench_method.py --profile cpu --steps 20 --checkpoint checkpoints/idinpainter_cpu_halfA.pt
 
 clean-results:
 	rm -rf results/notebooks

@@ -670,8 +670,10 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
     occluded = [r for r in good if r["occlusion"] != CLEAN]
     fills = list(dict.fromkeys(r["fill"] for r in occluded))
     methods = [(f"occluded ({fill})", fill, "none") for fill in fills]
-    methods += [(filler, fills[0], filler) for filler in dict.fromkeys(r["filler"] for r in occluded)
-                if filler != "none"] if fills else []
+    order = ("telea", "ns", "mean_face", "ca", "ca_id")  # simple fills first, then the method's ablation
+    fillers = sorted((f for f in dict.fromkeys(r["filler"] for r in occluded) if f != "none"),
+                     key=lambda f: order.index(f) if f in order else len(order))
+    methods += [(filler, fills[0], filler) for filler in fillers] if fills else []
     cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
     regions = _region_order(r["region"] for r in occluded)
     scale, digits = (100.0, 2) if value == "accuracy" else (1.0, 3)
