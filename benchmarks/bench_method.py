@@ -13,7 +13,6 @@ Writes benchmarks/results/method_<profile>_<device>.json and prints a markdown t
 from __future__ import annotations
 
 import argparse
-import copy
 import resource
 import tempfile
 import time
@@ -38,8 +37,7 @@ def peak_memory_mib(device: str) -> float:
 def bench_training(profile: str, steps: int, device: str, overrides: dict) -> list[dict]:
     config = load_training_config(DEFAULT_CONFIG, profile, overrides)
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
-    short = copy.deepcopy(overrides)
-    short = deep_merge(short, {"trainer": {"accelerator": accelerator, "val_every_n_steps": None,
+    short = deep_merge(overrides, {"trainer": {"accelerator": accelerator, "val_every_n_steps": None,
                                            "limit_val_batches": 1, "checkpoint_every": 10 ** 6,
                                            "speed_warmup": min(5, steps // 4)}})
     short["stages"] = [{k: v for k, v in s.items() if k not in ("steps", "epochs")} | {"steps": steps}

@@ -329,8 +329,8 @@ class LFWHalvesFiller(Filler):
         if kind not in KINDS:
             raise ValueError(f"unknown model kind {kind!r}; valid: {', '.join(KINDS)}")
         self.name = kind
-        self.fillers = {half: CheckpointFiller(path, kind="ca_id" if kind == "ca_id" else None,
-                                               ca_only=kind == "ca", **filler_kwargs)
+        # kind "ca": the CA inside each (ca or ca_id) checkpoint; kind "ca_id": the whole model
+        self.fillers = {half: CheckpointFiller(path, kind=kind, ca_only=kind == "ca", **filler_kwargs)
                         for half, path in sorted(checkpoints.items())}
         if pairs is None:
             from idinpaint.evaluation.lfw import load_pairs
