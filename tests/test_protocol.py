@@ -301,3 +301,26 @@ def test_markdown_table_rows_means_and_missing_cells(aligned):
     mean_line = next(line for line in lines if line.startswith("| **mean**"))
     assert mean_line.split("|")[3].strip() == "–"  # gray is incomplete: no mean
     assert "Clean:" in text
+
+
+def test_paired_comparisons_and_significance_table(aligned):
+    from idinpaint.evaluation.occluded import paired_comparisons, significance_table
+    from idinpaint.evaluation.verification import paired_fold_test
+
+    specs = ["region:two_eyes@black", "region:nose@black"]
+    results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(),
+                                  progress=False)
+    comparisons = paired_comparisons(results, "fake", "telea", "none")
+    assert list(comparisons) == ["two_eyes", "nose", "mean"]
+    key = lambda filler: f"fake|region:nose@black|{filler}"  # noqa: E731
+    direct = paired_fold_test(results.scores[key("telea")], results.scores[key("none")], results.labels, results.folds)
+    assert comparisons["nose"].fold_differences == pytest.approx(direct.fold_differences)
+    # The mean's per-fold differences are the regions' per-fold differences averaged.
+    expected = np.mean([comparisons[r].fold_differences for r in ("two_eyes", "nose")], axis=0)
+    assert comparisons["mean"].fold_differences == pytest.approx(expected)
+    # A method against itself: no difference, p = 1.
+    assert paired_comparisons(results, "fake", "none", "none")["mean"].p_value == 1.0
+    text = significance_table(results, "fake", "telea", ("none",))
+    assert text.splitlines()[0] == "| region | vs occluded: Δ points | folds better | p |"
+    assert text.splitlines()[-1].startswith("| **mean** |")
+    assert paired_comparisons(results, "fake", "ca_id", "none") == {}  # not scored: nothing to compare

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from idinpaint.evaluation.verification import (best_threshold, cosine_scores, kfold_accuracy, recovery_ratio,
-                                               tar_at_far, verify)
+from idinpaint.evaluation.verification import (best_threshold, compare_fold_accuracies, cosine_scores, kfold_accuracy,
+                                               paired_fold_test, recovery_ratio, sign_flip_p_value, tar_at_far, verify)
 
 
 def test_best_threshold_separates_separable_scores():
@@ -59,3 +59,30 @@ def test_cosine_and_recovery_ratio():
     assert recovery_ratio(0.95, 0.90, 1.0) == pytest.approx(0.5)
     assert recovery_ratio(0.85, 0.90, 1.0) == pytest.approx(-0.5)
     assert np.isnan(recovery_ratio(0.9, 0.9, 0.9))
+
+
+def test_sign_flip_p_value_is_exact():
+    # All ten differences positive: only the all-plus and all-minus assignments reach the mean.
+    assert sign_flip_p_value(np.full(10, 0.01)) == pytest.approx(2 / 1024)
+    # No difference at all is no evidence.
+    assert sign_flip_p_value(np.zeros(10)) == 1.0
+    # Symmetric differences (+a, -a) have mean 0: p = 1.
+    assert sign_flip_p_value(np.array([0.02, -0.02, 0.01, -0.01])) == 1.0
+    # Three of four positive, one equal negative: |mean| is reached by 2 * (1 + 3) of 16 assignments.
+    assert sign_flip_p_value(np.array([0.01, 0.01, 0.01, -0.01])) == pytest.approx(10 / 16)
+    with pytest.raises(ValueError, match="paired values"):
+        sign_flip_p_value(np.zeros(0))
+
+
+def test_paired_fold_test_finds_a_real_improvement_and_not_a_fake_one():
+    rng = np.random.default_rng(1)
+    labels = np.tile([True] * 60 + [False] * 60, 10)
+    folds = np.repeat(np.arange(10), 120)
+    baseline = np.where(labels, 0.6, 0.4) + rng.normal(0, 0.15, labels.size)
+    better = np.where(labels, 0.7, 0.3) + rng.normal(0, 0.15, labels.size)
+    result = paired_fold_test(better, baseline, labels, folds)
+    assert result.mean_difference > 0.05 and result.folds_better == 10 and result.p_value < 0.01
+    same = paired_fold_test(baseline, baseline, labels, folds)
+    assert same.mean_difference == 0 and same.p_value == 1.0 and same.folds_better == same.folds_worse == 0
+    with pytest.raises(ValueError, match="one length"):
+        compare_fold_accuracies(np.zeros(10), np.zeros(9))

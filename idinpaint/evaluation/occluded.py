@@ -50,7 +50,7 @@ from ..preprocess import LANDMARKS_FILE, aligned_name, read_landmarks
 from ..runinfo import provenance, write_json, write_text
 from .embeddings import load_embedding_cache, save_embedding_cache, embed_folder, read_faces
 from .lfw import clean_landmarks_lookup, default_aligned_root, load_pairs
-from .verification import cosine_scores, recovery_ratio, verify
+from .verification import PairedComparison, compare_fold_accuracies, cosine_scores, kfold_accuracy, recovery_ratio, verify
 
 CLEAN = "clean"
 #: Bump when the occlusion / filling pipeline changes in a way that alters pixels: old caches are ignored.
@@ -696,10 +696,52 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
     return "\n".join(lines)
 
 
+def paired_comparisons(results: OccludedResults, recogniser: str, method: str = "ca_id",
+                       baseline: str = "none", fill: str = "black") -> dict[str, PairedComparison]:
+    """{region: comparison, ..., "mean": comparison} of ``method`` against ``baseline`` (fillers, on
+    the same occluded pairs): per-fold accuracies, each with its own cross-validated thresholds,
+    compared fold by fold with an exact sign-flip test. "mean" compares the per-fold accuracies
+    averaged over the regions both have — the README headline's mean, with a p-value."""
+    per_fold: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    rows = {(r["region"], r["filler"]): r for r in results if r["recogniser"] == recogniser
+            and r["occlusion"] != CLEAN and r["fill"] == fill and not r["error"] and r["condition"] in results.scores}
+    for region in _region_order(region for region, _ in rows):
+        if (region, method) in rows and (region, baseline) in rows:
+            accs = [kfold_accuracy(np.asarray(results.scores[rows[(region, name)]["condition"]], np.float64),
+                                   results.labels, results.folds)[0] for name in (method, baseline)]
+            per_fold[region] = (accs[0], accs[1])
+    out = {region: compare_fold_accuracies(m, b) for region, (m, b) in per_fold.items()}
+    if per_fold:
+        out["mean"] = compare_fold_accuracies(np.mean([m for m, _ in per_fold.values()], axis=0),
+                                              np.mean([b for _, b in per_fold.values()], axis=0))
+    return out
+
+
+def significance_table(results: OccludedResults, recogniser: str, method: str = "ca_id",
+                       baselines: Sequence[str] = ("none", "telea"), fill: str = "black") -> str:
+    """Markdown: per region (and the mean over regions), ``method`` minus each baseline in accuracy
+    points with the number of better folds and the sign-flip p-value."""
+    name = {"none": "occluded"}
+    tables = {b: paired_comparisons(results, recogniser, method, b, fill) for b in baselines}
+    regions = list(dict.fromkeys(region for t in tables.values() for region in t))
+    header = " | ".join(f"vs {name.get(b, b)}: Δ points | folds better | p" for b in baselines)
+    lines = [f"| region | {header} |", "|---" * (1 + 3 * len(baselines)) + "|"]
+    for region in regions:
+        cells = []
+        for b in baselines:
+            c = tables[b].get(region)
+            cells += ["–"] * 3 if c is None else [f"{100 * c.mean_difference:+.2f}",
+                                                 f"{c.folds_better}/{len(c.fold_differences)}", f"{c.p_value:.3f}"]
+        label = "**mean**" if region == "mean" else region
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
     "evaluate_conditions", "combine_results", "method_summary", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
-    "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "region_label", "roc_panels",
+    "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "paired_comparisons", "region_label", "roc_panels",
+    "significance_table",
     "rows_to_csv", "verify_pairs", "write_results",
 ]
