@@ -100,6 +100,29 @@ def test_stage_resumes_from_its_last_checkpoint(smoke_run, faces, tmp_path):
     assert ran["fusor_id7"]["batches"] == 3 and ran["fusor_id7"]["batches_run"] == 1  # continued, not restarted
 
 
+def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp_path):
+    """``init_from`` also takes an exported inference file (what checkpoints/*.pt are): CA and Fusor
+    weights come from it, the discriminator starts fresh, and the CA stays frozen."""
+    from idinpaint.training.stages import load_training_config, run_training
+
+    source, _ = smoke_run
+    exported = source / "fusor_id9" / "inpainter.pt"
+    stage = dict(next(s for s in load_training_config(profile="smoke")["stages"] if s["name"] == "fusor_id9"),
+                 name="finetune", init_from=str(exported), steps=1)
+    summary = run_training(profile="smoke", output=tmp_path / "ft", overrides=_overrides(faces, stages=[stage]),
+                           log=lambda *_: None)
+    assert summary["status"] == "done", summary.get("error")
+    before = torch.load(exported, map_location="cpu", weights_only=True)["idinpaint"]["state_dicts"]
+    after = torch.load(tmp_path / "ft" / "finetune" / "inpainter.pt", map_location="cpu", weights_only=True)
+    after = after["idinpaint"]["state_dicts"]
+    assert all(torch.equal(before["ca"][k], after["ca"][k]) for k in before["ca"])  # frozen CA carried over
+    learned = [k for k in before["fusor"] if before["fusor"][k].is_floating_point() and "running" not in k]
+    assert any(not torch.equal(before["fusor"][k], after["fusor"][k]) for k in learned)  # it trained ...
+    # ... on from the exported weights: one Adam step moves each weight by about the learning rate,
+    # far less than a fresh initialisation would differ.
+    assert max((before["fusor"][k] - after["fusor"][k]).abs().max().item() for k in learned) < 0.01
+
+
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(faces, tmp_path, monkeypatch):
     from idinpaint.training.modules import CAModule
     from idinpaint.training.stages import run_training

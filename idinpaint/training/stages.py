@@ -228,10 +228,16 @@ def _init_module(module, source: Path, log) -> None:
         prefixes = ("ca.",) if meta.get("kind") == "ca" else ("ca.", "fusor.", "discriminator.")
     if module.discriminator is None:
         prefixes = tuple(p for p in prefixes if p != "discriminator.")
-    has_d = any(k.startswith("discriminator.") for k in checkpoint["state_dict"])
-    if not has_d:
+    state = checkpoint.get("state_dict")
+    if state is None and "state_dicts" in meta:
+        # An exported inference file (e.g. a shipped checkpoints/*.pt): {network: weights}, no
+        # discriminator — a stage initialised from it starts its discriminator from scratch.
+        state = {f"{net}.{key}": value for net, weights in meta["state_dicts"].items() for key, value in weights.items()}
+    if not state:
+        raise ValueError(f"{source}: holds no weights (neither a training checkpoint nor an exported inpainter)")
+    if not any(k.startswith("discriminator.") for k in state):
         prefixes = tuple(p for p in prefixes if p != "discriminator.")
-    loaded = module.load_weights(checkpoint["state_dict"], prefixes)
+    loaded = module.load_weights(state, prefixes)
     if "ca." not in loaded:
         raise ValueError(f"{source}: holds no CA weights")
     log(f"  initialised {', '.join(p.rstrip('.') for p in loaded)} from {source}")
