@@ -295,15 +295,20 @@ class CheckpointFiller(Filler):
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 SHIPPED_PROFILE = "cpu"
+CHECKPOINT_DIR_ENV = "IDINPAINT_CHECKPOINT_DIR"
 
 
 def shipped_checkpoints(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str, Path]:
     """The committed LFW-half models: {"A": <folder>/idinpainter_<profile>_halfA.pt, "B": ...}.
 
     The model of half A is evaluated on pairs folds 1-5 and never saw their people (it trained on
-    folds 6-10's people + the unpaired ones); half B the other way round.
+    folds 6-10's people + the unpaired ones); half B the other way round. ``$IDINPAINT_CHECKPOINT_DIR``
+    points the default ``ca`` / ``ca_id`` fillers at another folder of the same two names (your own
+    trained pair), so every command and notebook evaluates it unchanged.
     """
-    folder = Path(folder) if folder is not None else SHIPPED_DIR
+    if folder is None:
+        folder = os.environ.get(CHECKPOINT_DIR_ENV) or SHIPPED_DIR
+    folder = Path(folder)
     return {half: folder / f"idinpainter_{profile}_half{half}.pt" for half in ("A", "B")}
 
 

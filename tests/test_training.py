@@ -102,13 +102,14 @@ def test_stage_resumes_from_its_last_checkpoint(smoke_run, faces, tmp_path):
 
 def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp_path):
     """``init_from`` also takes an exported inference file (what checkpoints/*.pt are): CA and Fusor
-    weights come from it, the discriminator starts fresh, and the CA stays frozen."""
+    weights come from it, the discriminator starts fresh, and the CA stays frozen; a stage's
+    ``losses`` change that stage's weights only."""
     from idinpaint.training.stages import load_training_config, run_training
 
     source, _ = smoke_run
     exported = source / "fusor_id9" / "inpainter.pt"
     stage = dict(next(s for s in load_training_config(profile="smoke")["stages"] if s["name"] == "fusor_id9"),
-                 name="finetune", init_from=str(exported), steps=1)
+                 name="finetune", init_from=str(exported), steps=1, losses={"fusor": {"adv": 0.7}})
     summary = run_training(profile="smoke", output=tmp_path / "ft", overrides=_overrides(faces, stages=[stage]),
                            log=lambda *_: None)
     assert summary["status"] == "done", summary.get("error")
@@ -116,6 +117,10 @@ def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp
     after = torch.load(tmp_path / "ft" / "finetune" / "inpainter.pt", map_location="cpu", weights_only=True)
     after = after["idinpaint"]["state_dicts"]
     assert all(torch.equal(before["ca"][k], after["ca"][k]) for k in before["ca"])  # frozen CA carried over
+    # the stage's own loss weights reached the module; the profile's other weights are kept
+    hparams = torch.load(tmp_path / "ft" / "finetune" / "last.ckpt", map_location="cpu", weights_only=True)
+    weights = hparams["hyper_parameters"]["config"]["losses"]["fusor"]
+    assert weights["adv"] == 0.7 and weights["att"] == load_training_config(profile="smoke")["losses"]["fusor"]["att"]
     learned = [k for k in before["fusor"] if before["fusor"][k].is_floating_point() and "running" not in k]
     assert any(not torch.equal(before["fusor"][k], after["fusor"][k]) for k in learned)  # it trained ...
     # ... on from the exported weights: one Adam step moves each weight by about the learning rate,
@@ -294,6 +299,16 @@ def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(s
     # the CA-only view of a CA+ID checkpoint
     ca = load_checkpoint(export_checkpoint(final, tmp_path / "x.pt"), kind=None, device="cpu", ca_only=True)
     assert ca.kind == "ca" and ca.fusor is None
+
+
+def test_checkpoint_dir_variable_points_the_default_fillers_at_another_pair(tmp_path, monkeypatch):
+    from idinpaint.inpaint import SHIPPED_DIR, shipped_checkpoints
+
+    monkeypatch.delenv("IDINPAINT_CHECKPOINT_DIR", raising=False)
+    assert shipped_checkpoints()["A"] == SHIPPED_DIR / "idinpainter_cpu_halfA.pt"
+    monkeypatch.setenv("IDINPAINT_CHECKPOINT_DIR", str(tmp_path))
+    assert shipped_checkpoints() == {h: tmp_path / f"idinpainter_cpu_half{h}.pt" for h in "AB"}
+    assert shipped_checkpoints(folder=SHIPPED_DIR)["B"].parent == SHIPPED_DIR  # an explicit folder wins
 
 
 def test_robust_view_removes_high_frequency_patterns_and_keeps_gradients():

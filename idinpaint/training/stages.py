@@ -3,7 +3,9 @@
 A profile (``smoke``, ``cpu``, ``paper``) is the file's ``defaults`` deep-merged with the profile's
 own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
 ``fusor``), its length (``steps`` = training batches, or ``epochs``), optionally ``id_weight``
-(the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed) and ``data`` overrides.
+(the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed), ``data`` and ``losses``
+overrides (deep-merged into the profile's for that stage only) and ``init_from`` (a training
+checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``, to start from).
 
 Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
 
@@ -41,7 +43,7 @@ from .modules import MODULES, NonFiniteLossError
 
 DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
 MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
-STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from"}
+STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "losses"}
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -342,7 +344,10 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         data_cfg = deep_merge(config.get("data", {}), spec.get("data") or {})
         train, val = build_datasets(config, data_cfg)
         train_loader, val_loader = _loaders(train, val, data_cfg)
-        module = MODULES[spec["model"]](config, stage=name, id_weight=spec.get("id_weight"))
+        # A stage may change loss weights (e.g. a refinement stage with a stronger adversarial term);
+        # the networks' configs stay the profile's, so every stage's checkpoint fits the next.
+        stage_config = deep_merge(config, {"losses": spec["losses"]}) if spec.get("losses") else config
+        module = MODULES[spec["model"]](stage_config, stage=name, id_weight=spec.get("id_weight"))
 
         ckpt_path = None
         if resume_stage == name:
