@@ -321,6 +321,15 @@ def test_paired_comparisons_and_significance_table(aligned):
     # A method against itself: no difference, p = 1.
     assert paired_comparisons(results, "fake", "none", "none")["mean"].p_value == 1.0
     text = significance_table(results, "fake", "telea", ("none",))
-    assert text.splitlines()[0] == "| region | vs occluded: Δ points | folds better | p |"
+    assert text.splitlines()[0] == "| region | vs occluded (black): Δ points | folds better | p |"
     assert text.splitlines()[-1].startswith("| **mean** |")
     assert paired_comparisons(results, "fake", "ca_id", "none") == {}  # not scored: nothing to compare
+    # a baseline on another fill: the gray-filled face (only nose has it, so the mean is nose's)
+    gray = evaluate_conditions([FakeRecognizer()], specs + ["region:nose@gray"], ["none", "telea"], aligned,
+                               pairs=make_pairs(), progress=False, baseline_only=["region:nose@gray"])
+    against_gray = paired_comparisons(gray, "fake", "telea", "none", baseline_fill="gray")
+    assert list(against_gray) == ["nose", "mean"]
+    direct = paired_fold_test(gray.scores[key("telea")], gray.scores["fake|region:nose@gray|none"], gray.labels, gray.folds)
+    assert against_gray["nose"].fold_differences == pytest.approx(direct.fold_differences)
+    header = significance_table(gray, "fake", "telea", ("none", "gray:none")).splitlines()[0]
+    assert "vs occluded (black)" in header and "vs occluded (gray)" in header

@@ -697,19 +697,24 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
 
 
 def paired_comparisons(results: OccludedResults, recogniser: str, method: str = "ca_id",
-                       baseline: str = "none", fill: str = "black") -> dict[str, PairedComparison]:
-    """{region: comparison, ..., "mean": comparison} of ``method`` against ``baseline`` (fillers, on
-    the same occluded pairs): per-fold accuracies, each with its own cross-validated thresholds,
-    compared fold by fold with an exact sign-flip test. "mean" compares the per-fold accuracies
-    averaged over the regions both have — the README headline's mean, with a p-value."""
+                       baseline: str = "none", fill: str = "black", baseline_fill: str | None = None
+                       ) -> dict[str, PairedComparison]:
+    """{region: comparison, ..., "mean": comparison} of ``method`` against ``baseline`` (fillers) on
+    the same pairs: per-fold accuracies, each with its own cross-validated thresholds, compared fold
+    by fold with an exact sign-flip test. The method runs on ``fill``, the baseline on
+    ``baseline_fill`` (default the same; e.g. ``baseline="none", baseline_fill="gray"`` is the
+    gray-filled face). "mean" compares the per-fold accuracies averaged over the regions both have —
+    the README headline's mean, with a p-value."""
+    baseline_fill = baseline_fill or fill
+    rows = {(r["region"], r["fill"], r["filler"]): r for r in results if r["recogniser"] == recogniser
+            and r["occlusion"] != CLEAN and not r["error"] and r["condition"] in results.scores}
     per_fold: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    rows = {(r["region"], r["filler"]): r for r in results if r["recogniser"] == recogniser
-            and r["occlusion"] != CLEAN and r["fill"] == fill and not r["error"] and r["condition"] in results.scores}
-    for region in _region_order(region for region, _ in rows):
-        if (region, method) in rows and (region, baseline) in rows:
-            accs = [kfold_accuracy(np.asarray(results.scores[rows[(region, name)]["condition"]], np.float64),
-                                   results.labels, results.folds)[0] for name in (method, baseline)]
-            per_fold[region] = (accs[0], accs[1])
+    for region in _region_order(region for region, _, _ in rows):
+        keys = ((region, fill, method), (region, baseline_fill, baseline))
+        if all(key in rows for key in keys):
+            method_acc, baseline_acc = [kfold_accuracy(np.asarray(results.scores[rows[key]["condition"]], np.float64),
+                                                       results.labels, results.folds)[0] for key in keys]
+            per_fold[region] = (method_acc, baseline_acc)
     out = {region: compare_fold_accuracies(m, b) for region, (m, b) in per_fold.items()}
     if per_fold:
         out["mean"] = compare_fold_accuracies(np.mean([m for m, _ in per_fold.values()], axis=0),
@@ -720,11 +725,22 @@ def paired_comparisons(results: OccludedResults, recogniser: str, method: str = 
 def significance_table(results: OccludedResults, recogniser: str, method: str = "ca_id",
                        baselines: Sequence[str] = ("none", "telea"), fill: str = "black") -> str:
     """Markdown: per region (and the mean over regions), ``method`` minus each baseline in accuracy
-    points with the number of better folds and the sign-flip p-value."""
-    name = {"none": "occluded"}
-    tables = {b: paired_comparisons(results, recogniser, method, b, fill) for b in baselines}
+    points with the number of better folds and the sign-flip p-value. A baseline is a filler on the
+    same fill (``"telea"``) or ``"<fill>:<filler>"`` (``"gray:none"``: the gray-filled face)."""
+    def parse(baseline: str) -> tuple[str, str]:  # "telea" or "<fill>:<filler>", e.g. "gray:none"
+        base_fill, _, filler = baseline.rpartition(":")
+        return filler, base_fill or fill
+
+    def name(baseline: str) -> str:
+        filler, base_fill = parse(baseline)
+        return f"occluded ({base_fill})" if filler == "none" else filler
+
+    tables = {}
+    for b in baselines:
+        filler, base_fill = parse(b)
+        tables[b] = paired_comparisons(results, recogniser, method, filler, fill=fill, baseline_fill=base_fill)
     regions = list(dict.fromkeys(region for t in tables.values() for region in t))
-    header = " | ".join(f"vs {name.get(b, b)}: Δ points | folds better | p" for b in baselines)
+    header = " | ".join(f"vs {name(b)}: Δ points | folds better | p" for b in baselines)
     lines = [f"| region | {header} |", "|---" * (1 + 3 * len(baselines)) + "|"]
     for region in regions:
         cells = []
