@@ -135,6 +135,35 @@ def _cmd_evaluate_occluded(args) -> int:
     return 0
 
 
+def _cmd_evaluate_report(args) -> int:
+    from .evaluation.occluded import combine_results, load_results, results_report
+    from .paths import results_dir
+    from .runinfo import write_text
+
+    parts = []
+    for run in args.runs:
+        path = Path(run)
+        if not path.is_absolute() and not path.parent.parts:
+            path = results_dir() / "lfw_occluded" / path  # a bare stem: the default results folder
+        json_path = path.with_name(path.name + ".json")
+        if not json_path.is_file():
+            print(f"error: {json_path}: no such saved run (write it with `idinpaint evaluate occluded`)", file=sys.stderr)
+            return 2
+        parts.append(load_results(path.parent, path.name))
+    try:
+        results = combine_results(*parts)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    text = results_report(results, args.method, args.baselines)
+    if args.output:
+        write_text(Path(args.output), text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _cmd_evaluate_tsne(args) -> int:
     from .data.registry import DatasetError
     from .evaluation.occluded import canonical_spec
@@ -274,6 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
     _add_lfw_evaluation_options(q, "results/lfw_occluded/")
     q.set_defaults(func=_cmd_evaluate_occluded)
+
+    q = targets.add_parser("report", help="markdown tables (accuracy, gap, headline, paired fold test) of saved runs",
+                           description="Combine saved `evaluate occluded` runs (later runs win for a condition "
+                                       "in several) and print the README's tables: accuracy and similarity gap per "
+                                       "region and method, the headline means, and the method against each "
+                                       "baseline with an exact sign-flip test over the 10 folds.")
+    q.add_argument("runs", nargs="+", help="saved runs as FOLDER/STEM (e.g. results/lfw_occluded/lfw_occluded_dlib) "
+                                           "or a bare STEM in results/lfw_occluded/")
+    q.add_argument("--method", default="ca_id", help="the filler judged against the baselines")
+    q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea"],
+                   help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")
+    q.add_argument("--output", default=None, help="write the markdown here instead of printing it")
+    q.set_defaults(func=_cmd_evaluate_report)
 
     q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",
                            description="Embed a fixed set of people (default: LFW people with >= 20 crops) clean, "

@@ -333,3 +333,21 @@ def test_paired_comparisons_and_significance_table(aligned):
     assert against_gray["nose"].fold_differences == pytest.approx(direct.fold_differences)
     header = significance_table(gray, "fake", "telea", ("none", "gray:none")).splitlines()[0]
     assert "vs occluded (black)" in header and "vs occluded (gray)" in header
+
+
+def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp_path, capsys):
+    from idinpaint.cli import main
+    from idinpaint.evaluation.occluded import write_results
+
+    specs = ["region:two_eyes@black", "region:nose@black"]
+    results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea", "mean_face"], aligned,
+                                  pairs=make_pairs(), progress=False)
+    write_results(results, tmp_path, "run")
+    assert main(["evaluate", "report", str(tmp_path / "run"), "--method", "telea", "--baselines", "none",
+                 "--output", str(tmp_path / "report.md")]) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert "**fake: accuracy (%)**" in text and "**Headline**" in text and "**fake: telea minus each baseline**" in text
+    headline = [line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| fake |")]
+    assert headline == ["occluded", "telea", "mean_face"]  # baseline first, then the fillers in a fixed order
+    assert main(["evaluate", "report", str(tmp_path / "missing")]) == 2
+    assert "missing.json: no such saved run" in capsys.readouterr().err

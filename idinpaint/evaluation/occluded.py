@@ -596,7 +596,7 @@ def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
     for recogniser in dict.fromkeys(r["recogniser"] for r in good):
         mine = [r for r in good if r["recogniser"] == recogniser]
         regions = _region_order(r["region"] for r in mine)
-        for filler in dict.fromkeys(r["filler"] for r in mine):
+        for filler in _method_order(r["filler"] for r in mine):
             by_region = {r["region"]: r for r in mine if r["filler"] == filler}
             if set(by_region) != set(regions):
                 continue  # a method scored on some regions only has no comparable mean
@@ -609,6 +609,12 @@ def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
                     entry[f"accuracy_{region}"] = float(by_region[region]["accuracy"])
             out.append(entry)
     return out
+
+
+def _method_order(fillers: Iterable[str]) -> list[str]:
+    """none first, then the simple fills, then the method's ablation (CA, CA + ID), then the rest."""
+    order = ("none", "telea", "ns", "mean_face", "ca", "ca_id")
+    return sorted(dict.fromkeys(fillers), key=lambda f: order.index(f) if f in order else len(order))
 
 
 # --- tables for figures --------------------------------------------------------------------------
@@ -670,9 +676,7 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
     occluded = [r for r in good if r["occlusion"] != CLEAN]
     fills = list(dict.fromkeys(r["fill"] for r in occluded))
     methods = [(f"occluded ({fill})", fill, "none") for fill in fills]
-    order = ("telea", "ns", "mean_face", "ca", "ca_id")  # simple fills first, then the method's ablation
-    fillers = sorted((f for f in dict.fromkeys(r["filler"] for r in occluded) if f != "none"),
-                     key=lambda f: order.index(f) if f in order else len(order))
+    fillers = [f for f in _method_order(r["filler"] for r in occluded) if f != "none"]
     methods += [(filler, fills[0], filler) for filler in fillers] if fills else []
     cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
     regions = _region_order(r["region"] for r in occluded)
@@ -753,10 +757,43 @@ def significance_table(results: OccludedResults, recogniser: str, method: str = 
     return "\n".join(lines)
 
 
+def headline_table(rows: Sequence[dict], fill: str = "black") -> str:
+    """Markdown of :func:`method_summary`: per recogniser and method, the 10-region means and the
+    hardest three (accuracy in %)."""
+    lines = ["| recogniser | method | mean accuracy | mean recovery ratio | mean similarity gap | two_eyes | upper_face | center_block |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in method_summary(rows, fill):
+        hard = " | ".join(f"{100 * e[k]:.2f}" if k in e else "–"
+                          for k in ("accuracy_two_eyes", "accuracy_upper_face", "accuracy_center_block"))
+        lines.append(f"| {e['recogniser']} | {e['method']} | {100 * e['mean_accuracy']:.2f} | "
+                     f"{e['mean_recovery_ratio']:.2f} | {e['mean_similarity_gap']:.3f} | {hard} |")
+    return "\n".join(lines)
+
+
+def results_report(results: OccludedResults, method: str = "ca_id",
+                   baselines: Sequence[str] = ("none", "gray:none", "telea")) -> str:
+    """The README's occluded-LFW block from saved runs: per recogniser the accuracy and similarity-gap
+    tables, then the headline, then ``method`` against each baseline with the paired fold test."""
+    recognisers = list(dict.fromkeys(r["recogniser"] for r in results))
+    parts = []
+    for recogniser in recognisers:
+        parts += [f"**{recogniser}: accuracy (%)**, 10-fold\n", markdown_table(results, recogniser), "",
+                  f"**{recogniser}: similarity gap** (same − different mean cosine)\n",
+                  markdown_table(results, recogniser, value="similarity_gap"), ""]
+    parts += ["**Headline** (black fill; mean over the regions where a method has all 10, and the hardest three; "
+              "accuracy %)\n", headline_table(results), ""]
+    for recogniser in recognisers:
+        table = significance_table(results, recogniser, method, baselines)
+        if len(table.splitlines()) > 2:
+            parts += [f"**{recogniser}: {method} minus each baseline** (accuracy points, paired over the 10 folds, "
+                      "exact sign-flip p)\n", table, ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
 __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
-    "evaluate_conditions", "combine_results", "method_summary", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
+    "evaluate_conditions", "combine_results", "headline_table", "method_summary", "results_report", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
     "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "paired_comparisons", "region_label", "roc_panels",
     "significance_table",
     "rows_to_csv", "verify_pairs", "write_results",
