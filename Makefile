@@ -37,6 +37,7 @@ lfw-clean: setup
 lfw-occluded: setup
 	$(BIN)/idinpaint evaluate occluded --recognizers sface --regions all --fills black gray --fillers none telea mean_face ca ca_id
 	$(BIN)/idinpaint evaluate occluded --recognizers dlib --regions all --fills black gray --fillers none telea mean_face ca ca_id --workers 2
+	$(BIN)/idinpaint evaluate report lfw_occluded_sface lfw_occluded_dlib --output results/lfw_occluded/report.md
 
 train-cpu: setup
 	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A --output results/train/cpu_A

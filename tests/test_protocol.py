@@ -333,6 +333,8 @@ def test_paired_comparisons_and_significance_table(aligned):
     assert against_gray["nose"].fold_differences == pytest.approx(direct.fold_differences)
     header = significance_table(gray, "fake", "telea", ("none", "gray:none")).splitlines()[0]
     assert "vs occluded (black)" in header and "vs occluded (gray)" in header
+    # a baseline that was never scored gets no column
+    assert "gray" not in significance_table(results, "fake", "telea", ("none", "gray:none")).splitlines()[0]
 
 
 def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp_path, capsys):

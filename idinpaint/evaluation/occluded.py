@@ -743,6 +743,7 @@ def significance_table(results: OccludedResults, recogniser: str, method: str = 
     for b in baselines:
         filler, base_fill = parse(b)
         tables[b] = paired_comparisons(results, recogniser, method, filler, fill=fill, baseline_fill=base_fill)
+    baselines = [b for b in baselines if tables[b]] or list(baselines)[:1]  # a baseline never scored: no column
     regions = list(dict.fromkeys(region for t in tables.values() for region in t))
     header = " | ".join(f"vs {name(b)}: Δ points | folds better | p" for b in baselines)
     lines = [f"| region | {header} |", "|---" * (1 + 3 * len(baselines)) + "|"]
