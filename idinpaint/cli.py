@@ -341,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "one continues from its last.ckpt. Exit status 1 when a stage stopped "
                                         "on a non-finite loss (its last good checkpoint is kept).")
     p.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
-    p.add_argument("--profile", choices=("smoke", "cpu", "paper"), default="smoke")
+    p.add_argument("--profile", default="smoke",
+                   help="a profile of the YAML: smoke, cpu, paper, or the experimental cpu_warmup (default smoke)")
     p.add_argument("--stage", default=None, help="run only this stage (it starts from the previous stage's checkpoint)")
     p.add_argument("--resume", default=None, help="resume the stage this checkpoint belongs to, then run the later ones")
     p.add_argument("--half", choices=("A", "B"), default=None,
