@@ -188,14 +188,18 @@ def load_checkpoint(path, kind: str | None = None, device=None, expect: dict | N
     return Inpainter(built_kind, nets["ca"], nets.get("fusor"), device, meta, str(path))
 
 
-def export_checkpoint(source, target) -> Path:
-    """Write a small inference-only file (kind, configs, ``state_dicts``) from a training checkpoint."""
+def export_checkpoint(source, target, ca_only: bool = False) -> Path:
+    """Write a small inference-only file (kind, configs, ``state_dicts``) from a training checkpoint
+    or an exported file. ``ca_only``: keep only the CA (kind ``ca``) — e.g. to train a fresh Fusor on
+    a shipped model's CA with ``init_from``."""
     checkpoint = read_checkpoint(source)
     meta = dict(checkpoint["idinpaint"])
     if meta.get("kind") not in KINDS:
         raise CheckpointError(f"{source}: unknown model kind {meta.get('kind')!r}")
     meta["state_dicts"] = _state_dicts(checkpoint, meta, source)
     meta.pop("prefixes", None)
+    if ca_only:
+        meta.update(kind="ca", models={"ca": meta["models"]["ca"]}, state_dicts={"ca": meta["state_dicts"]["ca"]})
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -263,7 +263,7 @@ def test_ca_and_ca_id_fillers_change_only_hole_pixels(smoke_run, faces, monkeypa
 def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(smoke_run, faces, tmp_path):
     from idinpaint.evaluation.occluded import fill_chunk
     from idinpaint.imageio import read_rgb
-    from idinpaint.inpaint import LFWHalvesFiller, export_checkpoint, load_checkpoint
+    from idinpaint.inpaint import CheckpointError, LFWHalvesFiller, export_checkpoint, load_checkpoint
     from idinpaint.occlusion import region_mask
 
     output, _ = smoke_run
@@ -299,6 +299,11 @@ def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(s
     # the CA-only view of a CA+ID checkpoint
     ca = load_checkpoint(export_checkpoint(final, tmp_path / "x.pt"), kind=None, device="cpu", ca_only=True)
     assert ca.kind == "ca" and ca.fusor is None
+    # a CA-only export of an exported CA+ID file is a plain 'ca' checkpoint with the same CA weights
+    slim = export_checkpoint(tmp_path / "x.pt", tmp_path / "ca.pt", ca_only=True)
+    assert load_checkpoint(slim, kind="ca", device="cpu").fusor is None
+    with pytest.raises(CheckpointError, match="'ca' checkpoint"):
+        load_checkpoint(slim, kind="ca_id", device="cpu")
 
 
 def test_checkpoint_dir_variable_points_the_default_fillers_at_another_pair(tmp_path, monkeypatch):
