@@ -212,6 +212,28 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .inpaint import CheckpointError, checkpoint_card, export_checkpoint, training_runs
+    from .runinfo import write_json
+
+    try:
+        training_runs(args.runs)  # a wrong folder fails before anything is written
+        target = export_checkpoint(args.checkpoint, args.output, ca_only=args.ca_only)
+        notes = dict(note.split("=", 1) for note in args.note)
+        card = write_json(Path(target).with_suffix(".json"), checkpoint_card(target, args.runs, notes))
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {target} and {card}")
+    return 0
+
+
+def _note(text: str) -> str:
+    if "=" not in text or not text.split("=", 1)[0]:
+        raise argparse.ArgumentTypeError(f"--note takes KEY=TEXT, got {text!r}")
+    return text
+
+
 def _cmd_inpaint(args) -> int:
     from .align import NoFaceError
     from .imageio import BadImageError
@@ -352,6 +374,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override config values (YAML), e.g. --set trainer.accelerator=gpu data.num_workers=8")
     p.set_defaults(func=_cmd_train)
+
+    p = commands.add_parser("export", help="a training checkpoint -> a small inference file + its JSON card",
+                            description="Write an inference-only inpainter (kind, network configs, weights) "
+                                        "and, beside it, <output>.json: its SHA-256 and, for each run folder "
+                                        "given, the command, git SHA, versions, machine, config and stages.")
+    p.add_argument("--checkpoint", required=True, help="last.ckpt / best.ckpt of a stage, or an exported .pt")
+    p.add_argument("--output", required=True, help="the .pt to write")
+    p.add_argument("--runs", nargs="*", default=[], metavar="RUN_DIR[:STAGE,...]",
+                   help="the training run folder(s) that made it, in training order; :STAGE,... keeps "
+                        "only those stages (e.g. the CA stage of the run a Fusor was trained on)")
+    p.add_argument("--ca-only", action="store_true", help="keep only the CA (kind ca)")
+    p.add_argument("--note", nargs="*", type=_note, default=[], metavar="KEY=TEXT", help="free fields of the card")
+    p.set_defaults(func=_cmd_export)
 
     p = commands.add_parser("inpaint", help="fill the hole of one image with a trained checkpoint",
                             description="Fill the hole (mask PNG, 255 = hole, same size as the image) with a "

@@ -208,6 +208,48 @@ def export_checkpoint(source, target, ca_only: bool = False) -> Path:
     return target
 
 
+def training_runs(runs) -> list[dict]:
+    """Each run folder (``idinpaint train --output``) as a record: profile, half, command, git SHA,
+    versions, machine, resolved config and finished stages. ``RUN_DIR:STAGE[,STAGE]`` keeps only the
+    named stages (the part of a run a model was built from, e.g. ``results/train/cpu_A:ca``). Raises
+    FileNotFoundError naming the folder that is not a run, ValueError for a stage it does not have."""
+    import json
+
+    records = []
+    for entry in runs:
+        folder, _, wanted = str(entry).partition(":")
+        run = Path(folder)
+        sources = {name: run / f"{name}.json" for name in ("run", "provenance", "config")}
+        missing = [f.name for f in sources.values() if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{run}: not a training run folder (missing {', '.join(missing)})")
+        loaded = {name: json.loads(f.read_text()) for name, f in sources.items()}
+        provenance = {k: loaded["provenance"].get(k) for k in ("created", "argv", "git_sha", "versions", "machine")}
+        stages = [s for s in loaded["run"].get("stages", []) if s.get("status") == "done"]
+        if wanted:
+            names = wanted.split(",")
+            unknown = sorted(set(names) - {s.get("stage") for s in stages})
+            if unknown:
+                raise ValueError(f"{run}: no finished stage {', '.join(unknown)}")
+            stages = [s for s in stages if s.get("stage") in names]
+        records.append({"run_dir": str(run), "profile": loaded["run"].get("profile"), "half": loaded["run"].get("half"),
+                        **provenance, "config": loaded["config"], "stages": stages})
+    return records
+
+
+def checkpoint_card(checkpoint, runs=(), notes: dict | None = None) -> dict:
+    """What produced an exported inpainter, as JSON: its SHA-256, kind and network configs, the
+    :func:`training_runs` that trained its parts (in training order, e.g. the CA's run, then the
+    Fusor's) and their total stage time. ``notes`` adds free fields (what it is evaluated on, ...)."""
+    path = Path(checkpoint)
+    meta = read_checkpoint(path)["idinpaint"]
+    records = training_runs(runs)
+    seconds = sum(stage.get("seconds") or 0 for run in records for stage in run["stages"])
+    return {"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size, "kind": meta.get("kind"),
+            "models": meta.get("models"), "sampler": meta.get("sampler"), **(notes or {}),
+            "train_seconds_total": round(seconds, 1), "runs": records}
+
+
 # --- blending ------------------------------------------------------------------------------------
 
 def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, pad: int = 4) -> np.ndarray:
@@ -260,6 +302,16 @@ def _sha256(path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 (12 hex digits) of a network's state dict: names, dtypes, shapes and values."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 class CheckpointFiller(Filler):
     """A trained inpainter as a :class:`~idinpaint.fillers.Filler` (``ca`` or ``ca_id``).
 
@@ -283,6 +335,16 @@ class CheckpointFiller(Filler):
         self.checkpoint = str(checkpoint)
         self.sha256 = _sha256(checkpoint)[:12]
         self.blend, self.batch_size, self.feather = blend, int(batch_size), float(feather)
+
+    @property
+    def cache_tag(self) -> str | None:
+        """Evaluation cache key of a CA-only filler: the CA's own weights, not the file's hash, so a
+        new Fusor trained on the same CA (same file name, new bytes) keeps its cached ``ca`` rows.
+        ``ca_id`` fillers key on the whole file (their repr)."""
+        if self.inpainter.fusor is not None:
+            return None
+        feather = f", feather={self.feather}" if self.blend != "poisson" else ""
+        return f"ca:weights={weights_digest(self.inpainter.ca)}, blend={self.blend!r}{feather}"
 
     def _fill(self, images, masks):
         if images.shape[1:3] != (CROP, CROP):
@@ -379,7 +441,15 @@ class LFWHalvesFiller(Filler):
                              "the person (fill_for), or a default_half")
         return self.fillers[self.default_half].fill(images, masks)
 
-    def __repr__(self) -> str:  # the evaluation cache key: both weight files and the routing
+    @property
+    def cache_tag(self) -> str | None:
+        """``ca``: both halves' CA weights (see :attr:`CheckpointFiller.cache_tag`); ``ca_id``: the repr."""
+        tags = {half: filler.cache_tag for half, filler in self.fillers.items()}
+        if any(tag is None for tag in tags.values()):
+            return None
+        return "LFWHalvesFiller(" + "; ".join(f"{half}: {tag}" for half, tag in tags.items()) + ")"
+
+    def __repr__(self) -> str:  # the evaluation cache key of ca_id: both weight files and the routing
         inner = ", ".join(f"{h}={f.sha256}" for h, f in self.fillers.items())
         return f"LFWHalvesFiller(name={self.name!r}, {inner}, blend={self.fillers['A'].blend!r})"
 
@@ -404,16 +474,27 @@ for _kind in KINDS:
 
 def method_fillers(half: str = "A", run_dir=None, blend: str = "poisson") -> list[Filler]:
     """[telea, ca, ca_id] for a gallery of ``half``'s test faces: the shipped LFW-half models (each
-    face filled by the model that never saw its person), or the ``ca`` / ``fusor_id9`` stages of a
-    training run folder (``idinpaint train``; e.g. the smoke run of notebook 02)."""
+    face filled by the model that never saw its person), or a training run folder's own models
+    (``idinpaint train``; e.g. the smoke run of notebook 02): its CA stage and its final stage."""
+    import json
+
     from idinpaint.fillers import get_filler
 
     if run_dir is None:
         learned = [get_filler(kind, default_half=half, blend=blend) for kind in KINDS]
     else:
         run_dir = Path(run_dir)
-        learned = [CheckpointFiller(run_dir / "ca" / "inpainter.pt", kind="ca", blend=blend),
-                   CheckpointFiller(run_dir / "fusor_id9" / "inpainter.pt", kind="ca_id", blend=blend)]
+        run_file = run_dir / "run.json"
+        if not run_file.is_file():
+            raise FileNotFoundError(f"{run_file}: no training run here (run `idinpaint train` first)")
+        # stage folders relative to run_dir: run.json's paths are relative to where training ran
+        done = [s for s in json.loads(run_file.read_text()).get("stages", [])
+                if s.get("status") == "done" and (run_dir / s["stage"] / "inpainter.pt").is_file()]
+        ca_stages = [s["stage"] for s in done if s.get("model") == "ca"]
+        if not ca_stages or done[-1].get("model") != "fusor":
+            raise FileNotFoundError(f"{run_file}: the run has no finished CA stage and final Fusor stage yet")
+        learned = [CheckpointFiller(run_dir / ca_stages[-1] / "inpainter.pt", kind="ca", blend=blend),
+                   CheckpointFiller(run_dir / done[-1]["stage"] / "inpainter.pt", kind="ca_id", blend=blend)]
     return [get_filler("telea")] + learned
 
 

@@ -128,6 +128,39 @@ def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp
     assert max((before["fusor"][k] - after["fusor"][k]).abs().max().item() for k in learned) < 0.01
 
 
+def test_export_last_ships_the_final_weights_not_the_best_validated(smoke_run, faces, tmp_path):
+    """``trainer.export: last``: a stage's inpainter.pt is its last state, not best.ckpt (best by the
+    loss network's own similarity); notebook 03's run galleries use the CA stage and the final stage."""
+    from idinpaint.inpaint import export_checkpoint, method_fillers
+    from idinpaint.training.stages import load_training_config, run_training
+
+    source, _ = smoke_run
+    stage = dict(next(s for s in load_training_config(profile="smoke")["stages"] if s["name"] == "fusor_id5"),
+                 name="fusor_last", init_from=str(source / "fusor_id9" / "inpainter.pt"), steps=3)
+    run = tmp_path / "last"
+    summary = run_training(profile="smoke", output=run, log=lambda *_: None,
+                           overrides=_overrides(faces, stages=[stage], trainer={"export": "last"}))
+    assert summary["status"] == "done", summary.get("error")
+
+    def weights(path):
+        return torch.load(path, map_location="cpu", weights_only=True)["idinpaint"]["state_dicts"]["fusor"]
+
+    shipped = weights(run / "fusor_last" / "inpainter.pt")
+    last = weights(export_checkpoint(run / "fusor_last" / "last.ckpt", tmp_path / "l.pt"))
+    best = weights(export_checkpoint(run / "fusor_last" / "best.ckpt", tmp_path / "b.pt"))  # validated at batch 2
+    assert all(torch.equal(shipped[k], last[k]) for k in last)
+    assert not all(torch.equal(shipped[k], best[k]) for k in best)
+    with pytest.raises(ValueError, match="trainer.export must be best or last"):
+        load_training_config(profile="smoke", overrides={"trainer": {"export": "first"}})
+    # a run folder's gallery models: its CA stage and its final Fusor stage
+    names = [str(getattr(f, "checkpoint", f.name)) for f in method_fillers("A", source)]
+    assert names[0] == "telea" and names[1].endswith("ca/inpainter.pt") and names[2].endswith("fusor_id9/inpainter.pt")
+    with pytest.raises(FileNotFoundError, match="the run has no finished CA stage"):
+        method_fillers("A", run)  # a Fusor-only run has no CA stage of its own
+    with pytest.raises(FileNotFoundError, match="no training run here"):
+        method_fillers("A", tmp_path / "nothing")
+
+
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(faces, tmp_path, monkeypatch):
     from idinpaint.training.modules import CAModule
     from idinpaint.training.stages import run_training
@@ -304,6 +337,60 @@ def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(s
     assert load_checkpoint(slim, kind="ca", device="cpu").fusor is None
     with pytest.raises(CheckpointError, match="'ca' checkpoint"):
         load_checkpoint(slim, kind="ca_id", device="cpu")
+
+
+def test_ca_cache_key_follows_the_ca_weights_and_ca_id_key_the_whole_file(smoke_run, tmp_path):
+    from idinpaint.evaluation.occluded import filler_fingerprint
+    from idinpaint.inpaint import CheckpointFiller, LFWHalvesFiller, export_checkpoint
+
+    output, _ = smoke_run
+    pairs = [Pair("Person_0/Person_0_0001.jpg", "Person_0/Person_0_0002.jpg", True, 0),
+             Pair("Person_1/Person_1_0001.jpg", "Person_1/Person_1_0002.jpg", True, 5)]
+    # two stages of one run: the same CA (frozen in Fusor stages), different Fusors -> different files
+    id5, id9 = output / "fusor_id5" / "inpainter.pt", output / "fusor_id9" / "inpainter.pt"
+
+    def key(path, kind, **kwargs):
+        return filler_fingerprint(LFWHalvesFiller({"A": path, "B": path}, kind=kind, pairs=pairs, device="cpu", **kwargs))
+
+    assert key(id5, "ca") == key(id9, "ca")
+    assert key(id5, "ca_id") != key(id9, "ca_id")
+    assert key(id5, "ca") != key(id5, "ca", blend="alpha")
+    assert key(id5, "ca", blend="alpha") != key(id5, "ca", blend="alpha", feather=8.0)
+    # changed CA weights give a different key
+    changed = CheckpointFiller(export_checkpoint(id5, tmp_path / "c.pt", ca_only=True), kind="ca", device="cpu")
+    same = filler_fingerprint(changed)
+    with torch.no_grad():
+        next(changed.inpainter.ca.parameters()).add_(1e-3)
+    assert filler_fingerprint(changed) != same
+
+
+def test_export_command_writes_the_inference_file_and_a_card_of_what_made_it(smoke_run, tmp_path, capsys):
+    import hashlib
+    import json
+
+    from idinpaint.cli import main
+    from idinpaint.inpaint import checkpoint_card, load_checkpoint
+
+    output, _ = smoke_run
+    target = tmp_path / "ship" / "model.pt"
+    assert main(["export", "--checkpoint", str(output / "fusor_id9" / "last.ckpt"), "--output", str(target),
+                 "--runs", str(output), "--note", "half=A", "trained_on=a test"]) == 0
+    card = json.loads(target.with_suffix(".json").read_text())
+    assert card["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest() and card["kind"] == "ca_id"
+    assert card["half"] == "A" and card["trained_on"] == "a test"
+    run = card["runs"][0]
+    assert [s["stage"] for s in run["stages"]] == ["ca", "fusor_id5", "fusor_id7", "fusor_id9"]
+    assert run["config"]["ca"] == card["models"]["ca"] and run["argv"]
+    assert card["train_seconds_total"] == pytest.approx(sum(s["seconds"] for s in run["stages"]), abs=0.1)
+    assert load_checkpoint(target, "ca_id", "cpu").fusor is not None
+    # only the stages a model was built from
+    partial = checkpoint_card(target, [f"{output}:ca,fusor_id9"])
+    assert [s["stage"] for s in partial["runs"][0]["stages"]] == ["ca", "fusor_id9"]
+    with pytest.raises(ValueError, match="no finished stage fusor_id3"):
+        checkpoint_card(target, [f"{output}:fusor_id3"])
+    # a folder that is not a run: one-line error, exit status 2
+    assert main(["export", "--checkpoint", str(target), "--output", str(tmp_path / "y.pt"), "--runs", str(tmp_path)]) == 2
+    assert "not a training run folder" in capsys.readouterr().err and not (tmp_path / "y.pt").exists()
 
 
 def test_checkpoint_dir_variable_points_the_default_fillers_at_another_pair(tmp_path, monkeypatch):

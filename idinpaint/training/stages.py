@@ -14,6 +14,9 @@ Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
     run.json          stage summaries and the final checkpoint
     <stage>/last.ckpt the stage's latest state (written atomically, every ``checkpoint_every`` batches and at the end)
     <stage>/best.ckpt best by ``val/id_similarity``
+    <stage>/inpainter.pt the stage's inference file, exported from best.ckpt (``trainer.export: best``,
+                      the default) or last.ckpt (``export: last``: selecting by the loss network's own
+                      similarity favours whatever fools it most)
     <stage>/stage.json status (done / failed), batches, seconds, images/s, best score
     tb/<stage>/       TensorBoard logs (every loss, image grids, hparams)
 
@@ -78,6 +81,9 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
             raise ValueError(f"stage {s['name']}: model must be one of {', '.join(MODULES)}, got {s.get('model')!r}")
         if (s.get("steps") is None) == (s.get("epochs") is None):
             raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
+    export = (config.get("trainer") or {}).get("export", "best")
+    if export not in ("best", "last"):
+        raise ValueError(f"{path}: profile {profile!r}: trainer.export must be best or last, got {export!r}")
     return config
 
 
@@ -390,7 +396,8 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
             return summary
         best_score = best.best_model_score
         best_path = Path(best.best_model_path) if best.best_model_path else None
-        export_from = best_path if best_path is not None and best_path.is_file() else stage_dir / "last.ckpt"
+        use_best = config.get("trainer", {}).get("export", "best") == "best" and best_path is not None and best_path.is_file()
+        export_from = best_path if use_best else stage_dir / "last.ckpt"
         exported = None
         if trainer.is_global_zero and export_from.is_file():
             from idinpaint.inpaint import export_checkpoint
