@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "on a non-finite loss (its last good checkpoint is kept).")
     p.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
     p.add_argument("--profile", default="smoke",
-                   help="a profile of the YAML: smoke, cpu, paper, or the experimental cpu_warmup (default smoke)")
+                   help="a profile of the YAML: smoke, cpu, paper, or cpu_v1 (the superseded first cpu recipe; default smoke)")
     p.add_argument("--stage", default=None, help="run only this stage (it starts from the previous stage's checkpoint)")
     p.add_argument("--resume", default=None, help="resume the stage this checkpoint belongs to, then run the later ones")
     p.add_argument("--half", choices=("A", "B"), default=None,

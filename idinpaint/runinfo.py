@@ -64,6 +64,7 @@ def write_json(path, payload) -> Path:
     with os.fdopen(fd, "w") as handle:
         json.dump(payload, handle, indent=2, default=str)
         handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
     os.replace(tmp, path)
     return path
 

@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from idinpaint.data.lfw import (PairsFormatError, pair_images, parse_pairs, people_by_fold, people_with_images,
-                                subset_pairs)
+from idinpaint.data.lfw import (Pair, PairsFormatError, pair_images, parse_pairs, people_by_fold, people_with_images,
+                                second_images_of_distinct_people, subset_pairs)
 from idinpaint.data.registry import DatasetError, dataset_root, get_spec, list_images
 
 
@@ -60,6 +60,13 @@ def test_subset_keeps_fold_balance(lfw_root):
     subset = subset_pairs(parse_pairs(lfw_root / "pairs.txt"), 3)
     assert len(subset) == 60
     assert all(sum(p.fold == f and p.same == s for p in subset) == 3 for f in range(10) for s in (True, False))
+
+
+def test_gallery_faces_are_distinct_people():
+    pairs = [Pair("A/A_0001.jpg", "A/A_0002.jpg", True, 0), Pair("A/A_0003.jpg", "A/A_0004.jpg", True, 0),
+             Pair("C/C_0001.jpg", "B/B_0001.jpg", False, 0), Pair("D/D_0001.jpg", "D/D_0002.jpg", True, 0)]
+    assert second_images_of_distinct_people(pairs, 2) == ["A/A_0002.jpg", "B/B_0001.jpg"]
+    assert second_images_of_distinct_people(pairs, 9) == ["A/A_0002.jpg", "B/B_0001.jpg", "D/D_0002.jpg"]
 
 
 def test_people_with_images():

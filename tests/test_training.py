@@ -435,15 +435,17 @@ def test_config_overrides_parse_yaml_values_and_reject_malformed_keys():
         parse_overrides(["a=1", "a.b=2"])
 
 
-def test_every_profile_resolves_and_cpu_warmup_warms_up_without_identity():
+def test_every_profile_resolves_and_the_cpu_fusor_warms_up_without_identity():
     from idinpaint.training.stages import load_training_config
     from idinpaint.config import load_yaml
     from idinpaint.training.stages import DEFAULT_CONFIG
 
     for profile in load_yaml(DEFAULT_CONFIG)["profiles"]:
         assert load_training_config(profile=profile)["stages"]
-    warm = load_training_config(profile="cpu_warmup")
+    warm = load_training_config(profile="cpu")
     assert [s.get("id_weight") for s in warm["stages"]] == [None, 0, 5]  # adversarial-only Fusor stage first
-    assert warm["losses"]["fusor"]["adv"] == 1.0
+    assert warm["losses"]["fusor"]["adv"] == 1.0 and warm["trainer"]["export"] == "last"
+    assert [s.get("id_weight") for s in load_training_config(profile="cpu_v1")["stages"]] == [None, 5, 7, 9]
+    assert [s.get("id_weight") for s in load_training_config(profile="paper")["stages"]] == [None, 5, 7, 9]
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         load_training_config(profile="nope")

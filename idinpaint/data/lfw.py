@@ -110,6 +110,18 @@ def pair_images(pairs: list[Pair]) -> list[str]:
     return sorted({p.first for p in pairs} | {p.second for p in pairs})
 
 
+def second_images_of_distinct_people(pairs: list[Pair], count: int) -> list[str]:
+    """The second image of the first ``count`` pairs whose second person is new (gallery rows show
+    ``count`` different people, not one person's consecutive pairs)."""
+    seen, images = set(), []
+    for pair in pairs:
+        person = pair.second.split("/")[0]
+        if person not in seen and len(images) < count:
+            seen.add(person)
+            images.append(pair.second)
+    return images
+
+
 def subset_pairs(pairs: list[Pair], per_fold: int | None) -> list[Pair]:
     """The first ``per_fold`` same and first ``per_fold`` different pairs of every fold (all when None).
 
