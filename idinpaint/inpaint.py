@@ -245,9 +245,13 @@ def checkpoint_card(checkpoint, runs=(), notes: dict | None = None) -> dict:
     meta = read_checkpoint(path)["idinpaint"]
     records = training_runs(runs)
     seconds = sum(stage.get("seconds") or 0 for run in records for stage in run["stages"])
-    return {"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size, "kind": meta.get("kind"),
-            "models": meta.get("models"), "sampler": meta.get("sampler"), **(notes or {}),
-            "train_seconds_total": round(seconds, 1), "runs": records}
+    card = {"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size, "kind": meta.get("kind"),
+            "models": meta.get("models"), "sampler": meta.get("sampler")}
+    facts = {"train_seconds_total": round(seconds, 1), "runs": records}
+    clash = sorted(set(notes or {}) & (set(card) | set(facts)))
+    if clash:
+        raise ValueError(f"notes may not replace what the card measures: {', '.join(clash)}")
+    return {**card, **(notes or {}), **facts}
 
 
 # --- blending ------------------------------------------------------------------------------------

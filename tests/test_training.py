@@ -388,6 +388,8 @@ def test_export_command_writes_the_inference_file_and_a_card_of_what_made_it(smo
     assert [s["stage"] for s in partial["runs"][0]["stages"]] == ["ca", "fusor_id9"]
     with pytest.raises(ValueError, match="no finished stage fusor_id3"):
         checkpoint_card(target, [f"{output}:fusor_id3"])
+    with pytest.raises(ValueError, match="may not replace what the card measures: sha256"):
+        checkpoint_card(target, notes={"sha256": "0" * 64})
     # a folder that is not a run: one-line error, exit status 2
     assert main(["export", "--checkpoint", str(target), "--output", str(tmp_path / "y.pt"), "--runs", str(tmp_path)]) == 2
     assert "not a training run folder" in capsys.readouterr().err and not (tmp_path / "y.pt").exists()
