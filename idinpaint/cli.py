@@ -136,12 +136,13 @@ def _cmd_evaluate_occluded(args) -> int:
 
 
 def _cmd_evaluate_report(args) -> int:
-    from .evaluation.occluded import combine_results, load_results, results_report
+    from .evaluation.occluded import combine_results, load_results, rename_filler, results_report
     from .paths import results_dir
     from .runinfo import write_text
 
     parts = []
     for run in args.runs:
+        run, _, renames = run.partition(":")  # RUN:OLD=NEW,... renames that run's fillers
         path = Path(run)
         if not path.is_absolute() and not path.parent.parts:
             path = results_dir() / "lfw_occluded" / path  # a bare stem: the default results folder
@@ -149,7 +150,17 @@ def _cmd_evaluate_report(args) -> int:
         if not json_path.is_file():
             print(f"error: {json_path}: no such saved run (write it with `idinpaint evaluate occluded`)", file=sys.stderr)
             return 2
-        parts.append(load_results(path.parent, path.name))
+        part = load_results(path.parent, path.name)
+        try:
+            for rename in filter(None, renames.split(",")):
+                old_name, equals, new_name = rename.partition("=")
+                if not (old_name and equals and new_name):
+                    raise ValueError(f"{run}: rename {rename!r} is not OLD=NEW")
+                part = rename_filler(part, old_name, new_name)
+        except ValueError as err:
+            print(f"error: {json_path}: {err}", file=sys.stderr)
+            return 2
+        parts.append(part)
     try:
         results = combine_results(*parts)
     except ValueError as err:
@@ -332,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "region and method, the headline means, and the method against each "
                                        "baseline with an exact sign-flip test over the 10 folds.")
     q.add_argument("runs", nargs="+", help="saved runs as FOLDER/STEM (e.g. results/lfw_occluded/lfw_occluded_dlib) "
-                                           "or a bare STEM in results/lfw_occluded/")
+                                           "or a bare STEM in results/lfw_occluded/; STEM:OLD=NEW renames a filler "
+                                           "of that run (e.g. :ca_id=ca_id_v1, to compare two models)")
     q.add_argument("--method", default="ca_id", help="the filler judged against the baselines")
     q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea"],
                    help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")

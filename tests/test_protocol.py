@@ -353,3 +353,15 @@ def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp
     assert headline == ["occluded", "telea", "mean_face"]  # baseline first, then the fillers in a fixed order
     assert main(["evaluate", "report", str(tmp_path / "missing")]) == 2
     assert "missing.json: no such saved run" in capsys.readouterr().err
+    # two runs of one filler name, compared: the first run's telea renamed
+    capsys.readouterr()
+    assert main(["evaluate", "report", f"{tmp_path / 'run'}:telea=telea_v1", str(tmp_path / "run"), "--method",
+                 "telea", "--baselines", "telea_v1"]) == 0
+    table = capsys.readouterr().out.split("**fake: telea minus each baseline**")[1]
+    mean = next(line for line in table.splitlines() if line.startswith("| **mean** |"))
+    delta, better, p_value = (cell.strip() for cell in mean.split("|")[2:5])
+    assert delta == "+0.00" and better.startswith("0/") and p_value == "1.000"  # the same scores: p = 1
+    assert main(["evaluate", "report", f"{tmp_path / 'run'}:ca_id=x"]) == 2
+    assert "no filler 'ca_id' in this run" in capsys.readouterr().err
+    assert main(["evaluate", "report", f"{tmp_path / 'run'}:telea"]) == 2
+    assert "is not OLD=NEW" in capsys.readouterr().err

@@ -587,6 +587,22 @@ def combine_results(*parts: OccludedResults) -> OccludedResults:
     return OccludedResults(list(rows.values()), scores, base.labels, base.folds, base.first, base.second)
 
 
+def rename_filler(results: OccludedResults, old: str, new: str) -> OccludedResults:
+    """The same run with filler ``old`` called ``new`` (rows and score keys), so two runs of one
+    filler name (e.g. ``ca_id`` of two checkpoint pairs) can be combined and compared."""
+    if not any(row["filler"] == old for row in results):
+        raise ValueError(f"no filler {old!r} in this run (it has {', '.join(sorted({r['filler'] for r in results}))})")
+    rows, scores = [], {k: v for k, v in results.scores.items()}
+    for row in results:
+        if row["filler"] == old:
+            key = condition_key(row["recogniser"], row["occlusion"], new)
+            if row["condition"] in scores:
+                scores[key] = scores.pop(row["condition"])
+            row = {**row, "filler": new, "condition": key}
+        rows.append(row)
+    return OccludedResults(rows, scores, results.labels, results.folds, results.first, results.second)
+
+
 def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
     """Per recogniser and method, the mean over regions of accuracy, recovery ratio and similarity
     gap, plus each on the hardest three regions — the README's headline table."""
@@ -795,7 +811,8 @@ __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
     "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
     "evaluate_conditions", "combine_results", "headline_table", "method_summary", "results_report", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
-    "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "paired_comparisons", "region_label", "roc_panels",
+    "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "paired_comparisons", "region_label",
+    "rename_filler", "roc_panels",
     "significance_table",
     "rows_to_csv", "verify_pairs", "write_results",
 ]
