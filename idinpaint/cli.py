@@ -175,6 +175,36 @@ def _cmd_evaluate_report(args) -> int:
     return 0
 
 
+def _cmd_evaluate_retention(args) -> int:
+    from .evaluation.lfw import default_aligned_root
+    from .evaluation.retention import run_retention
+    from .paths import results_dir
+
+    aligned = _aligned_or_error(args.aligned or default_aligned_root())
+    if aligned is None:
+        return 2
+    try:
+        model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
+        if args.models and any("=" not in item for item in args.models):
+            raise ValueError("--models takes LABEL=FOLDER items")
+        compare = [tuple(item.split(",", 1)) for item in args.compare]
+        if any(len(pair) != 2 for pair in compare):
+            raise ValueError("--compare takes METHOD,BASELINE items")
+        regions = None if "all" in args.regions else args.regions
+        recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
+        kwargs = {} if regions is None else {"regions": regions}
+        result = run_retention(recognizers, args.fillers, args.halves, model_dirs, compare=compare,
+                               val_images=args.val_images, seed=args.seed, aligned_root=aligned,
+                               lfw_root=args.lfw_root, output_dir=args.output or results_dir() / "retention",
+                               **kwargs)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(result["markdown"])
+    print(f"wrote {', '.join(str(p) for p in result['paths'])}")
+    return 0
+
+
 def _cmd_evaluate_tsne(args) -> int:
     from .data.registry import DatasetError
     from .evaluation.occluded import canonical_spec
@@ -350,6 +380,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")
     q.add_argument("--output", default=None, help="write the markdown here instead of printing it")
     q.set_defaults(func=_cmd_evaluate_report)
+
+    q = targets.add_parser("retention", help="identity kept after occlusion + fill, on training splits' held-out crops",
+                           description="Mean cosine between a recogniser's embeddings of the filled and the clean "
+                                       "face, per region, on the validation crops `idinpaint train --half H` holds "
+                                       "out (people in neither the model's training set nor its test pairs): for "
+                                       "decisions the test pairs must not make. Writes <output>/retention.json/.md.")
+    q.add_argument("--recognizers", nargs="+", choices=("sface", "dlib"), default=["dlib"])
+    q.add_argument("--fillers", nargs="+", default=["none", "telea", "ca_id"],
+                   help="fillers, or FILL:FILLER (gray:none = the gray-filled face); ca / ca_id use each half's model")
+    q.add_argument("--models", nargs="*", default=None,
+                   help="LABEL=FOLDER with idinpainter_cpu_half{A,B}.pt (default: the shipped pair); "
+                        "several give ca_id@LABEL columns")
+    q.add_argument("--compare", nargs="*", default=[], help="METHOD,BASELINE labels compared face by face")
+    q.add_argument("--halves", nargs="+", choices=("A", "B"), default=["A", "B"])
+    q.add_argument("--regions", nargs="+", default=["all"], help="protocol regions or all")
+    q.add_argument("--val-images", type=int, default=64, help="the training split's data.val_images")
+    q.add_argument("--seed", type=int, default=0, help="the training split's seed")
+    q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
+    q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
+    q.add_argument("--output", default=None, help="results folder (default results/retention)")
+    q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
+    q.set_defaults(func=_cmd_evaluate_retention)
 
     q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",
                            description="Embed a fixed set of people (default: LFW people with >= 20 crops) clean, "

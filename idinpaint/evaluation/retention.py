@@ -1,0 +1,213 @@
+"""Identity retention: how much of a face's identity survives an occlusion and a fill.
+
+For a crop x, a region mask m and a filler F, the retention is the cosine between a recogniser's
+embeddings of the filled face and of the clean face,
+
+    retention(F, region) = mean_x cos(R(F(occlude(x, m), m)), R(x)),
+
+averaged over faces. It needs no pairs, so it can be measured on the **held-out validation crops
+of a training split** (identities never trained on and never in the evaluated half) — which makes
+it the tool for decisions the LFW test pairs must not make:
+
+* **the Sampler's input**: which version of the occluded face (black-filled, gray-filled, the
+  CA's prior) keeps the most identity for ``z_id`` (with SFace, the Sampler's own network);
+* **choosing between two trained models** with the independent evaluator (dlib), on faces neither
+  model trained on and the test never scores.
+
+Per-image retention is returned as well, so two fillers can be compared image by image
+(:func:`paired_retention`).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..fillers import Filler
+from ..occlusion import REGION_NAMES, region_mask
+from ..occlusion.apply import occlude
+
+#: Defaults of the training split (config/train.yaml, cpu profile: data.val_images 64, seed 0).
+DEFAULT_VAL_IMAGES = 64
+DEFAULT_SEED = 0
+
+
+def validation_crops(half: str, val_images: int = DEFAULT_VAL_IMAGES, seed: int = DEFAULT_SEED,
+                     aligned_root=None, lfw_root=None) -> list[str]:
+    """The crops ``idinpaint train --half HALF`` holds out for validation (same split as training:
+    :func:`~idinpaint.training.data.split_by_identity` of the half's training files). Their people
+    are in neither the model's training set nor the pairs the model is evaluated on."""
+    from ..training.data import lfw_training_files, split_by_identity
+
+    files = lfw_training_files(half, aligned_root=aligned_root, lfw_root=lfw_root)
+    return split_by_identity(files, int(val_images), int(seed))[1]
+
+
+def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Filler],
+                       regions: Sequence[str] = REGION_NAMES, fill: str = "black",
+                       fills: Mapping[str, str] | None = None) -> dict:
+    """Retention of every (region, filler) on ``images`` (RGB uint8 (N, 112, 112, 3), aligned crops).
+
+    ``fillers`` maps a label to a :class:`~idinpaint.fillers.Filler` (``none`` = the occluded face
+    as is). Each region's hole is painted with ``fill`` first, as in the occluded-LFW protocol
+    (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``). Returns ``{"per_image": {(region, label): float array (N,)}, "rows": [dict(region, filler,
+    retention, sd, n)]}``.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != (112, 112, 3) or images.dtype != np.uint8:
+        raise ValueError(f"images must be aligned RGB uint8 crops (N, 112, 112, 3), got {images.dtype} {images.shape}")
+    unknown = [r for r in regions if r not in REGION_NAMES]
+    if unknown:
+        raise ValueError(f"unknown regions {unknown}; valid: {', '.join(REGION_NAMES)}")
+    clean = recognizer.embed(images)
+    per_image, rows = {}, []
+    for region in regions:
+        mask = region_mask(region)
+        masks = np.repeat(mask[None], len(images), axis=0)
+        occluded = {}
+        for label, filler in fillers.items():
+            hole = (fills or {}).get(label, fill)
+            if hole not in occluded:
+                occluded[hole] = np.stack([occlude(image, mask, hole) for image in images])
+            filled = filler.fill(occluded[hole], masks)
+            cosines = np.sum(recognizer.embed(filled) * clean, axis=1).astype(np.float64)
+            per_image[(region, label)] = cosines
+            rows.append({"region": region, "filler": label, "retention": float(cosines.mean()),
+                         "sd": float(cosines.std(ddof=1)) if len(cosines) > 1 else math.nan, "n": len(cosines)})
+    return {"per_image": per_image, "rows": rows}
+
+
+def paired_retention(per_image: Mapping, method: str, baseline: str,
+                     regions: Sequence[str] | None = None) -> dict:
+    """``method`` minus ``baseline`` over ``regions`` (default: all measured), paired by image.
+
+    The unit of the comparison is the face (the regions of one face are not independent): each
+    face's difference is averaged over the regions, then the mean over faces, its standard error
+    and how many faces the method helps are returned.
+    """
+    if regions is None:
+        regions = sorted({r for r, _ in per_image})
+    missing = [(r, f) for r in regions for f in (method, baseline) if (r, f) not in per_image]
+    if missing:
+        raise KeyError(f"no retention measured for {missing}")
+    diff = np.mean([per_image[(r, method)] - per_image[(r, baseline)] for r in regions], axis=0)
+    n = len(diff)
+    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return {"method": method, "baseline": baseline, "regions": list(regions), "delta": float(diff.mean()),
+            "se": se, "faces_better": int((diff > 0).sum()), "n": n}
+
+
+def retention_markdown(rows: Sequence[Mapping], title: str = "") -> str:
+    """A region x filler table of mean retention (with the mean over regions as the last row)."""
+    labels = list(dict.fromkeys(r["filler"] for r in rows))
+    regions = list(dict.fromkeys(r["region"] for r in rows))
+    value = {(r["region"], r["filler"]): r["retention"] for r in rows}
+    lines = ([f"**{title}**", ""] if title else []) + [
+        "| region | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for region in regions:
+        lines.append(f"| {region} | " + " | ".join(f"{value.get((region, l), math.nan):.3f}" for l in labels) + " |")
+    means = [np.nanmean([value.get((region, l), math.nan) for region in regions]) for l in labels]
+    lines.append("| **mean** | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def read_crops(root, relatives: Sequence[str]) -> np.ndarray:
+    """Aligned crops ``root/<relative>`` as one RGB uint8 array."""
+    from .embeddings import read_faces
+
+    return read_faces(Path(root), list(relatives))
+
+
+def _model_folders(model_dirs: Mapping[str, str] | None) -> dict[str, Path | None]:
+    """{label: folder}; None = the shipped pair (or ``$IDINPAINT_CHECKPOINT_DIR``)."""
+    if not model_dirs:
+        return {"": None}
+    return {label: Path(folder) for label, folder in model_dirs.items()}
+
+
+def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] | None = None,
+                 profile: str | None = None) -> tuple[dict[str, Filler], dict[str, str]]:
+    """({label: filler}, {label: fill}) for one half's validation crops.
+
+    ``names``: filler names, or ``FILL:FILLER`` (``gray:none`` = the gray-filled face). ``ca`` and
+    ``ca_id`` use the model **of that half** from each folder of ``model_dirs`` ({label: folder}
+    holding ``idinpainter_<profile>_half{A,B}.pt``; default: the shipped pair, or
+    ``$IDINPAINT_CHECKPOINT_DIR``); with several folders their labels are ``ca_id@<label>``.
+    """
+    from ..fillers import get_filler
+    from ..inpaint import KINDS, SHIPPED_PROFILE, CheckpointFiller, shipped_checkpoints
+
+    dirs = _model_folders(model_dirs)
+    fillers, fills = {}, {}
+    for name in names:
+        fill, _, filler_name = name.rpartition(":")
+        if filler_name in KINDS:
+            for label, folder in dirs.items():
+                path = shipped_checkpoints(profile or SHIPPED_PROFILE, folder)[half]
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path}: no half-{half} model here")
+                key = f"{name}@{label}" if len(dirs) > 1 else name
+                fillers[key] = CheckpointFiller(path, kind=filler_name)
+                if fill:
+                    fills[key] = fill
+        else:
+            fillers[name] = get_filler(filler_name)
+            if fill:
+                fills[name] = fill
+    return fillers, fills
+
+
+def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequence[str] = ("A", "B"),
+                  model_dirs: Mapping[str, str] | None = None, regions: Sequence[str] = REGION_NAMES,
+                  compare: Sequence[tuple[str, str]] = (), val_images: int = DEFAULT_VAL_IMAGES,
+                  seed: int = DEFAULT_SEED, aligned_root=None, lfw_root=None, output_dir=None,
+                  profile: str | None = None) -> dict:
+    """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
+    every recogniser; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
+    halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``."""
+    from ..evaluation.lfw import default_aligned_root
+    from ..runinfo import provenance, write_json, write_text
+
+    root = Path(aligned_root or default_aligned_root())
+    rows, comparisons, sections = [], [], []
+    per_image: dict[str, dict] = {r.name: {} for r in recognizers}
+    for half in halves:
+        crops = validation_crops(half, val_images, seed, root, lfw_root)
+        images = read_crops(root, crops)
+        labelled, fills = half_fillers(fillers, half, model_dirs, profile)
+        for recognizer in recognizers:
+            measured = identity_retention(recognizer, images, labelled, regions, fills=fills)
+            rows += [{"recognizer": recognizer.name, "half": half, **row} for row in measured["rows"]]
+            for key, values in measured["per_image"].items():
+                per_image[recognizer.name].setdefault(key, []).append(values)
+    for recognizer in recognizers:
+        pooled = {key: np.concatenate(parts) for key, parts in per_image[recognizer.name].items()}
+        for method, baseline in compare:
+            for subset in (list(regions), [r for r in ("two_eyes", "upper_face", "center_block") if r in regions]):
+                if subset:
+                    comparisons.append({"recognizer": recognizer.name, **paired_retention(pooled, method, baseline, subset)})
+        for half in halves:
+            sections.append(retention_markdown([r for r in rows if r["recognizer"] == recognizer.name and r["half"] == half],
+                                               f"{recognizer.name}: identity retention, half {half}'s validation crops"))
+    if comparisons:
+        lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
+                 "| recogniser | method | baseline | regions | Δ retention | SE | faces better |", "|---|---|---|---|---|---|---|"]
+        for c in comparisons:
+            regions_text = "all" if len(c["regions"]) == len(regions) else ", ".join(c["regions"])
+            lines.append(f"| {c['recognizer']} | {c['method']} | {c['baseline']} | {regions_text} | "
+                         f"{c['delta']:+.4f} | {c['se']:.4f} | {c['faces_better']}/{c['n']} |")
+        sections.append("\n".join(lines) + "\n")
+    report = "\n".join(sections)
+    result = {"rows": rows, "comparisons": comparisons, "markdown": report}
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        config = {"recognizers": [r.name for r in recognizers], "fillers": list(fillers), "halves": list(halves),
+                  "model_dirs": {k: str(v or "shipped") for k, v in _model_folders(model_dirs).items()},
+                  "regions": list(regions), "val_images": val_images, "seed": seed}
+        write_json(output_dir / "retention.json", {"provenance": provenance(config), "rows": rows,
+                                                   "comparisons": comparisons})
+        write_text(output_dir / "retention.md", report)
+        result["paths"] = [output_dir / "retention.json", output_dir / "retention.md"]
+    return result

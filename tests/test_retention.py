@@ -1,0 +1,104 @@
+"""Identity retention (evaluation/retention.py): the measure that picks designs on held-out
+validation crops instead of the test pairs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from idinpaint.evaluation.retention import identity_retention, paired_retention, retention_markdown, validation_crops
+from idinpaint.fillers import Filler, get_filler
+from idinpaint.recognizers.base import Recognizer
+
+REPO = Path(__file__).resolve().parents[1]
+LFW_112 = REPO / "data" / "lfw-112"
+
+
+class PoolingRecognizer(Recognizer):
+    """8x8 average-pooled pixels, centred: faces that differ inside a region embed differently."""
+
+    name = "pooling"
+    dim = 192
+
+    def _embed_batch(self, images):
+        pooled = images.astype(np.float32).reshape(len(images), 8, 14, 8, 14, 3).mean(axis=(2, 4))
+        return pooled.reshape(len(images), -1) - 128.0
+
+
+class OracleFiller(Filler):
+    """Pastes the true pixels back (knows the clean faces): retention must come out as 1."""
+
+    name = "oracle"
+
+    def __init__(self, clean):
+        self.clean = clean
+
+    def _fill(self, images, masks):
+        return self.clean
+
+
+class RecordingFiller(Filler):
+    name = "recording"
+
+    def __init__(self):
+        self.seen = []
+
+    def _fill(self, images, masks):
+        self.seen.append(images.copy())
+        return images
+
+
+@pytest.fixture
+def faces():
+    rng = np.random.default_rng(0)
+    return rng.integers(30, 226, size=(5, 112, 112, 3), dtype=np.uint8)
+
+
+def test_retention_is_one_for_the_true_pixels_and_lower_for_the_occluded_face(faces):
+    measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "oracle": OracleFiller(faces)},
+                                  regions=["two_eyes", "upper_face"])
+    value = {(r["region"], r["filler"]): r["retention"] for r in measured["rows"]}
+    assert value[("two_eyes", "oracle")] == pytest.approx(1.0, abs=1e-6)
+    assert value[("upper_face", "none")] < value[("two_eyes", "none")] < 0.99  # the larger hole loses more
+    assert all(r["n"] == 5 for r in measured["rows"])
+    compared = paired_retention(measured["per_image"], "oracle", "none")
+    assert compared["delta"] > 0 and compared["faces_better"] == 5 and compared["regions"] == ["two_eyes", "upper_face"]
+    table = retention_markdown(measured["rows"], "t")
+    assert "| upper_face |" in table and "**mean**" in table
+
+
+def test_retention_paints_each_label_with_its_own_fill(faces):
+    black, gray = RecordingFiller(), RecordingFiller()
+    identity_retention(PoolingRecognizer(), faces, {"none": black, "gray:none": gray}, regions=["mouth"],
+                       fills={"gray:none": "gray"})
+    from idinpaint.occlusion import region_mask
+
+    hole = region_mask("mouth")
+    assert np.all(black.seen[0][:, hole] == 0) and np.all(gray.seen[0][:, hole] == 128)
+    assert np.array_equal(black.seen[0][:, ~hole], faces[:, ~hole])
+
+
+def test_retention_rejects_unaligned_images_and_unknown_regions(faces):
+    with pytest.raises(ValueError, match="112, 112, 3"):
+        identity_retention(PoolingRecognizer(), faces[:, :100], {"none": get_filler("none")})
+    with pytest.raises(ValueError, match="unknown regions"):
+        identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none")}, regions=["ears"])
+    with pytest.raises(KeyError, match="no retention"):
+        paired_retention({}, "a", "b", ["mouth"])
+
+
+def test_validation_crops_are_the_training_splits_held_out_people(lfw_root):
+    from idinpaint.evaluation.lfw import load_pairs
+    from idinpaint.training.data import identity_of, lfw_half_pairs, lfw_training_files, split_by_identity
+
+    pairs = load_pairs()
+    tree = LFW_112 if (LFW_112 / "AJ_Cook").is_dir() else lfw_root / "raw"
+    for half in ("A", "B"):
+        crops = validation_crops(half, 64, 0, tree)
+        train, held = split_by_identity(lfw_training_files(half, tree, pairs), 64, 0)
+        assert crops == held and len(crops) == 64
+        people = {identity_of(c) for c in crops}
+        evaluated = {identity_of(path) for p in lfw_half_pairs(pairs, half) for path in (p.first, p.second)}
+        assert not people & evaluated
+        assert not people & {identity_of(f) for f in train}
