@@ -192,6 +192,38 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
     return fig
 
 
+def plot_identity_retention(rows, title: str = "Identity retention on held-out faces"):
+    """Bars of mean cos(R(filled), R(clean)) ± 1 SE per region, one bar per filler; one panel per
+    recogniser (and half, when rows hold several). ``rows``: :func:`idinpaint.evaluation.retention.
+    identity_retention`'s rows (optionally with ``recognizer`` / ``half`` keys)."""
+    panels = list(dict.fromkeys((r.get("recognizer", ""), r.get("half", "")) for r in rows))
+    labels = list(dict.fromkeys(r["filler"] for r in rows))
+    regions = list(dict.fromkeys(r["region"] for r in rows))
+    width = 0.8 / max(1, len(labels))
+    x = np.arange(len(regions))
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.0, 1.6 + 0.5 * len(regions) * max(1, len(labels)) ** 0.5) * len(panels), 4.0),
+                             squeeze=False, sharey=True)
+    for ax, (recognizer, half) in zip(axes[0], panels):
+        mine = {(r["region"], r["filler"]): r for r in rows
+                if (r.get("recognizer", ""), r.get("half", "")) == (recognizer, half)}
+        for j, label in enumerate(labels):
+            cells = [mine.get((region, label)) for region in regions]
+            values = [c["retention"] if c else np.nan for c in cells]
+            errors = [c["sd"] / np.sqrt(c["n"]) if c and c["n"] > 1 else 0.0 for c in cells]
+            ax.bar(x - 0.4 + width * (j + 0.5), values, width, yerr=errors, capsize=2, label=label,
+                   color=_method_colour(label, labels), alpha=0.85, error_kw={"lw": 0.8})
+        ax.set_xticks(x)
+        ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
+        name = {"sface": "SFace", "dlib": "dlib ResNet"}.get(recognizer, recognizer)
+        ax.set_title(" · ".join(t for t in (name, f"half {half}" if half else "") if t))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("cos(filled, clean)")
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_roc_per_region(panels, labels, clean_scores=None, columns: int = 5, title: str | None = None):
     """Small multiples: one ROC panel per region with clean (dashed), occluded and each filler.
 

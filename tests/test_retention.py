@@ -102,3 +102,35 @@ def test_validation_crops_are_the_training_splits_held_out_people(lfw_root):
         evaluated = {identity_of(path) for p in lfw_half_pairs(pairs, half) for path in (p.first, p.second)}
         assert not people & evaluated
         assert not people & {identity_of(f) for f in train}
+
+
+def test_retention_figure_has_a_panel_per_recogniser_and_half_and_is_saved(faces, tmp_path):
+    from idinpaint.figures import plot_identity_retention, save_figure
+
+    measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "oracle": OracleFiller(faces)},
+                                  regions=["nose", "mouth"])
+    rows = [{"recognizer": "pooling", "half": h, **r} for h in "AB" for r in measured["rows"]]
+    fig = plot_identity_retention(rows, title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["pooling · half A", "pooling · half B"]
+    assert len(fig.axes[0].patches) == 4  # 2 regions x 2 fillers
+    paths = save_figure(fig, "retention_test", tmp_path)
+    assert {p.suffix for p in paths} == {".png", ".pdf"} and all(p.stat().st_size > 0 for p in paths)
+
+
+def test_margin_does_not_reward_a_fill_that_makes_everyone_look_alike(faces):
+    class SameFaceFiller(Filler):
+        name = "same"
+
+        def _fill(self, images, masks):
+            return np.repeat(faces[:1], len(images), axis=0)
+
+    people = ["p0", "p1", "p2", "p3", "p4"]
+    measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "same": SameFaceFiller(),
+                                  "oracle": OracleFiller(faces)}, regions=["upper_face"], identities=people)
+    row = {r["filler"]: r for r in measured["rows"]}
+    assert row["oracle"]["margin"] == pytest.approx(1.0 - row["oracle"]["impostor"])
+    assert row["same"]["impostor"] > row["oracle"]["impostor"]  # everyone now shares one upper face
+    assert row["oracle"]["margin"] > max(row["none"]["margin"], row["same"]["margin"])
+    assert set(measured["per_image_margin"]) == set(measured["per_image"])
+    with pytest.raises(ValueError, match="two people"):
+        identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none")}, regions=["mouth"], identities=["a"] * 5)

@@ -5,7 +5,9 @@ embeddings of the filled face and of the clean face,
 
     retention(F, region) = mean_x cos(R(F(occlude(x, m), m)), R(x)),
 
-averaged over faces. It needs no pairs, so it can be measured on the **held-out validation crops
+averaged over faces, and the **margin** = retention minus the filled face's mean cosine to the
+clean faces of the other people in the set (what verification needs: the genuine similarity kept,
+the impostor similarity not raised). Neither needs pairs, so it can be measured on the **held-out validation crops
 of a training split** (identities never trained on and never in the evaluated half) — which makes
 it the tool for decisions the LFW test pairs must not make:
 
@@ -14,7 +16,7 @@ it the tool for decisions the LFW test pairs must not make:
 * **choosing between two trained models** with the independent evaluator (dlib), on faces neither
   model trained on and the test never scores.
 
-Per-image retention is returned as well, so two fillers can be compared image by image
+Per-image values are returned as well, so two fillers can be compared image by image
 (:func:`paired_retention`).
 """
 from __future__ import annotations
@@ -47,13 +49,20 @@ def validation_crops(half: str, val_images: int = DEFAULT_VAL_IMAGES, seed: int 
 
 def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Filler],
                        regions: Sequence[str] = REGION_NAMES, fill: str = "black",
-                       fills: Mapping[str, str] | None = None) -> dict:
+                       fills: Mapping[str, str] | None = None, identities: Sequence[str] | None = None) -> dict:
     """Retention of every (region, filler) on ``images`` (RGB uint8 (N, 112, 112, 3), aligned crops).
 
     ``fillers`` maps a label to a :class:`~idinpaint.fillers.Filler` (``none`` = the occluded face
     as is). Each region's hole is painted with ``fill`` first, as in the occluded-LFW protocol
-    (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``). Returns ``{"per_image": {(region, label): float array (N,)}, "rows": [dict(region, filler,
-    retention, sd, n)]}``.
+    (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``).
+
+    With ``identities`` (one name per image) the **margin** is measured too: retention minus the
+    filled face's mean cosine to the clean faces of *other* people. Verification needs both: a fill
+    that drags every face towards one generic face raises the retention and the impostor similarity
+    alike, and the margin does not reward it.
+
+    Returns ``{"per_image": {(region, label): float array (N,)}, "per_image_margin": {...} (with
+    identities), "rows": [dict(region, filler, retention, sd, n[, impostor, margin, margin_sd])]}``.
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != (112, 112, 3) or images.dtype != np.uint8:
@@ -62,7 +71,15 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
     if unknown:
         raise ValueError(f"unknown regions {unknown}; valid: {', '.join(REGION_NAMES)}")
     clean = recognizer.embed(images)
-    per_image, rows = {}, []
+    others = None
+    if identities is not None:
+        names = np.asarray(list(identities))
+        if len(names) != len(images):
+            raise ValueError(f"identities: {len(names)} names for {len(images)} images")
+        others = names[:, None] != names[None, :]
+        if not others.any(axis=1).all():
+            raise ValueError("identities: the margin needs at least two people")
+    per_image, per_image_margin, rows = {}, {}, []
     for region in regions:
         mask = region_mask(region)
         masks = np.repeat(mask[None], len(images), axis=0)
@@ -72,11 +89,25 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
             if hole not in occluded:
                 occluded[hole] = np.stack([occlude(image, mask, hole) for image in images])
             filled = filler.fill(occluded[hole], masks)
-            cosines = np.sum(recognizer.embed(filled) * clean, axis=1).astype(np.float64)
+            similarity = (recognizer.embed(filled) @ clean.T).astype(np.float64)  # filled i vs clean j
+            cosines = np.diagonal(similarity).copy()
             per_image[(region, label)] = cosines
-            rows.append({"region": region, "filler": label, "retention": float(cosines.mean()),
-                         "sd": float(cosines.std(ddof=1)) if len(cosines) > 1 else math.nan, "n": len(cosines)})
-    return {"per_image": per_image, "rows": rows}
+            row = {"region": region, "filler": label, "retention": float(cosines.mean()),
+                   "sd": _sd(cosines), "n": len(cosines)}
+            if others is not None:
+                impostor = (similarity * others).sum(axis=1) / others.sum(axis=1)
+                margin = cosines - impostor
+                per_image_margin[(region, label)] = margin
+                row.update(impostor=float(impostor.mean()), margin=float(margin.mean()), margin_sd=_sd(margin))
+            rows.append(row)
+    result = {"per_image": per_image, "rows": rows}
+    if others is not None:
+        result["per_image_margin"] = per_image_margin
+    return result
+
+
+def _sd(values: np.ndarray) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
 def paired_retention(per_image: Mapping, method: str, baseline: str,
@@ -99,11 +130,12 @@ def paired_retention(per_image: Mapping, method: str, baseline: str,
             "se": se, "faces_better": int((diff > 0).sum()), "n": n}
 
 
-def retention_markdown(rows: Sequence[Mapping], title: str = "") -> str:
-    """A region x filler table of mean retention (with the mean over regions as the last row)."""
+def retention_markdown(rows: Sequence[Mapping], title: str = "", measure: str = "retention") -> str:
+    """A region x filler table of the mean ``measure`` (``retention``, ``impostor`` or ``margin``),
+    with the mean over regions as the last row."""
     labels = list(dict.fromkeys(r["filler"] for r in rows))
     regions = list(dict.fromkeys(r["region"] for r in rows))
-    value = {(r["region"], r["filler"]): r["retention"] for r in rows}
+    value = {(r["region"], r["filler"]): r.get(measure, math.nan) for r in rows}
     lines = ([f"**{title}**", ""] if title else []) + [
         "| region | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for region in regions:
@@ -135,6 +167,7 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
     ``ca_id`` use the model **of that half** from each folder of ``model_dirs`` ({label: folder}
     holding ``idinpainter_<profile>_half{A,B}.pt``; default: the shipped pair, or
     ``$IDINPAINT_CHECKPOINT_DIR``); with several folders their labels are ``ca_id@<label>``.
+    ``ca_id/alpha`` (``/poisson``, ``/none``) picks how the output is blended into the hole.
     """
     from ..fillers import get_filler
     from ..inpaint import KINDS, SHIPPED_PROFILE, CheckpointFiller, shipped_checkpoints
@@ -143,13 +176,16 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
     fillers, fills = {}, {}
     for name in names:
         fill, _, filler_name = name.rpartition(":")
+        filler_name, _, blend = filler_name.partition("/")
+        if blend and filler_name not in KINDS:
+            raise ValueError(f"filler {name!r}: only ca / ca_id take a /BLEND")
         if filler_name in KINDS:
             for label, folder in dirs.items():
                 path = shipped_checkpoints(profile or SHIPPED_PROFILE, folder)[half]
                 if not path.is_file():
                     raise FileNotFoundError(f"{path}: no half-{half} model here")
                 key = f"{name}@{label}" if len(dirs) > 1 else name
-                fillers[key] = CheckpointFiller(path, kind=filler_name)
+                fillers[key] = CheckpointFiller(path, kind=filler_name, **({"blend": blend} if blend else {}))
                 if fill:
                     fills[key] = fill
         else:
@@ -170,33 +206,43 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     from ..evaluation.lfw import default_aligned_root
     from ..runinfo import provenance, write_json, write_text
 
+    from ..training.data import identity_of
+
     root = Path(aligned_root or default_aligned_root())
     rows, comparisons, sections = [], [], []
-    per_image: dict[str, dict] = {r.name: {} for r in recognizers}
+    measures = ("retention", "margin")
+    per_image = {(r.name, m): {} for r in recognizers for m in measures}
     for half in halves:
         crops = validation_crops(half, val_images, seed, root, lfw_root)
         images = read_crops(root, crops)
         labelled, fills = half_fillers(fillers, half, model_dirs, profile)
         for recognizer in recognizers:
-            measured = identity_retention(recognizer, images, labelled, regions, fills=fills)
+            measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
+                                          identities=[identity_of(c) or c for c in crops])
             rows += [{"recognizer": recognizer.name, "half": half, **row} for row in measured["rows"]]
-            for key, values in measured["per_image"].items():
-                per_image[recognizer.name].setdefault(key, []).append(values)
+            for measure, key in zip(measures, ("per_image", "per_image_margin")):
+                for cell, values in measured[key].items():
+                    per_image[(recognizer.name, measure)].setdefault(cell, []).append(values)
+    hardest = [r for r in ("two_eyes", "upper_face", "center_block") if r in regions]
     for recognizer in recognizers:
-        pooled = {key: np.concatenate(parts) for key, parts in per_image[recognizer.name].items()}
-        for method, baseline in compare:
-            for subset in (list(regions), [r for r in ("two_eyes", "upper_face", "center_block") if r in regions]):
-                if subset:
-                    comparisons.append({"recognizer": recognizer.name, **paired_retention(pooled, method, baseline, subset)})
-        for half in halves:
-            sections.append(retention_markdown([r for r in rows if r["recognizer"] == recognizer.name and r["half"] == half],
-                                               f"{recognizer.name}: identity retention, half {half}'s validation crops"))
+        for measure in measures:
+            pooled = {cell: np.concatenate(parts) for cell, parts in per_image[(recognizer.name, measure)].items()}
+            for method, baseline in compare:
+                for subset in (list(regions), hardest):
+                    if subset:
+                        comparisons.append({"recognizer": recognizer.name, "measure": measure,
+                                            **paired_retention(pooled, method, baseline, subset)})
+            for half in halves:
+                sections.append(retention_markdown(
+                    [r for r in rows if r["recognizer"] == recognizer.name and r["half"] == half],
+                    f"{recognizer.name}: identity {measure}, half {half}'s validation crops", measure))
     if comparisons:
         lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
-                 "| recogniser | method | baseline | regions | Δ retention | SE | faces better |", "|---|---|---|---|---|---|---|"]
+                 "| recogniser | measure | method | baseline | regions | Δ | SE | faces better |",
+                 "|---|---|---|---|---|---|---|---|"]
         for c in comparisons:
             regions_text = "all" if len(c["regions"]) == len(regions) else ", ".join(c["regions"])
-            lines.append(f"| {c['recognizer']} | {c['method']} | {c['baseline']} | {regions_text} | "
+            lines.append(f"| {c['recognizer']} | {c['measure']} | {c['method']} | {c['baseline']} | {regions_text} | "
                          f"{c['delta']:+.4f} | {c['se']:.4f} | {c['faces_better']}/{c['n']} |")
         sections.append("\n".join(lines) + "\n")
     report = "\n".join(sections)
