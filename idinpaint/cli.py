@@ -184,9 +184,9 @@ def _cmd_evaluate_retention(args) -> int:
     if aligned is None:
         return 2
     try:
-        model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
         if args.models and any("=" not in item for item in args.models):
             raise ValueError("--models takes LABEL=FOLDER items")
+        model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
         compare = [tuple(item.split(",", 1)) for item in args.compare]
         if any(len(pair) != 2 for pair in compare):
             raise ValueError("--compare takes METHOD,BASELINE items")
@@ -460,8 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", required=True)
     p.add_argument("--mask", required=True, help="single-channel PNG, 255 = hole")
     p.add_argument("--output", required=True)
-    p.add_argument("--blend", choices=("poisson", "alpha", "none"), default="poisson",
-                   help="how the fill is blended into the hole (default poisson, as the seed)")
+    p.add_argument("--blend", choices=("poisson", "alpha", "none"), default="alpha",
+                   help="how the fill is blended into the hole (default alpha, chosen on held-out crops; "
+                        "poisson = the seed's cv2.seamlessClone)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_inpaint)
     return parser

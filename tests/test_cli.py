@@ -49,3 +49,11 @@ def test_preprocess_cli_on_a_tiny_folder(lfw_root, tmp_path, capsys):
     assert code == 0 and "1 aligned" in out and "1 failed" in out
     assert "broken.jpg: not an image file" in out
     assert (tmp_path / "out/Abel_Pacheco/Abel_Pacheco_0001.png").is_file()
+
+
+def test_evaluate_retention_rejects_malformed_models_and_comparisons(tmp_path, capsys):
+    (tmp_path / "landmarks.csv").write_text("")
+    assert main(["evaluate", "retention", "--aligned", str(tmp_path), "--models", "checkpoints"]) == 2
+    assert "LABEL=FOLDER" in capsys.readouterr().err
+    assert main(["evaluate", "retention", "--aligned", str(tmp_path), "--compare", "ca_id"]) == 2
+    assert "METHOD,BASELINE" in capsys.readouterr().err

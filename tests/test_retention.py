@@ -134,3 +134,14 @@ def test_margin_does_not_reward_a_fill_that_makes_everyone_look_alike(faces):
     assert set(measured["per_image_margin"]) == set(measured["per_image"])
     with pytest.raises(ValueError, match="two people"):
         identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none")}, regions=["mouth"], identities=["a"] * 5)
+
+
+def test_half_fillers_parse_fill_and_blend_labels_and_refuse_a_blend_on_a_plain_filler(tmp_path):
+    from idinpaint.evaluation.retention import half_fillers
+
+    fillers, fills = half_fillers(["none", "gray:none", "telea"], "A")
+    assert list(fillers) == ["none", "gray:none", "telea"] and fills == {"gray:none": "gray"}
+    with pytest.raises(ValueError, match="only ca / ca_id take a /BLEND"):
+        half_fillers(["telea/alpha"], "A")
+    with pytest.raises(FileNotFoundError, match="no half-A model"):
+        half_fillers(["ca_id"], "A", {"mine": tmp_path})

@@ -354,7 +354,7 @@ def test_ca_cache_key_follows_the_ca_weights_and_ca_id_key_the_whole_file(smoke_
 
     assert key(id5, "ca") == key(id9, "ca")
     assert key(id5, "ca_id") != key(id9, "ca_id")
-    assert key(id5, "ca") != key(id5, "ca", blend="alpha")
+    assert key(id5, "ca") != key(id5, "ca", blend="poisson")  # the default blend (alpha) is part of the key
     assert key(id5, "ca", blend="alpha") != key(id5, "ca", blend="alpha", feather=8.0)
     # changed CA weights give a different key
     changed = CheckpointFiller(export_checkpoint(id5, tmp_path / "c.pt", ca_only=True), kind="ca", device="cpu")
