@@ -201,7 +201,17 @@ def _cmd_evaluate_retention(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(result["markdown"])
-    print(f"wrote {', '.join(str(p) for p in result['paths'])}")
+    from .figures import plot_identity_retention, save_figure
+
+    stem = Path(result["paths"][0]).parent.name
+    written = []
+    for recognizer in args.recognizers:
+        mine = [r for r in result["rows"] if r["recognizer"] == recognizer]
+        for measure in ("retention", "margin"):
+            fig = plot_identity_retention(mine, f"Identity {measure} on held-out validation crops ({recognizer})", measure,
+                                          fillers=args.plot or None)
+            written += save_figure(fig, f"{measure}_{stem}_{recognizer}", args.figures)
+    print(f"wrote {', '.join(str(p) for p in result['paths'] + written)}")
     return 0
 
 
@@ -400,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--aligned", default=None, help="aligned LFW folder (default data/lfw-112)")
     q.add_argument("--lfw-root", default=None, help="LFW root holding pairs.txt (default: registry)")
     q.add_argument("--output", default=None, help="results folder (default results/retention)")
+    q.add_argument("--figures", default=None, help="figure folder (default figures/)")
+    q.add_argument("--plot", nargs="*", default=None, help="labels drawn in the figures (default all)")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
     q.set_defaults(func=_cmd_evaluate_retention)
 

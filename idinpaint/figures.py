@@ -192,24 +192,33 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
     return fig
 
 
-def plot_identity_retention(rows, title: str = "Identity retention on held-out faces"):
-    """Bars of mean cos(R(filled), R(clean)) ± 1 SE per region, one bar per filler; one panel per
-    recogniser (and half, when rows hold several). ``rows``: :func:`idinpaint.evaluation.retention.
-    identity_retention`'s rows (optionally with ``recognizer`` / ``half`` keys)."""
+def plot_identity_retention(rows, title: str = "Identity retention on held-out faces", measure: str = "retention",
+                            fillers=None):
+    """Bars of the mean ``measure`` ± 1 SE per region, one bar per filler: ``retention`` =
+    cos(R(filled), R(clean)), ``margin`` = retention minus the mean cosine to other people's clean
+    faces. One panel per recogniser (and half, when rows hold several). ``rows``:
+    :func:`idinpaint.evaluation.retention.identity_retention`'s rows (optionally with ``recognizer`` /
+    ``half`` keys); ``fillers``: which labels to draw, in order (default all)."""
+    if measure not in ("retention", "margin"):
+        raise ValueError(f"measure must be retention or margin, got {measure!r}")
+    spread = "sd" if measure == "retention" else "margin_sd"
+    if fillers is not None:
+        rows = [r for r in rows if r["filler"] in fillers]
     panels = list(dict.fromkeys((r.get("recognizer", ""), r.get("half", "")) for r in rows))
-    labels = list(dict.fromkeys(r["filler"] for r in rows))
+    labels = list(fillers) if fillers is not None else list(dict.fromkeys(r["filler"] for r in rows))
     regions = list(dict.fromkeys(r["region"] for r in rows))
     width = 0.8 / max(1, len(labels))
     x = np.arange(len(regions))
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.0, 1.6 + 0.5 * len(regions) * max(1, len(labels)) ** 0.5) * len(panels), 4.0),
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.0, 1.2 + 0.6 * len(regions)) * len(panels), 4.0),
                              squeeze=False, sharey=True)
     for ax, (recognizer, half) in zip(axes[0], panels):
         mine = {(r["region"], r["filler"]): r for r in rows
                 if (r.get("recognizer", ""), r.get("half", "")) == (recognizer, half)}
         for j, label in enumerate(labels):
             cells = [mine.get((region, label)) for region in regions]
-            values = [c["retention"] if c else np.nan for c in cells]
-            errors = [c["sd"] / np.sqrt(c["n"]) if c and c["n"] > 1 else 0.0 for c in cells]
+            values = [c.get(measure, np.nan) if c else np.nan for c in cells]
+            errors = [c[spread] / np.sqrt(c["n"]) if c and c.get(spread) is not None and c["n"] > 1 else 0.0
+                      for c in cells]
             ax.bar(x - 0.4 + width * (j + 0.5), values, width, yerr=errors, capsize=2, label=label,
                    color=_method_colour(label, labels), alpha=0.85, error_kw={"lw": 0.8})
         ax.set_xticks(x)
@@ -217,7 +226,11 @@ def plot_identity_retention(rows, title: str = "Identity retention on held-out f
         name = {"sface": "SFace", "dlib": "dlib ResNet"}.get(recognizer, recognizer)
         ax.set_title(" · ".join(t for t in (name, f"half {half}" if half else "") if t))
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("cos(filled, clean)")
+    axes[0][0].set_ylabel("cos(filled, clean)" if measure == "retention" else "cos(filled, own) − cos(filled, others)")
+    values = [r.get(measure) for r in rows if r.get(measure) is not None]
+    if values:  # zoom on the differences: bars from just below the smallest value
+        low, high = min(values), max(values)
+        axes[0][0].set_ylim(max(0.0, low - 0.15 * (high - low + 1e-6)), high + 0.1 * (high - low + 1e-6))
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.suptitle(title)
     fig.tight_layout()
