@@ -172,6 +172,14 @@ def _cmd_evaluate_report(args) -> int:
         print(f"wrote {args.output}")
     else:
         print(text, end="")
+    if args.figures:
+        from .evaluation.occluded import recogniser_results
+        from .figures import occluded_report_figures
+
+        written = []
+        for recogniser in dict.fromkeys(row["recogniser"] for row in results):
+            written += occluded_report_figures(recogniser_results(results, recogniser), recogniser, "", args.figures)
+        print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
     return 0
 
 
@@ -389,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea"],
                    help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")
     q.add_argument("--output", default=None, help="write the markdown here instead of printing it")
+    q.add_argument("--figures", default=None, help="also draw the combined runs' radar, ROC and similarity-gap "
+                                                   "figures per recogniser into this folder (e.g. figures)")
     q.set_defaults(func=_cmd_evaluate_report)
 
     q = targets.add_parser("retention", help="identity kept after occlusion + fill, on training splits' held-out crops",

@@ -365,3 +365,18 @@ def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp
     assert "no filler 'ca_id' in this run" in capsys.readouterr().err
     assert main(["evaluate", "report", f"{tmp_path / 'run'}:telea"]) == 2
     assert "is not OLD=NEW" in capsys.readouterr().err
+
+
+def test_evaluate_report_draws_each_recognisers_figures_of_the_combined_runs(aligned, tmp_path, capsys):
+    from idinpaint.cli import main
+    from idinpaint.evaluation.occluded import recogniser_results, write_results
+
+    specs = ["region:two_eyes@black", "region:nose@black", "region:mouth@black"]
+    results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(), progress=False)
+    write_results(results, tmp_path, "run")
+    assert len(recogniser_results(results, "fake")) == len(results) and not recogniser_results(results, "other")
+    assert main(["evaluate", "report", str(tmp_path / "run"), "--method", "telea", "--baselines", "none",
+                 "--figures", str(tmp_path / "figs")]) == 0
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    for stem in ("radar_lfw_occluded_fake", "roc_lfw_occluded_fake_black", "similarity_gap_lfw_occluded_fake_black"):
+        assert f"{stem}.png" in names and f"{stem}.pdf" in names

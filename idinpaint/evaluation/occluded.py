@@ -603,6 +603,13 @@ def rename_filler(results: OccludedResults, old: str, new: str) -> OccludedResul
     return OccludedResults(rows, scores, results.labels, results.folds, results.first, results.second)
 
 
+def recogniser_results(results: OccludedResults, recogniser: str) -> OccludedResults:
+    """The rows and scores of one recogniser (e.g. to draw its figures from a combined report)."""
+    rows = [row for row in results if row["recogniser"] == recogniser]
+    keys = {row["condition"] for row in rows}
+    scores = {k: v for k, v in results.scores.items() if k in keys}
+    return OccludedResults(rows, scores, results.labels, results.folds, results.first, results.second)
+
 def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
     """Per recogniser and method, the mean over regions of accuracy, recovery ratio and similarity
     gap, plus each on the hardest three regions — the README's headline table."""
