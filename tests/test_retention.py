@@ -9,21 +9,10 @@ import pytest
 
 from idinpaint.evaluation.retention import identity_retention, paired_retention, retention_markdown, validation_crops
 from idinpaint.fillers import Filler, get_filler
-from idinpaint.recognizers.base import Recognizer
+from test_tsne import PoolingRecognizer  # 8x8 average-pooled pixels: a hole changes the embedding
 
 REPO = Path(__file__).resolve().parents[1]
 LFW_112 = REPO / "data" / "lfw-112"
-
-
-class PoolingRecognizer(Recognizer):
-    """8x8 average-pooled pixels, centred: faces that differ inside a region embed differently."""
-
-    name = "pooling"
-    dim = 192
-
-    def _embed_batch(self, images):
-        pooled = images.astype(np.float32).reshape(len(images), 8, 14, 8, 14, 3).mean(axis=(2, 4))
-        return pooled.reshape(len(images), -1) - 128.0
 
 
 class OracleFiller(Filler):
