@@ -145,13 +145,6 @@ def retention_markdown(rows: Sequence[Mapping], title: str = "", measure: str = 
     return "\n".join(lines) + "\n"
 
 
-def read_crops(root, relatives: Sequence[str]) -> np.ndarray:
-    """Aligned crops ``root/<relative>`` as one RGB uint8 array."""
-    from .embeddings import read_faces
-
-    return read_faces(Path(root), list(relatives))
-
-
 def _model_folders(model_dirs: Mapping[str, str] | None) -> dict[str, Path | None]:
     """{label: folder}; None = the shipped pair (or ``$IDINPAINT_CHECKPOINT_DIR``)."""
     if not model_dirs:
@@ -203,10 +196,10 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
     every recogniser; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
     halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``."""
-    from ..evaluation.lfw import default_aligned_root
     from ..runinfo import provenance, write_json, write_text
-
     from ..training.data import identity_of
+    from .embeddings import read_faces
+    from .lfw import default_aligned_root
 
     root = Path(aligned_root or default_aligned_root())
     rows, comparisons, sections = [], [], []
@@ -214,7 +207,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     per_image = {(r.name, m): {} for r in recognizers for m in measures}
     for half in halves:
         crops = validation_crops(half, val_images, seed, root, lfw_root)
-        images = read_crops(root, crops)
+        images = read_faces(root, crops)
         labelled, fills = half_fillers(fillers, half, model_dirs, profile)
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
