@@ -134,3 +134,11 @@ def test_half_fillers_parse_fill_and_blend_labels_and_refuse_a_blend_on_a_plain_
         half_fillers(["telea/alpha"], "A")
     with pytest.raises(FileNotFoundError, match="no half-A model"):
         half_fillers(["ca_id"], "A", {"mine": tmp_path})
+
+
+def test_half_fillers_ca_label_is_the_ca_inside_a_shipped_ca_id_file():
+    from idinpaint.evaluation.retention import half_fillers
+
+    fillers, _ = half_fillers(["ca/none", "ca_id"], "A")
+    assert fillers["ca/none"].inpainter.fusor is None and fillers["ca/none"].blend == "none"
+    assert fillers["ca_id"].inpainter.fusor is not None

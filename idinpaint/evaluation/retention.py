@@ -178,7 +178,9 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
                 if not path.is_file():
                     raise FileNotFoundError(f"{path}: no half-{half} model here")
                 key = f"{name}@{label}" if len(dirs) > 1 else name
-                fillers[key] = CheckpointFiller(path, kind=filler_name, **({"blend": blend} if blend else {}))
+                # ca: the CA inside a ca_id file (as LFWHalvesFiller does), the coarse fill the Fusor builds on
+                fillers[key] = CheckpointFiller(path, kind=filler_name, ca_only=filler_name == "ca",
+                                                **({"blend": blend} if blend else {}))
                 if fill:
                     fills[key] = fill
         else:
