@@ -35,8 +35,8 @@ lfw-clean: setup
 
 # Resumable: embeddings are cached per condition, so an interrupted run continues where it stopped.
 lfw-occluded: setup
-	$(BIN)/idinpaint evaluate occluded --recognizers sface --regions all --fills black gray --fillers none telea mean_face ca ca_id
-	$(BIN)/idinpaint evaluate occluded --recognizers dlib --regions all --fills black gray --fillers none telea mean_face ca ca_id --workers 2
+	$(BIN)/idinpaint evaluate occluded --recognizers sface --regions all --fills black gray --fillers none telea mean_face donor ca ca_id
+	$(BIN)/idinpaint evaluate occluded --recognizers dlib --regions all --fills black gray --fillers none telea mean_face donor ca ca_id --workers 2
 	$(BIN)/idinpaint evaluate report lfw_occluded_sface lfw_occluded_dlib --output results/lfw_occluded/report.md
 
 train-cpu: setup

@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "or a bare STEM in results/lfw_occluded/; STEM:OLD=NEW renames a filler "
                                            "of that run (e.g. :ca_id=ca_id_v1, to compare two models)")
     q.add_argument("--method", default="ca_id", help="the filler judged against the baselines")
-    q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea"],
+    q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea", "donor"],
                    help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")
     q.add_argument("--output", default=None, help="write the markdown here instead of printing it")
     q.add_argument("--figures", default=None, help="also draw the combined runs' radar, ROC and similarity-gap "

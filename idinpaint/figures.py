@@ -411,23 +411,40 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
     return written
 
 
-def filler_comparison(face, regions, fillers, fill: str = "black", size: float = 1.3):
-    """Rows = regions (for each face); columns = clean | occluded | each filler.
+def filler_comparison(face, regions, fillers, fill: str = "black", size: float = 1.3, relatives=None,
+                      realism: bool = False, identity=None):
+    """Rows = regions (for each face); columns = ground truth | occluded | each filler.
 
     ``face``: one aligned crop or a list of them; ``fillers``: Filler instances
-    (``idinpaint.fillers``); every filler sees the same occluded face.
+    (``idinpaint.fillers``); every filler sees the same occluded face (through ``fill_for`` with the
+    crop's dataset path from ``relatives`` when given, so path-routed fillers pick as in the
+    protocol). ``realism``: print under each fill its chroma spread (fill / clean, ≈ 1 for a real
+    face part) and hole PSNR; ``identity``: a :class:`~idinpaint.recognizers.Recognizer` whose
+    cosine to the ground truth is printed too (*is it a face* beside *is it this person*).
     """
+    from .evaluation.realism import realism_metrics
     from .occlusion import occlude, region_mask
 
     faces = [face] if isinstance(face, np.ndarray) and face.ndim == 3 else list(face)
-    rows = [(f, region) for f in faces for region in regions]
-    columns = ["clean", f"occluded ({fill})"] + [f.name for f in fillers]
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(size * len(columns), size * 1.1 * len(rows)),
+    paths = list(relatives) if relatives is not None else [None] * len(faces)
+    rows = [(f, path, region) for f, path in zip(faces, paths) for region in regions]
+    columns = ["ground truth", f"occluded ({fill})"] + [f.name for f in fillers]
+    notes = realism or identity is not None
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(size * len(columns), size * (1.35 if notes else 1.1) * len(rows)),
                              squeeze=False)
-    for row, (face, region) in enumerate(rows):
+    for row, (face, path, region) in enumerate(rows):
         mask = region_mask(region, face.shape[0])
         occluded = occlude(face, mask, fill)
-        images = [face, occluded] + [filler.fill(occluded, mask) for filler in fillers]
+        filled = [filler.fill_for(occluded[None], mask[None], [path])[0] if path else filler.fill(occluded, mask)
+                  for filler in fillers]
+        images = [face, occluded] + filled
+        stack = np.stack(images[1:])
+        metrics = realism_metrics(stack, np.repeat(face[None], len(stack), 0), np.repeat(mask[None], len(stack), 0)) \
+            if realism else None
+        cosines = None
+        if identity is not None:
+            vectors = identity.embed(np.stack(images))
+            cosines = vectors[1:] @ vectors[0]
         for column, image in enumerate(images):
             ax = axes[row, column]
             ax.imshow(image)
@@ -437,6 +454,14 @@ def filler_comparison(face, regions, fillers, fill: str = "black", size: float =
                 ax.set_title(_pretty(columns[column]), fontsize=7)
             if column == 0:
                 ax.set_ylabel(_pretty(region), fontsize=7)
+            elif notes:
+                parts = []
+                if metrics is not None:
+                    spread, psnr = metrics["chroma_spread"][column - 1], metrics["hole_psnr"][column - 1]
+                    parts.append(f"spread {spread:.2f} · {psnr:.1f} dB")
+                if cosines is not None:
+                    parts.append(f"id cos {cosines[column - 1]:.2f}")
+                ax.set_xlabel("\n".join(parts), fontsize=5.5, labelpad=1)
     fig.tight_layout()
     return fig
 

@@ -5,8 +5,9 @@ masks bool (N, H, W) with True = hole (a single (H, W, 3) image with an (H, W) m
 returns a single image). Every filler changes pixels inside the hole only: :meth:`Filler.fill`
 composites ``where(mask, filled, image)`` after the filler's own work, whatever that work did.
 
-Built in: ``none`` (the occluded face as is), ``telea`` / ``ns`` (OpenCV's classical inpainting)
-and ``mean_face`` (the per-pixel mean of training faces). Learned fillers (``ca``, ``ca_id``)
+Built in: ``none`` (the occluded face as is), ``telea`` / ``ns`` (OpenCV's classical inpainting),
+``mean_face`` (the per-pixel mean of training faces) and ``donor`` (the same pixels of an aligned
+crop of *another* person, Poisson-blended: a realistic face part with the wrong identity). Learned fillers (``ca``, ``ca_id``)
 register themselves with :func:`register_filler`.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
+from idinpaint.blending import poisson_blend
 from idinpaint.imageio import _atomic_write_bytes, as_mask
 
 
@@ -198,6 +200,68 @@ class MeanFaceFiller(Filler):
         return cls(path=path)
 
 
+class DonorFiller(Filler):
+    """The hole gets the same pixels of another person's aligned crop, Poisson-blended.
+
+    A bracketing baseline: the fill is a real face part (realistic by construction) of the wrong
+    person. ``faces`` (N, H, W, 3) uint8 are the donor crops and ``people`` their identities (LFW
+    people in no evaluation pair, see :func:`idinpaint.evaluation.occluded.donor_filler`). The donor
+    of a crop is a deterministic pick from its dataset path (``fill_for``), never a crop of the same
+    person; without paths (``fill``) crops take donors in order.
+    """
+
+    name = "donor"
+
+    def __init__(self, faces, people, seed: int = 0):
+        faces = np.asarray(faces)
+        if faces.ndim != 4 or faces.shape[3] != 3 or faces.dtype != np.uint8 or not len(faces):
+            raise ValueError(f"donor: faces must be a non-empty RGB uint8 (N, H, W, 3) array, got {faces.dtype} {faces.shape}")
+        if len(people) != len(faces):
+            raise ValueError(f"donor: {len(faces)} faces but {len(people)} identities")
+        if len(set(people)) < 2:
+            raise ValueError("donor: needs crops of at least two people")
+        self.faces, self.people, self.seed = faces, [str(p) for p in people], int(seed)
+
+    def donor_index(self, relative: str) -> int:
+        """The donor of the crop at ``relative`` (``Name/Name_0001.png``): hashed, never the same person."""
+        import hashlib
+
+        person = Path(relative).parts[0] if Path(relative).parts else ""
+        start = int.from_bytes(hashlib.sha256(f"{Path(relative).as_posix()}|{self.seed}".encode()).digest()[:8], "little")
+        for step in range(len(self.faces)):
+            index = (start + step) % len(self.faces)
+            if self.people[index] != person:
+                return index
+        raise ValueError(f"donor: no crop of a person other than {person!r}")
+
+    def fill_for(self, images, masks, relatives=None) -> np.ndarray:
+        if relatives is None:
+            return self.fill(images, masks)
+        images, masks, single = as_batch(images, masks)
+        self._indices = [self.donor_index(rel) for rel in relatives]
+        try:
+            out = self.fill(images, masks)
+        finally:
+            self._indices = None
+        return out[0] if single else out
+
+    def _fill(self, images, masks):
+        indices = getattr(self, "_indices", None) or [i % len(self.faces) for i in range(len(images))]
+        out = np.empty_like(images)
+        for i, (image, mask, index) in enumerate(zip(images, masks, indices)):
+            donor = self.faces[index]
+            if donor.shape != image.shape:
+                donor = cv2.resize(donor, image.shape[1::-1], interpolation=cv2.INTER_AREA)
+            out[i] = poisson_blend(image, donor, mask)
+        return out
+
+    def __repr__(self) -> str:  # the evaluation cache key: the donor pool and its seed
+        import hashlib
+
+        digest = hashlib.sha1(self.faces.tobytes() + "|".join(self.people).encode()).hexdigest()[:16]
+        return f"DonorFiller(n={len(self.faces)}, seed={self.seed}, pool={digest})"
+
+
 # --- registry ----------------------------------------------------------------------------------
 
 _REGISTRY: dict[str, Callable[..., Filler]] = {}
@@ -246,3 +310,4 @@ register_filler("none", NoneFiller)
 register_filler("telea", lambda radius=3.0: OpenCVFiller("telea", radius))
 register_filler("ns", lambda radius=3.0: OpenCVFiller("ns", radius))
 register_filler("mean_face", MeanFaceFiller)
+register_filler("donor", DonorFiller)

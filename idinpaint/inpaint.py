@@ -11,16 +11,7 @@ layouts are accepted, both carrying an ``idinpaint`` entry written by the traini
 A wrong kind, a missing entry, a config that does not build or weights that do not fit give a
 :class:`CheckpointError` with a one-line message.
 
-Blending back into the hole (``blend``):
-
-* ``poisson`` — ``cv2.seamlessClone`` (as the seed), on images padded by a few pixels so holes
-  touching the border are cloned too, and with the clone centre chosen so OpenCV places the
-  patch exactly where it came from;
-* ``alpha`` — a feathered alpha blend inside the hole: weight 1 on the network output from
-  ``feather`` pixels inside the hole's edge, ramping down towards the edge where it mixes with a
-  Telea continuation of the surrounding pixels (the original pixels in the hole are the occluder,
-  so they are never blended in);
-* ``none`` — the network output pasted as is.
+Blending back into the hole: :mod:`idinpaint.blending` (``poisson``, ``alpha``, ``none``).
 
 Whatever the blend, only hole pixels change (the :class:`~idinpaint.fillers.Filler` contract).
 """
@@ -35,18 +26,13 @@ import cv2
 import numpy as np
 import torch
 
+from idinpaint.blending import BLENDS, DEFAULT_BLEND, alpha_blend, blend, poisson_blend  # noqa: F401 (re-exported)
 from idinpaint.fillers import FILLERS, Filler, as_batch, register_filler
 from idinpaint.imageio import as_mask
 from idinpaint.models import get_model
 from idinpaint.models.layers import composite
 
 KINDS = ("ca", "ca_id")
-BLENDS = ("poisson", "alpha", "none")
-#: The default blend of the ``ca`` / ``ca_id`` fillers and ``idinpaint inpaint``. Chosen on held-out
-#: validation crops, never on the test pairs (``idinpaint evaluate retention``, README): with the
-#: shipped models the feathered alpha blend kept more identity than Poisson (the seed's) on dlib,
-#: margin +0.0027 ± 0.0002 over the 10 regions, better on 115 of 128 faces.
-DEFAULT_BLEND = "alpha"
 CHECKPOINT_ENV = {"ca": "IDINPAINT_CA_CHECKPOINT", "ca_id": "IDINPAINT_CA_ID_CHECKPOINT"}
 NETWORKS = {"ca": ("ca",), "ca_id": ("ca", "fusor")}
 SUPPORTED_FORMATS = (1,)
@@ -259,48 +245,6 @@ def checkpoint_card(checkpoint, runs=(), notes: dict | None = None) -> dict:
     return {**card, **(notes or {}), **facts}
 
 
-# --- blending ------------------------------------------------------------------------------------
-
-def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, pad: int = 4) -> np.ndarray:
-    """``cv2.seamlessClone(generated -> image)`` over the hole; returns RGB uint8 (hole pixels changed only)."""
-    if not mask.any():
-        return image.copy()
-    pasted = np.where(mask[..., None], generated, image)
-    # Padding: OpenCV ignores the outermost mask pixels and needs the patch inside the image; the
-    # margin repeats the pasted image, so the boundary condition there is the network's own fill.
-    dst = cv2.copyMakeBorder(pasted, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    src = cv2.copyMakeBorder(generated, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    hole = cv2.copyMakeBorder(mask.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    x, y, w, h = cv2.boundingRect(hole)
-    centre = (x + w // 2, y + h // 2)  # OpenCV places the patch at centre - size // 2: exactly (x, y)
-    cloned = cv2.seamlessClone(src, dst, hole, centre, cv2.NORMAL_CLONE)
-    cloned = cloned[pad:-pad, pad:-pad]
-    return np.where(mask[..., None], cloned, image)
-
-
-def alpha_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, feather: float = 4.0) -> np.ndarray:
-    """Feathered alpha blend inside the hole (see the module docstring)."""
-    if not mask.any():
-        return image.copy()
-    hole = mask.astype(np.uint8)
-    distance = cv2.distanceTransform(hole, cv2.DIST_L2, 3)  # 1 at the hole's edge, growing inwards
-    alpha = np.clip(distance / max(float(feather), 1e-6), 0.0, 1.0)[..., None]
-    context = cv2.inpaint(image, hole * 255, 3, cv2.INPAINT_TELEA)
-    mixed = alpha * generated.astype(np.float32) + (1 - alpha) * context.astype(np.float32)
-    return np.where(mask[..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), image)
-
-
-def blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray, method: str = DEFAULT_BLEND,
-          feather: float = 4.0) -> np.ndarray:
-    if method == "poisson":
-        return poisson_blend(image, generated, mask)
-    if method == "alpha":
-        return alpha_blend(image, generated, mask, feather)
-    if method == "none":
-        return np.where(mask[..., None], generated, image)
-    raise ValueError(f"unknown blend {method!r}; valid: {', '.join(BLENDS)}")
-
-
 # --- fillers --------------------------------------------------------------------------------------
 
 def _sha256(path, chunk: int = 1 << 20) -> str:
@@ -500,10 +444,14 @@ def method_fillers(half: str = "A", run_dir=None, blend: str = DEFAULT_BLEND) ->
         done = [s for s in json.loads(run_file.read_text()).get("stages", [])
                 if s.get("status") == "done" and (run_dir / s["stage"] / "inpainter.pt").is_file()]
         ca_stages = [s["stage"] for s in done if s.get("model") == "ca"]
-        if not ca_stages or done[-1].get("model") != "fusor":
-            raise FileNotFoundError(f"{run_file}: the run has no finished CA stage and final Fusor stage yet")
-        learned = [CheckpointFiller(run_dir / ca_stages[-1] / "inpainter.pt", kind="ca", blend=blend),
-                   CheckpointFiller(run_dir / done[-1]["stage"] / "inpainter.pt", kind="ca_id", blend=blend)]
+        if not done or done[-1].get("model") != "fusor":
+            raise FileNotFoundError(f"{run_file}: the run has no finished final Fusor stage yet")
+        final = run_dir / done[-1]["stage"] / "inpainter.pt"
+        # a run whose Fusor started from another model's CA (init_only: [ca]) has no CA stage: the
+        # CA inside its final file is the one it built on
+        ca = (CheckpointFiller(run_dir / ca_stages[-1] / "inpainter.pt", kind="ca", blend=blend) if ca_stages
+              else CheckpointFiller(final, kind="ca", ca_only=True, blend=blend))
+        learned = [ca, CheckpointFiller(final, kind="ca_id", blend=blend)]
     return [get_filler("telea")] + learned
 
 

@@ -9,6 +9,12 @@ may be one logit tensor or a list of them (one per scale); multi-scale losses av
   to the output image through :func:`sface_embedding`;
 * :func:`reconstruction_loss` — L1 inside the hole and outside it, each averaged over its own
   pixels, with separate weights;
+* :func:`identity_view` — the view the identity loss scores: :func:`robust_view` (blur, shift)
+  after an optional expectation over transformations (:func:`eot_view`: flip, resized crop, colour
+  jitter, down-sampling, noise), so that no pattern tuned to one exact view pays;
+* :func:`chroma_loss` — L1 of the chroma (Cb, Cr) inside the hole: colour patterns cost directly;
+* :func:`feature_matching_loss` — pix2pixHD's L1 between discriminator activations of the real
+  and the generated face, averaged over layers and scales;
 * :func:`weighted_total` — the weighted sum of named terms; an unknown or missing weight is an error.
 """
 from __future__ import annotations
@@ -102,6 +108,99 @@ def robust_view(images: torch.Tensor, blur: Sequence[float] | None = (0.5, 1.5),
         offsets = torch.randint(0, 2 * shift + 1, (n, 2), generator=generator, device="cpu").tolist()
         out = torch.stack([padded[i, :, dy:dy + size, dx:dx + size] for i, (dy, dx) in enumerate(offsets)])
     return out
+
+
+EOT_KEYS = ("flip", "crop", "jitter", "down", "noise")
+VIEW_KEYS = ("blur", "shift") + EOT_KEYS
+
+
+def eot_view(images: torch.Tensor, flip: bool = False, crop: float | None = None, jitter: float = 0.0,
+             down: Sequence[int] | None = None, noise: float = 0.0,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random, differentiable transformation of each image (expectation over transformations).
+
+    * ``flip``: mirror half of the images;
+    * ``crop``: a random square crop of side ``s`` in [``crop``, 1] of the image, resized back;
+    * ``jitter``: brightness (added), contrast and saturation (scaled) drawn in [-j, j] / [1-j, 1+j];
+    * ``down``: down-sample to a size drawn from the list, then back up (what JPEG and small
+      photos do to fine detail; JPEG itself is not differentiable);
+    * ``noise``: Gaussian noise of this standard deviation (images in [-1, 1]).
+    """
+    n, _, h, w = images.shape
+    dev, dt = images.device, images.dtype
+
+    def uniform(low, high, shape=(n,)):
+        return (low + (high - low) * torch.rand(shape, generator=generator)).to(dev, dt)
+
+    out = images
+    if flip or crop:
+        scale = uniform(float(crop), 1.0) if crop else torch.ones(n, device=dev, dtype=dt)
+        tx = (1 - scale) * uniform(-1.0, 1.0)
+        ty = (1 - scale) * uniform(-1.0, 1.0)
+        sign = torch.ones(n, device=dev, dtype=dt)
+        if flip:
+            sign = torch.where(torch.rand(n, generator=generator).to(dev) < 0.5, -sign, sign)
+        theta = torch.zeros(n, 2, 3, device=dev, dtype=dt)
+        theta[:, 0, 0], theta[:, 0, 2] = scale * sign, tx
+        theta[:, 1, 1], theta[:, 1, 2] = scale, ty
+        grid = F.affine_grid(theta, list(out.shape), align_corners=False)
+        out = F.grid_sample(out, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if jitter:
+        j = float(jitter)
+        gray = out.mean(dim=1, keepdim=True)
+        out = gray + uniform(1 - j, 1 + j).view(n, 1, 1, 1) * (out - gray)  # saturation
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        out = mean + uniform(1 - j, 1 + j).view(n, 1, 1, 1) * (out - mean)  # contrast
+        out = out + uniform(-j, j).view(n, 1, 1, 1)  # brightness
+    if down:
+        sizes = [int(s) for s in down]
+        size = sizes[int(torch.randint(0, len(sizes), (1,), generator=generator))]
+        out = F.interpolate(out, size=(size, size), mode="area")
+        out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+    if noise:
+        out = out + float(noise) * torch.randn(out.shape, generator=generator).to(dev, dt)
+    return out.clamp(-1, 1)
+
+
+def identity_view(images: torch.Tensor, settings: Mapping | None,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """The view of a batch that the identity loss scores (``losses.fusor.id_robust`` settings:
+    any of ``blur``, ``shift`` and the :func:`eot_view` keys); ``None``/empty: unchanged."""
+    if not settings:
+        return images
+    unknown = sorted(set(settings) - set(VIEW_KEYS))
+    if unknown:
+        raise ValueError(f"id_robust: unknown keys {unknown}; valid: {', '.join(VIEW_KEYS)}")
+    eot = {k: settings[k] for k in EOT_KEYS if settings.get(k)}
+    out = eot_view(images, generator=generator, **eot) if eot else images
+    if settings.get("blur") or int(settings.get("shift", 0) or 0):
+        out = robust_view(out, settings.get("blur"), int(settings.get("shift", 0) or 0), generator=generator)
+    return out
+
+
+def chroma(images: torch.Tensor) -> torch.Tensor:
+    """(N, 2, H, W) chroma (Cb, Cr of ITU-R BT.601) of [-1, 1] RGB images."""
+    r, g, b = images[:, 0:1], images[:, 1:2], images[:, 2:3]
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return torch.cat([cb, cr], dim=1)
+
+
+def chroma_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |chroma(output) - chroma(target)| over the hole's pixels (0 for an empty hole)."""
+    mask = mask.to(output.dtype).expand(-1, 2, -1, -1)
+    error = (chroma(output) - chroma(target)).abs()
+    return (error * mask).sum() / mask.sum().clamp_min(1)
+
+
+def feature_matching_loss(fake_features: Sequence[Sequence[torch.Tensor]],
+                          real_features: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+    """pix2pixHD feature matching: mean over scales and layers of L1(D_k(fake), D_k(real)),
+    the real activations detached."""
+    terms = [(f - r.detach()).abs().mean() for fs, rs in zip(fake_features, real_features) for f, r in zip(fs, rs)]
+    if not terms:
+        raise ValueError("feature_matching_loss: no discriminator features")
+    return torch.stack(terms).mean()
 
 
 def identity_similarity(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

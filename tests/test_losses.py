@@ -98,3 +98,57 @@ def test_identity_loss_through_sface_is_zero_for_identical_faces_and_has_image_g
     loss.backward()
     assert image.grad is not None and torch.isfinite(image.grad).all() and image.grad.abs().sum() > 0
     assert not any(p.requires_grad for p in sface.parameters())  # SFace stays frozen
+
+
+def test_identity_view_transforms_are_differentiable_and_checked():
+    from idinpaint import losses as L
+
+    images = (torch.rand(4, 3, 112, 112) * 2 - 1).requires_grad_(True)
+    g = torch.Generator().manual_seed(0)
+    settings = {"blur": [0.5, 1.5], "shift": 2, "flip": True, "crop": 0.8, "jitter": 0.2, "down": [28, 56],
+                "noise": 0.03}
+    view = L.identity_view(images, settings, generator=g)
+    assert view.shape == images.shape and view.min() >= -1 and view.max() <= 1
+    view.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert L.identity_view(images, None) is images
+    with pytest.raises(ValueError, match="unknown keys"):
+        L.identity_view(images, {"jpeg": 50})
+    # a flip-only view of a symmetric image is the image
+    sym = torch.rand(2, 3, 8, 4)
+    sym = torch.cat([sym, sym.flip(-1)], dim=-1)
+    np.testing.assert_allclose(L.eot_view(sym, flip=True, generator=g).numpy(), sym.clamp(-1, 1).numpy(), atol=1e-5)
+
+
+def test_chroma_loss_ignores_brightness_and_outside_pixels():
+    from idinpaint import losses as L
+
+    target = torch.rand(2, 3, 16, 16) * 2 - 1
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[:, :, 4:12, 4:12] = 1
+    brighter = (target + 0.1)  # same shift in R, G, B: chroma unchanged
+    assert float(L.chroma_loss(brighter, target, mask)) == pytest.approx(0.0, abs=1e-6)
+    outside = target.clone()
+    outside[:, 0, :2, :2] += 0.5
+    assert float(L.chroma_loss(outside, target, mask)) == pytest.approx(0.0, abs=1e-6)
+    tinted = target.clone()
+    tinted[:, 0] += 0.2
+    assert float(L.chroma_loss(tinted, target, mask)) == pytest.approx(0.2 * (0.168736 + 0.5) / 2, rel=1e-4)
+
+
+def test_feature_matching_is_zero_for_the_real_image_and_reaches_the_generator():
+    from idinpaint import losses as L
+    from idinpaint.models import get_model
+
+    disc = get_model("discriminator", width=8, scales=2, layers=3)
+    real = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.ones(2, 1, 32, 32)
+    logits, feats = disc(real, mask, features=True)
+    assert len(logits) == 2 and len(feats) == 2 and len(feats[0]) == 3
+    assert [l.shape for l in logits] == [l.shape for l in disc(real, mask)]
+    assert float(L.feature_matching_loss(feats, feats).detach()) == 0.0
+    fake = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    _, fake_feats = disc(fake, mask, features=True)
+    loss = L.feature_matching_loss(fake_feats, feats)
+    loss.backward()
+    assert float(loss) > 0 and fake.grad.abs().sum() > 0

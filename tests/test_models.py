@@ -180,3 +180,20 @@ def test_residual_fusor_starts_as_the_prior_and_learns_its_gain():
     assert torch.equal(out, prior)
     (out - 0.3).square().mean().backward()
     assert fusor.residual_gain.grad is not None and fusor.residual_gain.grad.abs() > 0
+
+
+def test_band_limited_luma_residual_keeps_colour_and_fine_detail_of_the_prior():
+    torch.manual_seed(0)
+    fusor = Fusor(enc_width=4, gen_width=4, residual=True, band_limit=4, luma_only=True)
+    assert fusor.config["band_limit"] == 4 and fusor.config["luma_only"] is True
+    residual = torch.randn(2, 3, 112, 112)
+    shaped = fusor.shape_residual(residual)
+    # one value for all channels: a brightness change, no colour of its own
+    assert torch.allclose(shaped[:, 0], shaped[:, 1]) and torch.allclose(shaped[:, 1], shaped[:, 2])
+    # band-limited: nothing finer than the pooling grid survives (a checkerboard vanishes)
+    checker = ((torch.arange(112)[:, None] + torch.arange(112)[None]) % 2).float().expand(1, 3, 112, 112) * 2 - 1
+    assert fusor.shape_residual(checker).abs().max() < 1e-6
+    # the plain residual Fusor's config (and so older files' cache keys) is unchanged
+    assert "band_limit" not in Fusor(enc_width=4, gen_width=4, residual=True).config
+    with pytest.raises(ValueError, match="need residual"):
+        Fusor(enc_width=4, gen_width=4, band_limit=4)

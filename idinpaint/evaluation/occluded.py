@@ -18,7 +18,9 @@ The ``mean_face`` filler is fitted on crops of LFW people who appear in **no** V
 
 Rows (plain dicts, one per condition, plus one clean row per recogniser) hold the verification
 numbers of :func:`.verification.verify`, ``acc_clean``, ``acc_occluded`` (same occlusion, filler
-``none``) and ``recovery_ratio`` = (acc_filled - acc_occluded) / (acc_clean - acc_occluded). A
+``none``) and ``recovery_ratio`` = (acc_filled - acc_occluded) / (acc_clean - acc_occluded), and the
+realism of the fill against the clean crop (:mod:`.realism`: chroma spread, chroma error, hole L1
+and PSNR, SSIM; the same for every recogniser, computed once per condition and cached). A
 condition that raises is recorded in its row's ``error`` and the run goes on.
 
 With one fold selected (e.g. ``folds=[10]``) the 10-fold protocol has no other folds to pick a
@@ -42,12 +44,13 @@ from tqdm import tqdm
 
 from ..align import ARCFACE_TEMPLATE, CROP_SIZE, apply_transform, similarity_transform
 from ..data.lfw import Pair, pair_arrays
-from ..fillers import FILLERS, Filler, MeanFaceFiller, get_filler, is_filler_name
+from ..fillers import FILLERS, DonorFiller, Filler, MeanFaceFiller, get_filler, is_filler_name
 from ..imageio import _atomic_write_bytes, read_rgb, write_rgb
 from ..occlusion import REGION_NAMES, OcclusionSpec, make_occlusion, parse_spec
 from ..paths import cache_dir, results_dir
 from ..preprocess import LANDMARKS_FILE, aligned_name, read_landmarks
 from ..runinfo import provenance, write_json, write_text
+from .realism import REALISM_FIELDS, as_vectors, realism_metrics, summarize
 from .embeddings import load_embedding_cache, save_embedding_cache, embed_folder, read_faces
 from .lfw import clean_landmarks_lookup, default_aligned_root, load_pairs
 from .verification import PairedComparison, compare_fold_accuracies, cosine_scores, kfold_accuracy, recovery_ratio, verify
@@ -62,8 +65,8 @@ DEFAULT_STEM = "lfw_occluded"
 ROW_FIELDS = [
     "recogniser", "occlusion", "region", "fill", "filler", "accuracy", "accuracy_std", "auc",
     "tar_far_1e-3", "tar_far_1e-4", "similarity_gap", "similarity_gap_std", "same_mean", "different_mean",
-    "pairs", "acc_clean", "acc_occluded", "recovery_ratio", "protocol", "embedded", "seconds", "condition",
-    "error",
+    "pairs", "acc_clean", "acc_occluded", "recovery_ratio", *REALISM_FIELDS, "protocol", "embedded", "seconds",
+    "condition", "error",
 ]
 _METRICS = ("accuracy", "accuracy_std", "auc", "tar_far_1e-3", "tar_far_1e-4", "similarity_gap",
             "similarity_gap_std", "same_mean", "different_mean")
@@ -203,14 +206,31 @@ def fit_mean_face(aligned_root=None, pairs: Iterable[Pair] | None = None, count:
     return filler
 
 
+DONOR_SEED = 1
+
+
+def donor_filler(aligned_root=None, pairs: Iterable[Pair] | None = None, count: int = MEAN_FACE_COUNT,
+                 seed: int = DONOR_SEED, exclude_people: Iterable[str] = (), lfw_root=None) -> DonorFiller:
+    """A :class:`~idinpaint.fillers.DonorFiller` whose donors are ``count`` crops of LFW people in no
+    View-2 pair (one per person, drawn as :func:`mean_face_files` draws, with its own seed)."""
+    root = Path(aligned_root or default_aligned_root()).resolve()
+    pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
+    files = mean_face_files(root, pairs, count, seed, exclude_people)
+    return DonorFiller(read_faces(root, files), [f.split("/")[0] for f in files], seed=seed)
+
+
 def build_filler(filler, aligned_root=None, pairs: Iterable[Pair] | None = None, lfw_root=None,
                  exclude_people: Iterable[str] = (), mean_face_count: int = MEAN_FACE_COUNT) -> Filler:
-    """A Filler instance from a name (``mean_face`` fitted on non-pair people) or an instance as is."""
+    """A Filler instance from a name (``mean_face`` fitted on, ``donor`` drawn from, non-pair people)
+    or an instance as is."""
     if isinstance(filler, Filler):
         return filler
     if filler == "mean_face":
         return fit_mean_face(aligned_root, pairs, count=mean_face_count, exclude_people=exclude_people,
                              lfw_root=lfw_root)
+    if filler == "donor":
+        return donor_filler(aligned_root, pairs, count=mean_face_count, exclude_people=exclude_people,
+                            lfw_root=lfw_root)
     return get_filler(filler)
 
 
@@ -296,6 +316,42 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
     if not relatives:
         return np.zeros((0, getattr(recognizer, "dim", 0)), np.float32), len(missing)
     return np.stack([table[rel] for rel in relatives]), len(missing)
+
+
+def realism_cache_file(root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
+    """``cache_dir()/realism/<folder>_<spec>_<filler>_<key>.npz``: per-crop realism vectors."""
+    return cache_dir() / "realism" / f"{_condition_stem(root, spec, filler, seed)}.npz"
+
+
+def realism_condition(root, relatives: Sequence[str], spec: str | OcclusionSpec, filler: Filler, *,
+                      seed: int = 0, chunk: int = DEFAULT_CHUNK, use_cache: bool = True,
+                      progress: bool = True) -> np.ndarray:
+    """Per-crop realism (N, len(REALISM_FIELDS)) of the occluded + filled copies of ``root/relative``
+    against the clean crops (see :mod:`.realism`). Shares the occlusion, the filled-crop cache and
+    the chunking of :func:`embed_condition`; cached per condition, saved after every chunk."""
+    root = Path(root)
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    path = realism_cache_file(root, parsed, filler, seed)
+    table = load_embedding_cache(path) if use_cache else {}
+    missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
+    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
+    fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
+    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
+    with tqdm(total=len(missing), desc=f"realism {parsed} + {filler.name}", unit="img",
+              disable=not progress or not missing, mininterval=interval) as bar:
+        for start in range(0, len(missing), chunk):
+            batch = missing[start:start + chunk]
+            faces = read_faces(root, batch)
+            points = occluder_points(batch) if occluder_points is not None else None
+            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
+            filled = fill_chunk(filler, occluded, masks, batch, fill_dir)
+            table.update(zip(batch, as_vectors(realism_metrics(filled, faces, masks))))
+            if use_cache:
+                save_embedding_cache(path, table)
+            bar.update(len(batch))
+    if not relatives:
+        return np.zeros((0, len(REALISM_FIELDS)), np.float32)
+    return np.stack([table[rel] for rel in relatives])
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -429,6 +485,7 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
               "cache_version": CACHE_VERSION}
 
     built: dict[str, Filler | BaseException] = {}
+    realism: dict[tuple[str, str], dict[str, float]] = {}  # (spec, filler) -> summary, shared by recognisers
 
     def filler_for(item) -> Filler:
         name = item.name if isinstance(item, Filler) else item
@@ -496,6 +553,11 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                     if clean_error is not None:
                         raise RuntimeError(f"first-image embeddings failed: {_error_text(clean_error)}")
                     filler = filler_for(item)
+                    if (spec, filler_name) not in realism:
+                        realism[(spec, filler_name)] = summarize(realism_condition(
+                            aligned_root, unique_second, spec, filler, seed=seed, chunk=chunk,
+                            use_cache=use_cache, progress=progress))
+                    row.update(realism[(spec, filler_name)])
                     vectors, row["embedded"] = embed_condition(
                         recognizer, aligned_root, unique_second, spec, filler, seed=seed, chunk=chunk,
                         landmarks_of=landmarks_of, use_cache=use_cache, progress=progress)
@@ -563,8 +625,10 @@ def load_results(folder=None, stem: str = DEFAULT_STEM) -> OccludedResults:
 
     folder = Path(folder) if folder is not None else results_dir() / "lfw_occluded"
     payload = json.loads((folder / f"{stem}.json").read_text())
-    rows = [{k: (math.nan if v is None and k in _METRICS + ("acc_clean", "acc_occluded", "recovery_ratio") else v)
-             for k, v in row.items()} for row in payload["rows"]]
+    numeric = _METRICS + ("acc_clean", "acc_occluded", "recovery_ratio") + REALISM_FIELDS
+    rows = [{**{f: math.nan for f in REALISM_FIELDS},  # runs written before the realism columns existed
+             **{k: (math.nan if v is None and k in numeric else v)
+                for k, v in row.items()}} for row in payload["rows"]]
     with np.load(folder / f"{stem}_scores.npz", allow_pickle=False) as stored:
         scores = dict(zip(stored["conditions"].tolist(), stored["scores"]))
         return OccludedResults(rows, scores, stored["labels"], stored["folds"], stored["first"].tolist(),
@@ -625,18 +689,20 @@ def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
                 continue  # a method scored on some regions only has no comparable mean
             entry = {"recogniser": recogniser, "method": "occluded" if filler == "none" else filler,
                      "regions": len(regions)}
-            for key in ("accuracy", "recovery_ratio", "similarity_gap"):
-                entry[f"mean_{key}"] = float(np.nanmean([by_region[g][key] for g in regions]))
+            for key in ("accuracy", "recovery_ratio", "similarity_gap", *REALISM_FIELDS):
+                values = [float(by_region[g].get(key, math.nan)) for g in regions]
+                entry[f"mean_{key}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
             for region in hardest:
                 if region in by_region:
                     entry[f"accuracy_{region}"] = float(by_region[region]["accuracy"])
+                    entry[f"chroma_spread_{region}"] = float(by_region[region].get("chroma_spread", math.nan))
             out.append(entry)
     return out
 
 
 def _method_order(fillers: Iterable[str]) -> list[str]:
-    """none first, then the simple fills, then the method's ablation (CA, CA + ID), then the rest."""
-    order = ("none", "telea", "ns", "mean_face", "ca", "ca_id")
+    """none first, then the simple fills, the donor, then the method's ablation (CA, CA + ID), then the rest."""
+    order = ("none", "telea", "ns", "mean_face", "donor", "ca", "ca_id")
     return sorted(dict.fromkeys(fillers), key=lambda f: order.index(f) if f in order else len(order))
 
 
@@ -703,7 +769,7 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
     methods += [(filler, fills[0], filler) for filler in fillers] if fills else []
     cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
     regions = _region_order(r["region"] for r in occluded)
-    scale, digits = (100.0, 2) if value == "accuracy" else (1.0, 3)
+    scale, digits = (100.0, 2) if value == "accuracy" else (1.0, 2) if value in ("hole_psnr", "chroma_error") else (1.0, 3)
     lines = ["| region | " + " | ".join(name for name, _, _ in methods) + " |",
              "|---" * (len(methods) + 1) + "|"]
     sums = {name: [] for name, _, _ in methods}
@@ -711,14 +777,15 @@ def markdown_table(rows: Sequence[dict], recogniser: str, value: str = "accuracy
         cells = []
         for name, fill, filler in methods:
             row = cell.get((region, fill, filler))
-            cells.append("–" if row is None else f"{scale * row[value]:.{digits}f}")
-            if row is not None:
-                sums[name].append(scale * row[value])
+            number = math.nan if row is None else float(row.get(value, math.nan))
+            cells.append("–" if math.isnan(number) else f"{scale * number:.{digits}f}")
+            if not math.isnan(number):
+                sums[name].append(scale * number)
         lines.append(f"| {region} | " + " | ".join(cells) + " |")
     complete = {name: v for name, v in sums.items() if len(v) == len(regions)}
     lines.append("| **mean** | " + " | ".join(f"**{np.mean(complete[name]):.{digits}f}**" if name in complete else "–"
                                               for name, _, _ in methods) + " |")
-    if clean is not None:
+    if clean is not None and not math.isnan(float(clean.get(value, math.nan))):
         lines.append(f"\nClean: {scale * clean[value]:.{digits}f}.")
     return "\n".join(lines)
 
@@ -784,18 +851,24 @@ def significance_table(results: OccludedResults, recogniser: str, method: str = 
 def headline_table(rows: Sequence[dict], fill: str = "black") -> str:
     """Markdown of :func:`method_summary`: per recogniser and method, the 10-region means and the
     hardest three (accuracy in %)."""
-    lines = ["| recogniser | method | mean accuracy | mean recovery ratio | mean similarity gap | two_eyes | upper_face | center_block |",
-             "|---|---|---|---|---|---|---|---|"]
+    def number(value, fmt):
+        return "–" if value is None or math.isnan(float(value)) else format(value, fmt)
+
+    lines = ["| recogniser | method | mean accuracy | mean recovery ratio | mean similarity gap | two_eyes | upper_face "
+             "| center_block | chroma spread (two_eyes / upper_face / center_block) | hole PSNR dB | SSIM |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in method_summary(rows, fill):
-        hard = " | ".join(f"{100 * e[k]:.2f}" if k in e else "–"
+        hard = " | ".join(number(100 * e[k], ".2f") if k in e else "–"
                           for k in ("accuracy_two_eyes", "accuracy_upper_face", "accuracy_center_block"))
+        spread = " / ".join(number(e.get(f"chroma_spread_{r}"), ".2f") for r in ("two_eyes", "upper_face", "center_block"))
         lines.append(f"| {e['recogniser']} | {e['method']} | {100 * e['mean_accuracy']:.2f} | "
-                     f"{e['mean_recovery_ratio']:.2f} | {e['mean_similarity_gap']:.3f} | {hard} |")
+                     f"{number(e['mean_recovery_ratio'], '.2f')} | {e['mean_similarity_gap']:.3f} | {hard} | {spread} | "
+                     f"{number(e.get('mean_hole_psnr'), '.2f')} | {number(e.get('mean_ssim'), '.3f')} |")
     return "\n".join(lines)
 
 
 def results_report(results: OccludedResults, method: str = "ca_id",
-                   baselines: Sequence[str] = ("none", "gray:none", "telea")) -> str:
+                   baselines: Sequence[str] = ("none", "gray:none", "telea", "donor")) -> str:
     """The README's occluded-LFW block from saved runs: per recogniser the accuracy and similarity-gap
     tables, then the headline, then ``method`` against each baseline with the paired fold test."""
     recognisers = list(dict.fromkeys(r["recogniser"] for r in results))
@@ -804,8 +877,17 @@ def results_report(results: OccludedResults, method: str = "ca_id",
         parts += [f"**{recogniser}: accuracy (%)**, 10-fold\n", markdown_table(results, recogniser), "",
                   f"**{recogniser}: similarity gap** (same − different mean cosine)\n",
                   markdown_table(results, recogniser, value="similarity_gap"), ""]
+    measured = [r for r in results if r["occlusion"] != CLEAN and not r["error"]
+                and np.isfinite(float(r.get("chroma_spread", math.nan)))]
+    if measured:  # realism is the same for every recogniser: one table per measure
+        first = measured[0]["recogniser"]
+        for value, title in (("chroma_spread", "median chroma spread in the hole (fill / clean; real skin ≈ 1)"),
+                             ("chroma_error", "mean chroma error |Δa*| + |Δb*| in the hole (lower is better)"),
+                             ("hole_psnr", "hole PSNR, dB (fidelity; rewards blur)"),
+                             ("ssim", "whole-crop SSIM (fidelity)")):
+            parts += [f"**Is it a face? {title}**\n", markdown_table(results, first, value=value), ""]
     parts += ["**Headline** (black fill; mean over the regions where a method has all 10, and the hardest three; "
-              "accuracy %)\n", headline_table(results), ""]
+              "accuracy %, realism beside it)\n", headline_table(results), ""]
     for recogniser in recognisers:
         table = significance_table(results, recogniser, method, baselines)
         if len(table.splitlines()) > 2:
@@ -816,7 +898,7 @@ def results_report(results: OccludedResults, method: str = "ca_id",
 
 __all__ = [
     "CLEAN", "CACHE_VERSION", "ROW_FIELDS", "OccludedResults", "accuracy_table", "build_filler",
-    "canonical_spec", "condition_cache_file", "condition_key", "crop_landmarks_of", "embed_condition",
+    "canonical_spec", "condition_cache_file", "condition_key", "donor_filler", "realism_cache_file", "realism_condition", "crop_landmarks_of", "embed_condition",
     "evaluate_conditions", "combine_results", "headline_table", "method_summary", "results_report", "filler_fingerprint", "fit_mean_face", "format_table", "load_results", "markdown_table",
     "mean_face_files", "occlude_faces", "occlusion_seed", "pair_people", "paired_comparisons", "region_label",
     "rename_filler", "roc_panels",

@@ -16,6 +16,10 @@ it the tool for decisions the LFW test pairs must not make:
 * **choosing between two trained models** with the independent evaluator (dlib), on faces neither
   model trained on and the test never scores.
 
+Beside identity, every row carries the fill's realism against the clean crop (:mod:`.realism`:
+chroma spread, chroma error, hole L1 and PSNR, SSIM), so a recipe is chosen on both axes — *is it
+this person* and *is it a face* — on the same held-out faces.
+
 Per-image values are returned as well, so two fillers can be compared image by image
 (:func:`paired_retention`).
 """
@@ -30,6 +34,7 @@ import numpy as np
 from ..fillers import Filler
 from ..occlusion import REGION_NAMES, region_mask
 from ..occlusion.apply import occlude
+from .realism import realism_metrics, summarize
 
 #: Defaults of the training split (config/train.yaml, cpu profile: data.val_images 64, seed 0).
 DEFAULT_VAL_IMAGES = 64
@@ -62,7 +67,8 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
     alike, and the margin does not reward it.
 
     Returns ``{"per_image": {(region, label): float array (N,)}, "per_image_margin": {...} (with
-    identities), "rows": [dict(region, filler, retention, sd, n[, impostor, margin, margin_sd])]}``.
+    identities), "rows": [dict(region, filler, retention, sd, n, <realism fields>[, impostor, margin,
+    margin_sd])]}``.
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != (112, 112, 3) or images.dtype != np.uint8:
@@ -93,7 +99,7 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
             cosines = np.diagonal(similarity).copy()
             per_image[(region, label)] = cosines
             row = {"region": region, "filler": label, "retention": float(cosines.mean()),
-                   "sd": _sd(cosines), "n": len(cosines)}
+                   "sd": _sd(cosines), "n": len(cosines), **summarize(realism_metrics(filled, images, masks))}
             if others is not None:
                 impostor = (similarity * others).sum(axis=1) / others.sum(axis=1)
                 margin = cosines - impostor
@@ -131,8 +137,8 @@ def paired_retention(per_image: Mapping, method: str, baseline: str,
 
 
 def retention_markdown(rows: Sequence[Mapping], title: str = "", measure: str = "retention") -> str:
-    """A region x filler table of the mean ``measure`` (``retention``, ``impostor`` or ``margin``),
-    with the mean over regions as the last row."""
+    """A region x filler table of the mean ``measure`` (``retention``, ``impostor``, ``margin`` or a
+    realism field such as ``chroma_spread``), with the mean over regions as the last row."""
     labels = list(dict.fromkeys(r["filler"] for r in rows))
     regions = list(dict.fromkeys(r["region"] for r in rows))
     value = {(r["region"], r["filler"]): r.get(measure, math.nan) for r in rows}
@@ -153,7 +159,7 @@ def _model_folders(model_dirs: Mapping[str, str] | None) -> dict[str, Path | Non
 
 
 def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] | None = None,
-                 profile: str | None = None) -> tuple[dict[str, Filler], dict[str, str]]:
+                 profile: str | None = None, aligned_root=None) -> tuple[dict[str, Filler], dict[str, str]]:
     """({label: filler}, {label: fill}) for one half's validation crops.
 
     ``names``: filler names, or ``FILL:FILLER`` (``gray:none`` = the gray-filled face). ``ca`` and
@@ -172,7 +178,14 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
         filler_name, _, blend = filler_name.partition("/")
         if blend and filler_name not in KINDS:
             raise ValueError(f"filler {name!r}: only ca / ca_id take a /BLEND")
-        if filler_name in KINDS:
+        if filler_name == "donor":  # another person's face part: never one of these validation people
+            from .occluded import donor_filler
+
+            crops = validation_crops(half, aligned_root=aligned_root)
+            fillers[name] = donor_filler(aligned_root, exclude_people={c.split("/")[0] for c in crops})
+            if fill:
+                fills[name] = fill
+        elif filler_name in KINDS:
             for label, folder in dirs.items():
                 path = shipped_checkpoints(profile or SHIPPED_PROFILE, folder)[half]
                 if not path.is_file():
@@ -210,7 +223,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     for half in halves:
         crops = validation_crops(half, val_images, seed, root, lfw_root)
         images = read_faces(root, crops)
-        labelled, fills = half_fillers(fillers, half, model_dirs, profile)
+        labelled, fills = half_fillers(fillers, half, model_dirs, profile, root)
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
                                           identities=[identity_of(c) or c for c in crops])
@@ -231,6 +244,10 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                 sections.append(retention_markdown(
                     [r for r in rows if r["recognizer"] == recognizer.name and r["half"] == half],
                     f"{recognizer.name}: identity {measure}, half {half}'s validation crops", measure))
+    for half in halves:  # realism does not depend on the recogniser: the first one's rows
+        mine = [r for r in rows if r["recognizer"] == recognizers[0].name and r["half"] == half]
+        for measure in ("chroma_spread", "hole_psnr", "ssim"):
+            sections.append(retention_markdown(mine, f"is it a face? {measure}, half {half}'s validation crops", measure))
     if comparisons:
         lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
                  "| recogniser | measure | method | baseline | regions | Δ | SE | faces better |",

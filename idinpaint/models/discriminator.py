@@ -25,8 +25,16 @@ class PatchDiscriminator(nn.Module):
         blocks.append(sn_conv(ch, 1, 3, stride=1, padding=1))
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, features: bool = False):
+        """Logits; with ``features`` also every LeakyReLU activation (for feature matching)."""
+        if not features:
+            return self.net(x)
+        feats = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                feats.append(x)
+        return x, feats
 
 
 class MultiscaleDiscriminator(nn.Module):
@@ -41,16 +49,22 @@ class MultiscaleDiscriminator(nn.Module):
         in_ch = 4 if use_mask else 3
         self.discriminators = nn.ModuleList([PatchDiscriminator(in_ch, width, layers) for _ in range(scales)])
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor | None = None, features: bool = False):
+        """Logit maps, finest first; with ``features`` a pair (logits, per-scale activation lists)."""
         if self.use_mask:
             if mask is None:
                 raise ValueError("this discriminator was built with use_mask=True: pass the mask")
             x = torch.cat([image, mask.to(image.dtype)], dim=1)
         else:
             x = image
-        outputs = []
+        outputs, feats = [], []
         for i, disc in enumerate(self.discriminators):
             if i:
                 x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
-            outputs.append(disc(x))
-        return outputs
+            if features:
+                logits, scale_feats = disc(x, features=True)
+                outputs.append(logits)
+                feats.append(scale_feats)
+            else:
+                outputs.append(disc(x))
+        return (outputs, feats) if features else outputs

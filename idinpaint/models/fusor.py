@@ -15,6 +15,11 @@
   Option ``residual`` (an extension, off by default): ``G = clamp(prior + g * AIFGenerator(..))``
   with a learned scalar ``g`` starting at 0, so a short training run starts from the CA's fill
   instead of from noise.
+  Options that keep a residual Fusor on the face manifold (extensions, off by default):
+  ``band_limit = k`` average-pools the residual by ``k`` and upsamples it bilinearly, so it can
+  only move structure coarser than ``k`` pixels (no periodic fine texture); ``luma_only`` adds one
+  residual to all three channels (a brightness change: the CA's colours are kept, so the Fusor
+  cannot paint chroma patterns).
 """
 from __future__ import annotations
 
@@ -177,16 +182,37 @@ class Fusor(nn.Module):
     """
 
     def __init__(self, enc_width: int = 32, gen_width: int = 32, id_dim: int = 128, norm: str = "batch",
-                 att_kernel: int = 3, residual: bool = False):
+                 att_kernel: int = 3, residual: bool = False, band_limit: int = 0, luma_only: bool = False):
         super().__init__()
+        if (band_limit or luma_only) and not residual:
+            raise ValueError("Fusor: band_limit and luma_only shape the residual; they need residual: true")
+        if int(band_limit or 0) < 0:
+            raise ValueError(f"Fusor: band_limit must be a pooling factor >= 1 (0 = off), got {band_limit}")
         self.config = {"enc_width": int(enc_width), "gen_width": int(gen_width), "id_dim": int(id_dim),
                        "norm": norm, "att_kernel": int(att_kernel), "residual": bool(residual)}
+        # written only when set, so older files' configs (and cache keys) stay as they were
+        if band_limit:
+            self.config["band_limit"] = int(band_limit)
+        if luma_only:
+            self.config["luma_only"] = True
+        self.band_limit = int(band_limit or 0)
+        self.luma_only = bool(luma_only)
         self.encoder = AttributeEncoder(enc_width, in_channels=4, norm=norm)
         self.generator = AIFGenerator(self.encoder.channels, gen_width, id_dim, att_kernel)
         self.id_dim = int(id_dim)
         self.residual = bool(residual)
         if self.residual:  # ReZero-style gate: the Fusor starts as the identity map on the prior
             self.residual_gain = nn.Parameter(torch.zeros(()))
+
+    def shape_residual(self, residual: torch.Tensor) -> torch.Tensor:
+        """The residual the Fusor may add to the prior: band-limited and/or one value for all channels."""
+        if self.luma_only:
+            residual = residual.mean(dim=1, keepdim=True).expand_as(residual)
+        if self.band_limit > 1:
+            size = residual.shape[-2:]
+            residual = F.avg_pool2d(residual, self.band_limit)
+            residual = F.interpolate(residual, size=size, mode="bilinear", align_corners=False)
+        return residual
 
     def attributes(self, image: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder(image, mask)
@@ -200,5 +226,5 @@ class Fusor(nn.Module):
         z_att = self.encoder(prior, mask)
         generated = self.generator(z_att, z_id)
         if self.residual:
-            generated = (prior + self.residual_gain * generated).clamp(-1, 1)
+            generated = (prior + self.residual_gain * self.shape_residual(generated)).clamp(-1, 1)
         return composite(generated, prior, mask), generated, z_att

@@ -61,7 +61,8 @@ class InpaintModule(pl.LightningModule):
             weights["id"] = float(id_weight)
         self.weights = {k: float(v) for k, v in weights.items() if k not in ("id_target", "id_robust")}
         self.id_target = weights.get("id_target", "clean")
-        # id_robust: {blur: [lo, hi], shift: px} scores blurred, shifted views (see losses.robust_view)
+        # id_robust: {blur: [lo, hi], shift: px, flip, crop, jitter, down, noise} scores transformed
+        # views (see losses.identity_view)
         self.id_robust = weights.get("id_robust") or None
         disc_cfg = config.get("discriminator", {})
         self.discriminator = get_model("discriminator", **disc_cfg) if self.weights.get("adv", 0) > 0 else None
@@ -269,7 +270,7 @@ class FusorModule(InpaintModule):
 
     kind = "ca_id"
     loss_section = "fusor"
-    loss_terms = ("adv", "att", "id", "hole", "valid")
+    loss_terms = ("adv", "att", "id", "hole", "valid", "chroma", "fm")
 
     def __init__(self, config: dict, stage: str = "", id_weight: float | None = None):
         super().__init__(config, stage, id_weight)
@@ -314,17 +315,26 @@ class FusorModule(InpaintModule):
         terms = {"hole": rec["hole"], "valid": rec["valid"]}
         if w.get("att", 0) > 0:
             terms["att"] = L.attribute_loss(self.fusor.attributes(out, mask), z_att_x)
+        if w.get("fm", 0) > 0 and self.discriminator is None:
+            raise ValueError("losses.fusor.fm (feature matching) needs the discriminator: set adv > 0")
         if w.get("adv", 0) > 0:
-            terms["adv"] = self._adversarial(out, mask)
+            if w.get("fm", 0) > 0:
+                fake_logits, fake_feats = self.discriminator(out, mask, features=True)
+                with torch.no_grad():
+                    _, real_feats = self.discriminator(image, mask, features=True)
+                terms["adv"] = L.hinge_g_loss(fake_logits)
+                terms["fm"] = L.feature_matching_loss(fake_feats, real_feats)
+            else:
+                terms["adv"] = self._adversarial(out, mask)
+        if w.get("chroma", 0) > 0:
+            terms["chroma"] = L.chroma_loss(out, image, mask)
         if w.get("id", 0) > 0:
             if self.id_target == "z_id":
                 target = z_id
             else:
                 with torch.no_grad():
                     target = self.embed(image)
-            scored = out
-            if self.id_robust:
-                scored = L.robust_view(out, self.id_robust.get("blur"), int(self.id_robust.get("shift", 0)))
+            scored = L.identity_view(out, self.id_robust)
             terms["id"] = L.identity_loss(self.embed(scored), target)
         loss = L.weighted_total(terms, {k: w.get(k, 0.0) for k in terms})
         return loss, {"g_total": loss, **terms}, {"fake": out, "prior": prior}

@@ -5,7 +5,9 @@ own keys. Its ``stages`` list runs in order; each stage names the model it train
 ``fusor``), its length (``steps`` = training batches, or ``epochs``), optionally ``id_weight``
 (the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed), ``data`` and ``losses``
 overrides (deep-merged into the profile's for that stage only) and ``init_from`` (a training
-checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``, to start from).
+checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``, to start from;
+``{half}`` in the path becomes the run's half) with ``init_only`` (a list of the parts to take from
+it, e.g. ``[ca]``: a fresh Fusor on a shipped model's CA).
 
 Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
 
@@ -46,7 +48,8 @@ from .modules import MODULES, NonFiniteLossError
 
 DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
 MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
-STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "losses"}
+STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
+INIT_PARTS = ("ca", "fusor", "discriminator")
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -65,7 +68,17 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
     profiles = raw.get("profiles") or {}
     if profile not in profiles:
         raise ValueError(f"{path}: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
-    config = deep_merge(deep_merge(raw.get("defaults") or {}, profiles[profile]), overrides or {})
+    chain, name = [], profile
+    while name is not None:  # a profile may extend another: defaults <- base <- ... <- profile
+        if name in chain or name not in profiles:
+            raise ValueError(f"{path}: profile {profile!r} extends {'itself' if name in chain else repr(name)}, "
+                             "which is no profile")
+        chain.append(name)
+        name = (profiles[name] or {}).get("extends")
+    config = raw.get("defaults") or {}
+    for name in reversed(chain):
+        config = deep_merge(config, {k: v for k, v in (profiles[name] or {}).items() if k != "extends"})
+    config = deep_merge(config, overrides or {})
     config["profile"] = profile
     stages = config.get("stages") or []
     if not stages:
@@ -79,6 +92,9 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
             raise ValueError(f"stage {s['name']}: unknown keys {unknown}; valid: {sorted(STAGE_KEYS)}")
         if s.get("model") not in MODULES:
             raise ValueError(f"stage {s['name']}: model must be one of {', '.join(MODULES)}, got {s.get('model')!r}")
+        bad_parts = sorted(set(s.get("init_only") or ()) - set(INIT_PARTS))
+        if bad_parts:
+            raise ValueError(f"stage {s['name']}: init_only takes {', '.join(INIT_PARTS)}, got {bad_parts}")
         if (s.get("steps") is None) == (s.get("epochs") is None):
             raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
     export = (config.get("trainer") or {}).get("export", "best")
@@ -225,7 +241,7 @@ def read_checkpoint(path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _init_module(module, source: Path, log) -> None:
+def _init_module(module, source: Path, log, only=None) -> None:
     checkpoint = read_checkpoint(source)
     meta = checkpoint.get("idinpaint") or {}
     if not meta:
@@ -236,6 +252,8 @@ def _init_module(module, source: Path, log) -> None:
         prefixes = ("ca.",) if meta.get("kind") == "ca" else ("ca.", "fusor.", "discriminator.")
     if module.discriminator is None:
         prefixes = tuple(p for p in prefixes if p != "discriminator.")
+    if only:
+        prefixes = tuple(p for p in prefixes if p.rstrip(".") in only)
     state = checkpoint.get("state_dict")
     if state is None and "state_dicts" in meta:
         # An exported inference file (e.g. a shipped checkpoints/*.pt): {network: weights}, no
@@ -365,7 +383,8 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         else:
             source = spec.get("init_from") or previous_ckpt
             if source is not None:
-                _init_module(module, _resolve_path(source), log)
+                source = str(source).replace("{half}", half_name)
+                _init_module(module, _resolve_path(source), log, spec.get("init_only"))
             elif spec["model"] == "fusor":
                 raise ValueError(f"stage {name} trains the Fusor on a frozen CA but no CA checkpoint precedes it: "
                                  "run a ca stage first or give the stage init_from: <checkpoint>")

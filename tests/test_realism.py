@@ -1,0 +1,129 @@
+"""Is it a face? The realism metrics, the donor baseline, and their place in the protocol and report.
+
+Synthetic crops (no LFW): the metrics are checked against values computed by hand, the chroma
+spread against the three cases it must tell apart (a real patch ≈ 1, a blur < 1, a coloured
+pattern > 1), and the donor filler against its contract (another person's pixels, deterministic)."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from idinpaint.evaluation.occluded import (
+    donor_filler, evaluate_conditions, load_results, pair_people, realism_cache_file, results_report,
+)
+from idinpaint.evaluation.realism import REALISM_FIELDS, realism_metrics, summarize, to_lab
+from idinpaint.fillers import DonorFiller, get_filler
+
+from test_protocol import FakeRecognizer, SPEC, aligned, isolated, make_pairs  # noqa: F401 (fixtures)
+
+
+def skin_like(seed: int, size: int = 112) -> np.ndarray:
+    """A smooth, face-coloured image with some colour variation (like skin and face parts)."""
+    rng = np.random.default_rng(seed)
+    low = rng.normal(0, 1, (8, 8, 3)) * np.array([18.0, 12.0, 10.0]) + np.array([180.0, 130.0, 110.0])
+    return np.clip(cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+
+
+def hole(size: int = 112) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[30:70, 18:98] = True
+    return mask
+
+
+def test_identical_fill_scores_perfectly():
+    clean = skin_like(0)[None]
+    m = realism_metrics(clean, clean, hole()[None])
+    assert m["chroma_spread"][0] == pytest.approx(1.0)
+    assert m["chroma_error"][0] == pytest.approx(0.0, abs=1e-6)
+    assert m["hole_l1"][0] == 0.0 and m["hole_psnr"][0] == 100.0
+    assert m["ssim"][0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_hand_computed_values():
+    clean = skin_like(1)[None]
+    filled = clean.copy()
+    mask = hole()[None]
+    filled[0][mask[0]] = np.clip(filled[0][mask[0]].astype(int) + 10, 0, 255).astype(np.uint8)
+    m = realism_metrics(filled, clean, mask)
+    diff = (filled[0][mask[0]].astype(float) - clean[0][mask[0]]) / 255.0
+    assert m["hole_l1"][0] == pytest.approx(np.abs(diff).mean())
+    assert m["hole_psnr"][0] == pytest.approx(10 * math.log10(1 / (diff ** 2).mean()))
+    lab_f, lab_c = to_lab(filled)[0][mask[0]], to_lab(clean)[0][mask[0]]
+    spread = math.sqrt(lab_f[:, 1:].var(axis=0).sum()) / math.sqrt(lab_c[:, 1:].var(axis=0).sum())
+    assert m["chroma_spread"][0] == pytest.approx(spread, rel=1e-5)
+    assert m["chroma_error"][0] == pytest.approx(np.abs(lab_f[:, 1:] - lab_c[:, 1:]).sum(axis=1).mean(), rel=1e-5)
+
+
+def test_chroma_spread_separates_a_real_patch_a_blur_and_a_coloured_pattern():
+    clean = skin_like(2)
+    mask = hole()
+    other = skin_like(3)  # another "face": the donor case
+    blur = cv2.GaussianBlur(clean, (0, 0), 8)
+    yy, xx = np.mgrid[:112, :112]
+    stripes = (np.sin(xx / 2.0)[..., None] * np.array([60, -60, 40]) + np.array([180, 130, 110]))
+    pattern = np.clip(stripes, 0, 255).astype(np.uint8)
+    fills = np.stack([np.where(mask[..., None], f, clean) for f in (other, blur, pattern)])
+    spread = realism_metrics(fills, np.stack([clean] * 3), np.stack([mask] * 3))["chroma_spread"]
+    assert 0.5 < spread[0] < 2.0  # a real patch: the same order as the clean one
+    assert spread[1] < 0.6 * spread[0]  # a blur averages the colour away
+    assert spread[2] > 3.0  # a coloured periodic pattern
+
+
+def test_no_hole_gives_nan_and_summary_ignores_it():
+    clean = np.stack([skin_like(4), skin_like(5)])
+    masks = np.stack([np.zeros((112, 112), bool), hole()])
+    m = realism_metrics(clean, clean, masks)
+    assert math.isnan(m["chroma_spread"][0]) and math.isnan(m["hole_psnr"][0])
+    s = summarize(m)
+    assert s["chroma_spread"] == pytest.approx(1.0) and s["hole_l1"] == 0.0
+    with pytest.raises(ValueError, match="do not match"):
+        realism_metrics(clean, clean[:1], masks)
+
+
+def test_donor_takes_another_persons_pixels_deterministically():
+    faces = np.stack([skin_like(10 + i) for i in range(4)])
+    filler = DonorFiller(faces, ["P1", "P1", "P2", "P3"], seed=0)
+    # a crop of P1 never gets a P1 donor
+    for k in range(20):
+        assert filler.people[filler.donor_index(f"P1/P1_{k:04d}.png")] != "P1"
+    target = skin_like(99)
+    mask = hole()
+    out = filler.fill_for(target[None], mask[None], ["P2/P2_0001.png"])[0]
+    np.testing.assert_array_equal(out[~mask], target[~mask])  # only the hole changes
+    donor = faces[filler.donor_index("P2/P2_0001.png")]
+    inner = np.zeros_like(mask)
+    inner[36:64, 24:92] = True  # away from the seam, Poisson keeps the donor's structure
+    centred = lambda a: a[inner].astype(float) - a[inner].astype(float).mean(axis=0)  # noqa: E731
+    assert np.corrcoef(centred(out).ravel(), centred(donor).ravel())[0, 1] > 0.9
+    np.testing.assert_array_equal(out, filler.fill_for(target[None], mask[None], ["P2/P2_0001.png"])[0])
+    with pytest.raises(ValueError, match="two people"):
+        DonorFiller(faces[:2], ["P1", "P1"])
+    assert "donor" in __import__("idinpaint.fillers", fromlist=["FILLERS"]).FILLERS
+
+
+def test_protocol_rows_carry_realism_and_the_donor_is_drawn_from_non_pair_people(aligned, tmp_path):
+    pairs = make_pairs()
+    donor = donor_filler(aligned, pairs, count=3)
+    assert not set(donor.people) & pair_people(pairs)
+    out = tmp_path / "run"
+    results = evaluate_conditions([FakeRecognizer()], [SPEC], ["telea", "donor"], aligned, pairs=pairs,
+                                  progress=False, output_dir=out)
+    assert not results.failures
+    rows = {r["filler"]: r for r in results if r["occlusion"] != "clean"}
+    assert set(rows) == {"none", "telea", "donor"}
+    for row in rows.values():
+        assert all(field in row for field in REALISM_FIELDS)
+    assert rows["none"]["chroma_spread"] == pytest.approx(0.0, abs=1e-6)  # a black hole has no colour
+    assert rows["donor"]["chroma_spread"] > rows["telea"]["chroma_spread"]  # a real patch vs a smooth fill
+    assert rows["telea"]["hole_psnr"] > rows["none"]["hole_psnr"]
+    cached = realism_cache_file(aligned, SPEC, get_filler("telea"))
+    assert cached.is_file()
+    # the saved run reloads with the columns, and the report shows them
+    loaded = load_results(out)
+    assert {r["filler"]: r["chroma_spread"] for r in loaded if r["occlusion"] != "clean"}["donor"] == pytest.approx(
+        rows["donor"]["chroma_spread"])
+    report = results_report(loaded, method="donor", baselines=("none", "telea"))
+    assert "Is it a face? median chroma spread" in report and "hole PSNR" in report
