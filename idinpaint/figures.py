@@ -90,8 +90,8 @@ def plot_alignment_examples(raw_root, aligned_root, count: int = 8):
 
 #: Fixed colours so a method looks the same in every figure.
 METHOD_COLOURS = {"clean": "black", "occluded": "tab:gray", "none": "tab:gray", "telea": "tab:blue",
-                  "ns": "tab:cyan", "mean_face": "tab:orange", "ca": "tab:green", "ca_id": "tab:red"}
-_EXTRA_COLOURS = ["tab:purple", "tab:brown", "tab:pink", "tab:olive", "gold", "navy"]
+                  "ns": "tab:cyan", "mean_face": "tab:orange", "donor": "tab:purple", "ca": "tab:green", "ca_id": "tab:red"}
+_EXTRA_COLOURS = ["tab:brown", "tab:pink", "tab:olive", "gold", "navy"]
 
 
 def _method_colour(method: str, order: list[str]) -> str:
@@ -187,6 +187,45 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
     low, high = axes[0][0].get_ylim()
     axes[0][0].set_ylim(low, high + 0.2 * (high - low))  # room for the legend above the bars
     axes[0][-1].legend(fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle(title + (f", fill {fill}" if fill else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_realism(rows, measures=("chroma_spread", "hole_psnr", "ssim"), fill: str | None = None, regions=None,
+                 title: str = "Is it a face? Realism of the fill against the clean crop"):
+    """Bars per region, one per method (filler), one panel per realism measure (:mod:`idinpaint.
+    evaluation.realism`); the chroma spread panel marks real skin's 1 with a dashed line. ``rows``:
+    the occluded protocol's (or retention's) rows; realism does not depend on the recogniser, so
+    the first recogniser's rows are drawn."""
+    labels = {"chroma_spread": "chroma spread (fill / clean, median)", "chroma_error": "chroma error |Δa*|+|Δb*|",
+              "hole_l1": "hole L1", "hole_psnr": "hole PSNR (dB)", "ssim": "SSIM (whole crop)"}
+    rows = [r for r in rows if not r.get("error") and r.get("occlusion", "") != "clean"
+            and (fill is None or r.get("fill", fill) == fill) and np.isfinite(float(r.get(measures[0], np.nan)))]
+    if not rows:
+        raise ValueError("no rows with realism measures to draw")
+    rec_key = "recogniser" if "recogniser" in rows[0] else "recognizer"
+    first = rows[0].get(rec_key)
+    rows = [r for r in rows if r.get(rec_key) == first]
+    regions = list(regions or dict.fromkeys(r["region"] for r in rows))
+    methods = list(dict.fromkeys(("occluded" if r["filler"] == "none" else r["filler"]) for r in rows))
+    width = 0.8 / max(1, len(methods))
+    x = np.arange(len(regions))
+    fig, axes = plt.subplots(1, len(measures), figsize=(max(4.5, 1.0 + 0.2 * len(regions) * len(methods)) * len(measures), 4.0),
+                             squeeze=False)
+    for ax, measure in zip(axes[0], measures):
+        for j, method in enumerate(methods):
+            lookup = {r["region"]: r for r in rows if ("occluded" if r["filler"] == "none" else r["filler"]) == method}
+            values = [float(lookup[g].get(measure, np.nan)) if g in lookup else np.nan for g in regions]
+            ax.bar(x - 0.4 + width * (j + 0.5), values, width, color=_method_colour(method, methods), alpha=0.85,
+                   label=_pretty(method))
+        if measure == "chroma_spread":
+            ax.axhline(1.0, color="black", ls="--", lw=1.0, label="real skin ≈ 1")
+        ax.set_xticks(x)
+        ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
+        ax.set_title(labels.get(measure, measure), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best", ncol=2)
     fig.suptitle(title + (f", fill {fill}" if fill else ""))
     fig.tight_layout()
     return fig
@@ -377,7 +416,8 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
     * ``roc_lfw_occluded_<rec>_<fill><suffix>``: ROC per region for the first fill (where fillers ran);
     * ``radar_lfw_occluded_<rec><suffix>``: accuracy per region — occluded with every fill, each
       filler, clean (paper fig. 9 style; needs 3 or more regions);
-    * ``similarity_gap_lfw_occluded_<tag>_<fill><suffix>``: similarity gap per region and method.
+    * ``similarity_gap_lfw_occluded_<tag>_<fill><suffix>``: similarity gap per region and method;
+    * ``realism_lfw_occluded_<fill><suffix>``: chroma spread, hole PSNR and SSIM per region and method.
     """
     from .evaluation.occluded import accuracy_table, roc_panels
 
@@ -408,6 +448,10 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
     fig = plot_similarity_gap(results, fill=first_fill)
     written += save_figure(fig, f"similarity_gap_lfw_occluded_{tag}_{first_fill}{suffix}", folder)[:1]
     plt.close(fig)
+    if any(np.isfinite(float(r.get("chroma_spread", np.nan))) for r in ok_rows):
+        fig = plot_realism(results, fill=first_fill)
+        written += save_figure(fig, f"realism_lfw_occluded_{first_fill}{suffix}", folder)[:1]
+        plt.close(fig)
     return written
 
 

@@ -127,3 +127,23 @@ def test_protocol_rows_carry_realism_and_the_donor_is_drawn_from_non_pair_people
         rows["donor"]["chroma_spread"])
     report = results_report(loaded, method="donor", baselines=("none", "telea"))
     assert "Is it a face? median chroma spread" in report and "hole PSNR" in report
+
+
+def test_realism_bars_and_gallery_with_ground_truth(aligned, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from idinpaint import figures
+    from idinpaint.evaluation.embeddings import read_faces
+
+    pairs = make_pairs()
+    results = evaluate_conditions([FakeRecognizer()], [SPEC, "region:nose@black"], ["telea", "donor"], aligned,
+                                  pairs=pairs, progress=False)
+    written = figures.occluded_report_figures(results, "fake", folder=tmp_path)
+    assert any(p.name == "realism_lfw_occluded_black.png" for p in written)
+    faces = read_faces(aligned, ["Pair_A/Pair_A_0001.png"])
+    fig = figures.filler_comparison(faces, ["two_eyes"], [get_filler("telea"), donor_filler(aligned, pairs, count=3)],
+                                    relatives=["Pair_A/Pair_A_0001.png"], realism=True, identity=FakeRecognizer())
+    axes = fig.axes
+    assert axes[0].get_title() == "ground truth"
+    assert "spread" in axes[2].get_xlabel() and "id cos" in axes[2].get_xlabel()

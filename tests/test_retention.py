@@ -142,3 +142,21 @@ def test_half_fillers_ca_label_is_the_ca_inside_a_shipped_ca_id_file():
     fillers, _ = half_fillers(["ca/none", "ca_id"], "A")
     assert fillers["ca/none"].inpainter.fusor is None and fillers["ca/none"].blend == "none"
     assert fillers["ca_id"].inpainter.fusor is not None
+
+
+def test_rows_carry_realism_and_the_summary_puts_both_axes_side_by_side(faces):
+    from idinpaint.evaluation.retention import summary_markdown, summary_rows
+
+    measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "oracle": OracleFiller(faces),
+                                                               "telea": get_filler("telea")},
+                                  regions=["two_eyes", "upper_face", "center_block"], identities=list("abcde"))
+    rows = {(r["region"], r["filler"]): r for r in measured["rows"]}
+    assert rows[("two_eyes", "oracle")]["chroma_spread"] == pytest.approx(1.0)
+    assert rows[("two_eyes", "oracle")]["hole_psnr"] == 100.0
+    assert rows[("two_eyes", "none")]["chroma_spread"] == pytest.approx(0.0, abs=1e-6)  # black: no colour
+    summary = {s["filler"]: s for s in summary_rows([{"recognizer": "pool", **r} for r in measured["rows"]])}
+    assert summary["oracle"]["chroma_spread_upper_face"] == pytest.approx(1.0)
+    assert summary["oracle"]["pool_retention"] == pytest.approx(1.0, abs=1e-6)
+    assert summary["telea"]["pool_margin"] < summary["oracle"]["pool_margin"]
+    assert summary["telea"]["hole_psnr_hardest3"] > summary["none"]["hole_psnr_hardest3"]
+    assert "| oracle |" in summary_markdown(list(summary.values()))

@@ -151,6 +151,49 @@ def retention_markdown(rows: Sequence[Mapping], title: str = "", measure: str = 
     return "\n".join(lines) + "\n"
 
 
+HARDEST = ("two_eyes", "upper_face", "center_block")
+
+
+def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
+    """One row per filler label: both axes side by side, over every half in ``rows``.
+
+    *Is it a face*: the median chroma spread on each of the hardest three regions and the mean hole
+    PSNR / SSIM over them; *is it this person*: each recogniser's retention and margin, the mean
+    over all measured regions. (Realism is the same for every recogniser: the first one's rows.)"""
+    labels = list(dict.fromkeys(r["filler"] for r in rows))
+    recognizers = list(dict.fromkeys(r.get("recognizer", "") for r in rows))
+    out = []
+    for label in labels:
+        mine = [r for r in rows if r["filler"] == label]
+        face = [r for r in mine if r.get("recognizer", "") == recognizers[0]]
+        entry: dict = {"filler": label}
+        for region in HARDEST:
+            values = [r.get("chroma_spread", math.nan) for r in face if r["region"] == region]
+            entry[f"chroma_spread_{region}"] = float(np.nanmean(values)) if values else math.nan
+        hard = [r for r in face if r["region"] in HARDEST]
+        for key in ("hole_psnr", "ssim"):
+            entry[f"{key}_hardest3"] = float(np.nanmean([r.get(key, math.nan) for r in hard])) if hard else math.nan
+        for rec in recognizers:
+            theirs = [r for r in mine if r.get("recognizer", "") == rec]
+            for measure in ("retention", "margin"):
+                values = [r.get(measure, math.nan) for r in theirs]
+                entry[f"{rec}_{measure}"] = float(np.nanmean(values)) if values else math.nan
+        out.append(entry)
+    return out
+
+
+def summary_markdown(summary: Sequence[Mapping]) -> str:
+    """The :func:`summary_rows` table in markdown (both axes, one line per filler)."""
+    if not summary:
+        return ""
+    keys = [k for k in summary[0] if k != "filler"]
+    lines = ["| filler | " + " | ".join(k.replace("_", " ") for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for row in summary:
+        lines.append(f"| {row['filler']} | " + " | ".join(
+            "–" if math.isnan(row[k]) else (f"{row[k]:.2f}" if "psnr" in k else f"{row[k]:.3f}") for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _model_folders(model_dirs: Mapping[str, str] | None) -> dict[str, Path | None]:
     """{label: folder}; None = the shipped pair (or ``$IDINPAINT_CHECKPOINT_DIR``)."""
     if not model_dirs:
@@ -257,15 +300,18 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
             lines.append(f"| {c['recognizer']} | {c['measure']} | {c['method']} | {c['baseline']} | {regions_text} | "
                          f"{c['delta']:+.4f} | {c['se']:.4f} | {c['faces_better']}/{c['n']} |")
         sections.append("\n".join(lines) + "\n")
+    summary = summary_rows(rows)
+    sections.insert(0, "**Both axes** (is it a face: chroma spread on the hardest three, hole PSNR / SSIM there; "
+                       "is it this person: retention and margin, mean over the regions)\n\n" + summary_markdown(summary))
     report = "\n".join(sections)
-    result = {"rows": rows, "comparisons": comparisons, "markdown": report}
+    result = {"rows": rows, "summary": summary, "comparisons": comparisons, "markdown": report}
     if output_dir is not None:
         output_dir = Path(output_dir)
         config = {"recognizers": [r.name for r in recognizers], "fillers": list(fillers), "halves": list(halves),
                   "model_dirs": {k: str(v or "shipped") for k, v in _model_folders(model_dirs).items()},
                   "regions": list(regions), "val_images": val_images, "seed": seed}
         write_json(output_dir / "retention.json", {"provenance": provenance(config), "rows": rows,
-                                                   "comparisons": comparisons})
+                                                   "summary": summary, "comparisons": comparisons})
         write_text(output_dir / "retention.md", report)
         result["paths"] = [output_dir / "retention.json", output_dir / "retention.md"]
     return result
