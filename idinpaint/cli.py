@@ -1,4 +1,10 @@
-"""``idinpaint`` — one console command, a subcommand per stage of the data flow."""
+"""``idinpaint`` — one console command, a subcommand per stage of the data flow.
+
+Expected failures (missing or malformed data, bad paths or options, unreadable images, unusable
+checkpoints, an unavailable device, unwritable outputs) end in one line on stderr,
+``error: <file or option>: <reason and what to do>``, and exit status 2; ``--debug`` shows the
+traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +12,81 @@ import os
 import sys
 import time
 from pathlib import Path
+
+
+class CLIError(Exception):
+    """A bad option or input found by the CLI itself; the message is the one error line."""
+
+
+#: What main() reports as one line. OSError covers DatasetError, FileNotFoundError and
+#: PermissionError; ValueError covers CheckpointError, BadImageError, NoFaceError and
+#: PairsFormatError; RuntimeError: torch devices and missing packaged models.
+EXPECTED_ERRORS = (CLIError, OSError, ValueError, KeyError, RuntimeError)
+
+
+def _error_line(err: BaseException, root_option: str | None) -> str:
+    """One line for ``err``; the registry's generic "pass --root" hint names this command's option."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"  # e.g. PermissionError from open()
+    elif isinstance(err, KeyError) and err.args:
+        text = str(err.args[0])
+    else:
+        text = str(err)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()] or [type(err).__name__]
+    line = lines[0] + (" (--debug shows the rest)" if len(lines) > 1 else "")
+    return line.replace(" or pass --root", f" or pass {root_option}" if root_option else "")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one ``error:`` line too."""
+
+    def error(self, message: str):
+        message = message.removeprefix("argument ")
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _check_inputs(args, *options) -> None:
+    """Name the option of an input file that is not there (the readers then check what is in it)."""
+    for option in options:
+        value = getattr(args, option, None)
+        if value is not None and not Path(value).is_file():
+            reason = "is a folder, not a file" if Path(value).is_dir() else "no such file"
+            raise CLIError(f"--{option} {value}: {reason}")
+
+
+def _check_outputs(args, **kinds) -> None:
+    """Fail before any work when an output option cannot be written (kind: image, file or folder)."""
+    from .imageio import check_output_path
+
+    for option, kind in kinds.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            try:
+                check_output_path(value, kind)
+            except ValueError as err:
+                raise CLIError(f"--{option} {err}") from None
+
+
+def _check_device(device: str | None) -> None:
+    if device is None:
+        return
+    import torch
+
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise CLIError(f"--device {device}: not a device name; use cpu or cuda (or leave --device out)") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise CLIError(f"--device {device}: CUDA is not available on this machine; use --device cpu "
+                           "(or leave --device out)")
+        if chosen.index is not None and chosen.index >= count:
+            raise CLIError(f"--device {device}: this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    elif chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise CLIError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    elif chosen.type not in ("cpu", "mps"):
+        raise CLIError(f"--device {device}: not supported; use cpu or cuda")
 
 
 def _report_batch(report, output_dir, shown: int = 20) -> int:
@@ -18,20 +99,36 @@ def _report_batch(report, output_dir, shown: int = 20) -> int:
     return 0
 
 
-def _aligned_or_error(folder) -> Path | None:
+def _aligned(folder) -> Path:
     aligned = Path(folder)
     if (aligned / "landmarks.csv").is_file():
         return aligned
-    print(f"error: {aligned}: no aligned LFW here; run `idinpaint preprocess --root <lfw>/raw "
-          f"--output_dir {aligned} --has_subdirs` first", file=sys.stderr)
-    return None
+    raise CLIError(f"{aligned}: no aligned LFW here (no landmarks.csv); pass --aligned <folder of crops> or run "
+                   f"`idinpaint preprocess --root <lfw>/raw --output_dir {aligned} --has_subdirs` first")
+
+
+def _check_pairs(args) -> None:
+    """A missing or broken pairs.txt fails here, before any recogniser or model is loaded."""
+    from .evaluation.lfw import load_pairs
+
+    load_pairs(args.lfw_root, getattr(args, "folds", None))
 
 
 def _cmd_preprocess(args) -> int:
+    from .data.registry import IMAGE_SUFFIXES, list_images
     from .preprocess import preprocess_folder
 
-    report = preprocess_folder(args.root, args.output_dir, has_subdirs=args.has_subdirs or None,
-                               workers=args.workers, size=args.size, limit=args.limit)
+    root = Path(args.root)
+    if not root.is_dir():
+        raise CLIError(f"--root {root}: {'is a file, not a' if root.exists() else 'no such'} folder; "
+                       "pass the folder of raw photos (e.g. <lfw>/raw)")
+    _check_outputs(args, output_dir="folder")
+    files = [str(p) for p in list_images(root, args.has_subdirs or None)]
+    if not files:
+        where = "in its sub-folders (drop --has_subdirs if they lie directly in it)" if args.has_subdirs else "in it"
+        raise CLIError(f"--root {root}: no images ({', '.join(IMAGE_SUFFIXES)}) {where}")
+    report = preprocess_folder(root, args.output_dir, has_subdirs=args.has_subdirs or None, workers=args.workers,
+                               size=args.size, limit=args.limit, files=files)
     return _report_batch(report, args.output_dir)
 
 
@@ -41,9 +138,9 @@ def _cmd_evaluate_lfw(args) -> int:
     from .paths import results_dir
     from .runinfo import provenance, write_json
 
-    aligned = _aligned_or_error(args.aligned or default_aligned_root())
-    if aligned is None:
-        return 2
+    aligned = _aligned(args.aligned or default_aligned_root())
+    _check_pairs(args)
+    _check_outputs(args, output="file", figures="folder")
     started = time.time()
     recognizer = _recognizer(args.recognizer, args.workers)
     result, scores, pairs = evaluate_clean(recognizer, aligned, args.lfw_root, args.folds)
@@ -94,6 +191,7 @@ def _folds_suffix(folds) -> str:
 def _cmd_prepare(args) -> int:
     from .prepare import prepare_folder
 
+    _check_outputs(args, output="folder")
     report = prepare_folder(args.input, args.output, mode=args.mode, fill=args.fill, filler=args.filler,
                             seed=args.seed, limit=args.limit, mean_face=args.mean_face)
     return _report_batch(report, args.output)
@@ -105,14 +203,13 @@ def _cmd_evaluate_occluded(args) -> int:
     from .figures import occluded_report_figures
     from .paths import results_dir
 
-    aligned = _aligned_or_error(args.aligned or default_aligned_root())
-    if aligned is None:
-        return 2
+    aligned = _aligned(args.aligned or default_aligned_root())
     try:
         specs, baseline_only = protocol_specs(args.regions, args.fills)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise CLIError(f"--regions: {err}") from None
+    _check_pairs(args)
+    _check_outputs(args, output="folder", figures="folder")
     specs += list(args.specs or [])
     suffix = _folds_suffix(args.folds)
     output = Path(args.output or results_dir() / "lfw_occluded")
@@ -148,24 +245,19 @@ def _cmd_evaluate_report(args) -> int:
             path = results_dir() / "lfw_occluded" / path  # a bare stem: the default results folder
         json_path = path.with_name(path.name + ".json")
         if not json_path.is_file():
-            print(f"error: {json_path}: no such saved run (write it with `idinpaint evaluate occluded`)", file=sys.stderr)
-            return 2
+            raise CLIError(f"{json_path}: no such saved run (write it with `idinpaint evaluate occluded`)")
         part = load_results(path.parent, path.name)
-        try:
-            for rename in filter(None, renames.split(",")):
-                old_name, equals, new_name = rename.partition("=")
-                if not (old_name and equals and new_name):
-                    raise ValueError(f"{run}: rename {rename!r} is not OLD=NEW")
+        for rename in filter(None, renames.split(",")):
+            old_name, equals, new_name = rename.partition("=")
+            if not (old_name and equals and new_name):
+                raise CLIError(f"{json_path}: {run}: rename {rename!r} is not OLD=NEW")
+            try:
                 part = rename_filler(part, old_name, new_name)
-        except ValueError as err:
-            print(f"error: {json_path}: {err}", file=sys.stderr)
-            return 2
+            except ValueError as err:
+                raise CLIError(f"{json_path}: {err}") from None
         parts.append(part)
-    try:
-        results = combine_results(*parts)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _check_outputs(args, output="file", figures="folder")
+    results = combine_results(*parts)
     text = results_report(results, args.method, args.baselines)
     if args.output:
         write_text(Path(args.output), text)
@@ -188,26 +280,24 @@ def _cmd_evaluate_retention(args) -> int:
     from .evaluation.retention import run_retention
     from .paths import results_dir
 
-    aligned = _aligned_or_error(args.aligned or default_aligned_root())
-    if aligned is None:
-        return 2
-    try:
-        if args.models and any("=" not in item for item in args.models):
-            raise ValueError("--models takes LABEL=FOLDER items")
-        model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
-        compare = [tuple(item.split(",", 1)) for item in args.compare]
-        if any(len(pair) != 2 for pair in compare):
-            raise ValueError("--compare takes METHOD,BASELINE items")
-        regions = None if "all" in args.regions else args.regions
-        recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
-        kwargs = {} if regions is None else {"regions": regions}
-        result = run_retention(recognizers, args.fillers, args.halves, model_dirs, compare=compare,
-                               val_images=args.val_images, seed=args.seed, aligned_root=aligned,
-                               lfw_root=args.lfw_root, output_dir=args.output or results_dir() / "retention",
-                               **kwargs)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    aligned = _aligned(args.aligned or default_aligned_root())
+    bad = [item for item in args.models or [] if "=" not in item]
+    if bad:
+        raise CLIError(f"--models: takes LABEL=FOLDER items, got {bad[0]!r}")
+    model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
+    compare = [tuple(item.split(",", 1)) for item in args.compare]
+    bad = [item for item, pair in zip(args.compare, compare) if len(pair) != 2]
+    if bad:
+        raise CLIError(f"--compare: takes METHOD,BASELINE items, got {bad[0]!r}")
+    _check_pairs(args)
+    _check_outputs(args, output="folder", figures="folder")
+    regions = None if "all" in args.regions else args.regions
+    recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
+    kwargs = {} if regions is None else {"regions": regions}
+    result = run_retention(recognizers, args.fillers, args.halves, model_dirs, compare=compare,
+                           val_images=args.val_images, seed=args.seed, aligned_root=aligned,
+                           lfw_root=args.lfw_root, output_dir=args.output or results_dir() / "retention",
+                           **kwargs)
     print(result["markdown"])
     from .figures import plot_identity_retention, save_figure
 
@@ -224,18 +314,14 @@ def _cmd_evaluate_retention(args) -> int:
 
 
 def _cmd_evaluate_tsne(args) -> int:
-    from .data.registry import DatasetError
     from .evaluation.occluded import canonical_spec
     from .evaluation.tsne import load_subjects, run_tsne, write_tsne
     from .figures import plot_tsne_panels, save_figure
     from .paths import results_dir
 
-    try:
-        subjects = load_subjects(args.dataset, args.root, min_images=args.min_images, max_people=args.people,
-                                 images_per_person=args.images, seed=args.seed)
-    except (DatasetError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _check_outputs(args, output="folder", figures="folder")
+    subjects = load_subjects(args.dataset, args.root, min_images=args.min_images, max_people=args.people,
+                             images_per_person=args.images, seed=args.seed)
     spec = canonical_spec(args.spec)
     conditions = run_tsne(args.recognizer, subjects, spec, args.fillers, seed=args.seed)
     for condition in conditions:
@@ -257,13 +343,11 @@ def _cmd_train(args) -> int:
     from .config import parse_overrides
     from .training.stages import DEFAULT_CONFIG, run_training
 
-    try:
-        summary = run_training(args.config or DEFAULT_CONFIG, profile=args.profile, stage=args.stage,
-                               resume=args.resume, half=args.half, output=args.output,
-                               overrides=parse_overrides(args.set))
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _check_inputs(args, "config", "resume")
+    _check_outputs(args, output="folder")
+    summary = run_training(args.config or DEFAULT_CONFIG, profile=args.profile, stage=args.stage,
+                           resume=args.resume, half=args.half, output=args.output,
+                           overrides=parse_overrides(args.set))
     if summary["status"] != "done":
         print(f"error: {summary.get('error')}", file=sys.stderr)
         return 1
@@ -272,17 +356,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .inpaint import CheckpointError, checkpoint_card, export_checkpoint, training_runs
+    from .inpaint import checkpoint_card, export_checkpoint, training_runs
     from .runinfo import write_json
 
-    try:
-        training_runs(args.runs)  # a wrong folder fails before anything is written
-        target = export_checkpoint(args.checkpoint, args.output, ca_only=args.ca_only)
-        notes = dict(note.split("=", 1) for note in args.note)
-        card = write_json(Path(target).with_suffix(".json"), checkpoint_card(target, args.runs, notes))
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    _check_inputs(args, "checkpoint")
+    training_runs(args.runs)  # a wrong folder fails before anything is written
+    _check_outputs(args, output="file")
+    target = export_checkpoint(args.checkpoint, args.output, ca_only=args.ca_only)
+    notes = dict(note.split("=", 1) for note in args.note)
+    card = write_json(Path(target).with_suffix(".json"), checkpoint_card(target, args.runs, notes))
     print(f"wrote {target} and {card}")
     return 0
 
@@ -293,19 +375,33 @@ def _note(text: str) -> str:
     return text
 
 
-def _cmd_inpaint(args) -> int:
-    from .align import NoFaceError
-    from .imageio import BadImageError
-    from .inpaint import CheckpointError, inpaint_file
+def _override(text: str) -> str:
+    from .config import parse_overrides
 
     try:
-        info = inpaint_file(args.checkpoint, args.image, args.mask, args.output, blend_method=args.blend,
-                            device=args.device)
-    except (CheckpointError, BadImageError, NoFaceError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    note = f"; {info['uncovered']} hole pixels outside the face crop left as they were" if info.get("uncovered") else ""
-    print(f"wrote {info['output']} ({info['kind']}{', aligned first' if info.get('aligned') else ''}{note})")
+        parse_overrides([text])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _cmd_inpaint(args) -> int:
+    from .inpaint import inpaint_file
+
+    _check_inputs(args, "image", "mask", "checkpoint")
+    _check_outputs(args, output="image")
+    _check_device(args.device)
+    info = inpaint_file(args.checkpoint, args.image, args.mask, args.output, blend_method=args.blend,
+                        device=args.device)
+    if info.get("nothing_to_fill"):
+        print(f"{args.mask}: nothing to fill (the mask has no 255 pixels); wrote the input unchanged to "
+              f"{info['output']}")
+        return 0
+    notes = [", aligned first"] if info.get("aligned") else []
+    if info.get("uncovered"):
+        notes.append(f"; {info['uncovered']} hole pixels outside the face crop left as they were")
+    notes += [f"; {note}" for note in info.get("notes", [])]
+    print(f"wrote {info['output']} ({info['kind']}{''.join(notes)})")
     return 0
 
 
@@ -319,8 +415,20 @@ def _add_lfw_evaluation_options(parser, results: str) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
 
 
+def _add_debug(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--debug`` on the command and on every subcommand (so it works before or after them)."""
+    parser.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="on an error, show the full traceback instead of one line")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_debug(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="idinpaint", description=__doc__)
+    parser = _Parser(prog="idinpaint", description=__doc__.split("\n\n")[0],
+                     epilog="Errors are one line `error: <file or option>: <reason>` (exit status 2); "
+                            "--debug shows the traceback.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("preprocess", help="raw photos -> 112x112 ArcFace-aligned crops (YuNet)")
@@ -337,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = targets.add_parser("lfw", help="clean LFW 10-fold verification")
     q.add_argument("--recognizer", choices=("sface", "dlib"), default="sface")
     _add_lfw_evaluation_options(q, "results/lfw_clean/<recognizer>.json")
-    q.set_defaults(func=_cmd_evaluate_lfw)
+    q.set_defaults(func=_cmd_evaluate_lfw, root_option="--lfw-root")
 
     p = commands.add_parser("datasets", help="list known datasets and whether they are found")
     p.set_defaults(func=_cmd_datasets)
@@ -366,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(default: fitted on LFW people in no View-2 pair)")
     p.add_argument("--seed", type=int, default=0, help="base seed of random masks / noise (0 = the evaluation's pixels)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
-    p.set_defaults(func=_cmd_prepare)
+    p.set_defaults(func=_cmd_prepare, root_option=None)
 
     q = targets.add_parser("occluded", help="LFW with occluded (and filled) second images, per region and filler",
                            description="Occlude the second image of every View-2 pair in memory, fill it, and "
@@ -383,7 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--specs", nargs="*", default=[], help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
     _add_lfw_evaluation_options(q, "results/lfw_occluded/")
-    q.set_defaults(func=_cmd_evaluate_occluded)
+    q.set_defaults(func=_cmd_evaluate_occluded, root_option="--lfw-root")
 
     q = targets.add_parser("report", help="markdown tables (accuracy, gap, headline, paired fold test) of saved runs",
                            description="Combine saved `evaluate occluded` runs (later runs win for a condition "
@@ -423,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--figures", default=None, help="figure folder (default figures/)")
     q.add_argument("--plot", nargs="*", default=None, help="labels drawn in the figures (default all)")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
-    q.set_defaults(func=_cmd_evaluate_retention)
+    q.set_defaults(func=_cmd_evaluate_retention, root_option="--lfw-root")
 
     q = targets.add_parser("tsne", help="t-SNE of clean / occluded / filled embeddings with silhouette and NC accuracy",
                            description="Embed a fixed set of people (default: LFW people with >= 20 crops) clean, "
@@ -457,9 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LFW half the model is evaluated on (A: folds 1-5, B: 6-10); it trains on the other "
                         "half's people + the unpaired people")
     p.add_argument("--output", default=None, help="run folder (default results/train/<profile>_half<H>)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", nargs="+", type=_override, default=[], metavar="KEY=VALUE",
                    help="override config values (YAML), e.g. --set trainer.accelerator=gpu data.num_workers=8")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, root_option=None)
 
     p = commands.add_parser("export", help="a training checkpoint -> a small inference file + its JSON card",
                             description="Write an inference-only inpainter (kind, network configs, weights) "
@@ -477,7 +585,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("inpaint", help="fill the hole of one image with a trained checkpoint",
                             description="Fill the hole (mask PNG, 255 = hole, same size as the image) with a "
                                         "ca or ca_id checkpoint. A photo that is not a 112x112 aligned crop is "
-                                        "aligned first (YuNet) and the fill is warped back into the photo.")
+                                        "aligned first (YuNet) and the fill is warped back into the photo; a "
+                                        "112x112 image must show a face. An all-zero mask writes the image "
+                                        "unchanged; a hole over 90 % of the image is refused; a gray photo gets "
+                                        "a gray result.")
     p.add_argument("--checkpoint", required=True, help="last.ckpt / best.ckpt / inpainter.pt of a training run")
     p.add_argument("--image", required=True)
     p.add_argument("--mask", required=True, help="single-channel PNG, 255 = hole")
@@ -487,12 +598,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "poisson = the seed's cv2.seamlessClone)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_inpaint)
+    _add_debug(parser, top=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except EXPECTED_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"error: {_error_line(err, getattr(args, 'root_option', '--root'))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# OpenCV's own log lines ("[ WARN:0@2.9] ... imread_(...): can't open/read file") would reach users
+# beside our one-line errors: only its errors are shown.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+#: PIL modes of single-channel files (grayscale, bilevel, 16-bit, 32-bit, float; LA = gray + alpha)
+GRAY_MODES = ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F")
+
 
 class BadImageError(ValueError):
     """An input file that cannot be used; ``str(err)`` is one line naming the file and reason."""
@@ -46,32 +53,47 @@ def _to_rgb_uint8(image: Image.Image, path) -> np.ndarray:
     return array
 
 
-def read_rgb(path) -> np.ndarray:
-    """Read any common image file as RGB uint8, honouring EXIF orientation.
-
-    Raises :class:`BadImageError` (one line: file and reason) for empty, truncated, non-image or
-    unreadable files.
-    """
+def _open_image(path, check):
+    """Open and fully decode an image file; ``check(image)`` converts it. One-line errors."""
     path = Path(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise BadImageError(path, "file not found") from None
+    if path.is_dir():
+        raise BadImageError(path, "is a folder, not an image file")
     if size == 0:
         raise BadImageError(path, "empty file (0 bytes)")
     try:
         with Image.open(path) as image:
             image.load()  # forces a full decode, so truncation is caught here
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb_uint8(image, path)
+            return check(image)
     except UnidentifiedImageError:
         raise BadImageError(path, "not an image file (format not recognised)") from None
+    except Image.DecompressionBombError:
+        raise BadImageError(path, "image too large (decompression bomb guard)") from None
     except OSError as err:
         text = str(err)
         reason = "truncated image" if "truncated" in text.lower() else f"unreadable image ({text})"
         raise BadImageError(path, reason) from None
-    except Image.DecompressionBombError:
-        raise BadImageError(path, "image too large (decompression bomb guard)") from None
+
+
+def read_rgb(path) -> np.ndarray:
+    """Read any common image file as RGB uint8, honouring EXIF orientation.
+
+    Raises :class:`BadImageError` (one line: file and reason) for missing, empty, truncated,
+    non-image or unreadable files.
+    """
+    return _open_image(path, lambda image: _to_rgb_uint8(ImageOps.exif_transpose(image), path))
+
+
+def image_mode(path) -> str:
+    """The PIL mode of an image file as stored (``L``, ``RGB``, ``RGBA``, ``I;16``, ...; a palette
+    image with a transparent colour is ``PA``)."""
+    def mode(image: Image.Image) -> str:
+        return "PA" if image.mode == "P" and "transparency" in image.info else image.mode
+
+    return _open_image(path, mode)
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -87,15 +109,57 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+def _encode(path: Path, image: np.ndarray) -> bytes:
+    try:
+        ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise ValueError(f"{path}: cannot write images of type {path.suffix or '(no suffix)'!r}; use .png or .jpg")
+    return encoded.tobytes()
+
+
 def write_rgb(path, image: np.ndarray) -> None:
     """Atomically write an RGB uint8 image; the format follows the suffix (.png, .jpg)."""
     path = Path(path)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{path}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"{path}: OpenCV could not encode this format")
-    _atomic_write_bytes(path, encoded.tobytes())
+    _atomic_write_bytes(path, _encode(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)))
+
+
+def write_gray(path, image: np.ndarray) -> None:
+    """Atomically write a single-channel uint8 image (H, W); the format follows the suffix."""
+    path = Path(path)
+    if image.dtype != np.uint8 or image.ndim != 2:
+        raise ValueError(f"{path}: expected gray uint8 (H, W), got {image.dtype} {image.shape}")
+    _atomic_write_bytes(path, _encode(path, image))
+
+
+def copy_file(source, target) -> None:
+    """Atomically copy a file's bytes (e.g. an input written back unchanged)."""
+    _atomic_write_bytes(Path(target), Path(source).read_bytes())
+
+
+def check_output_path(path, kind: str = "image") -> Path:
+    """Fail early (one line, ``ValueError``) when ``path`` cannot be written, before the work, so a
+    long job cannot fail at its last step. ``kind``: ``image`` (a file OpenCV can encode, by its
+    suffix), ``file`` or ``folder``. Catches a folder where a file is wanted and the reverse, a
+    parent that is a file, and a parent that is not writable."""
+    path = Path(path)
+    if kind == "folder":
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{path}: is a file, not a folder; choose a folder for the output")
+    elif path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for the output")
+    elif kind == "image" and not cv2.haveImageWriter(str(path)):
+        raise ValueError(f"{path}: cannot write images of type {path.suffix or '(no suffix)'!r}; use .png or .jpg")
+    parent = path if kind == "folder" else path.parent
+    existing = next(p for p in (parent, *parent.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{path}: cannot write here: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: cannot write here: folder {existing} is not writable")
+    return path
 
 
 def write_mask(path, mask: np.ndarray) -> None:
@@ -110,17 +174,23 @@ def write_mask(path, mask: np.ndarray) -> None:
 def read_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a mask PNG (255 = hole) as bool (H, W); checks it is binary and, if given, its size."""
     path = Path(path)
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise BadImageError(path, "mask file missing or unreadable")
-    if raw.ndim == 3:
-        raise BadImageError(path, f"mask must be single-channel, got {raw.shape[2]} channels")
+
+    def single_channel(image: Image.Image) -> np.ndarray:
+        if image.mode not in ("1", "L", "I;16", "I;16B", "I;16L", "I"):
+            raise BadImageError(path, f"mask must be single-channel (gray PNG, 255 = hole), got mode {image.mode}")
+        return np.asarray(image)
+
+    raw = _open_image(path, single_channel)
+    if raw.dtype == bool:  # a bilevel (mode "1") PNG: white = hole
+        raw = raw.astype(np.uint8) * 255
     values = np.unique(raw)
     if not set(values.tolist()) <= {0, 255}:
-        raise BadImageError(path, f"mask must be binary 0/255 (255 = hole), found values {values[:6].tolist()}")
+        raise BadImageError(path, f"mask must be binary 0/255 (255 = hole), found values {values[:6].tolist()}; "
+                                  "threshold it (e.g. 255 where > 127)")
     mask = raw == 255
     if shape is not None and mask.shape != tuple(shape):
-        raise BadImageError(path, f"mask size {mask.shape} does not match image size {tuple(shape)}")
+        raise BadImageError(path, f"mask size {mask.shape[1]}x{mask.shape[0]} does not match the image's "
+                                  f"{shape[1]}x{shape[0]}")
     return mask
 
 
