@@ -297,7 +297,7 @@ def _cmd_evaluate_retention(args) -> int:
     result = run_retention(recognizers, args.fillers, args.halves, model_dirs, compare=compare,
                            val_images=args.val_images, seed=args.seed, aligned_root=aligned,
                            lfw_root=args.lfw_root, output_dir=args.output or results_dir() / "retention",
-                           **kwargs)
+                           gallery=args.gallery, figures_dir=args.figures, **kwargs)
     print(result["markdown"])
     from .figures import plot_identity_retention, save_figure
 
@@ -309,6 +309,7 @@ def _cmd_evaluate_retention(args) -> int:
             fig = plot_identity_retention(mine, f"Identity {measure} on held-out validation crops ({recognizer})", measure,
                                           fillers=args.plot or None)
             written += save_figure(fig, f"{measure}_{stem}_{recognizer}", args.figures)
+    written += result.get("gallery", [])
     print(f"wrote {', '.join(str(p) for p in result['paths'] + written)}")
     return 0
 
@@ -530,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--output", default=None, help="results folder (default results/retention)")
     q.add_argument("--figures", default=None, help="figure folder (default figures/)")
     q.add_argument("--plot", nargs="*", default=None, help="labels drawn in the figures (default all)")
+    q.add_argument("--gallery", type=int, default=0, metavar="N",
+                   help="also draw N held-out faces (hardest three regions) with every filler and its realism")
     q.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for dlib's ResNet")
     q.set_defaults(func=_cmd_evaluate_retention, root_option="--lfw-root")
 
@@ -595,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--blend", choices=("poisson", "alpha", "none"), default="alpha",
                    help="how the fill is blended into the hole (default alpha, chosen on held-out crops; "
-                        "poisson = the seed's cv2.seamlessClone)")
+                        "poisson = Poisson image editing, solved exactly)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.set_defaults(func=_cmd_inpaint)
     _add_debug(parser, top=True)

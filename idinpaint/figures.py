@@ -456,7 +456,7 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
 
 
 def filler_comparison(face, regions, fillers, fill: str = "black", size: float = 1.3, relatives=None,
-                      realism: bool = False, identity=None):
+                      realism: bool = False, identity=None, labels=None):
     """Rows = regions (for each face); columns = ground truth | occluded | each filler.
 
     ``face``: one aligned crop or a list of them; ``fillers``: Filler instances
@@ -465,6 +465,7 @@ def filler_comparison(face, regions, fillers, fill: str = "black", size: float =
     protocol). ``realism``: print under each fill its chroma spread (fill / clean, ≈ 1 for a real
     face part) and hole PSNR; ``identity``: a :class:`~idinpaint.recognizers.Recognizer` whose
     cosine to the ground truth is printed too (*is it a face* beside *is it this person*).
+    ``labels``: column titles of the fillers (default their names).
     """
     from .evaluation.realism import realism_metrics
     from .occlusion import occlude, region_mask
@@ -472,7 +473,7 @@ def filler_comparison(face, regions, fillers, fill: str = "black", size: float =
     faces = [face] if isinstance(face, np.ndarray) and face.ndim == 3 else list(face)
     paths = list(relatives) if relatives is not None else [None] * len(faces)
     rows = [(f, path, region) for f, path in zip(faces, paths) for region in regions]
-    columns = ["ground truth", f"occluded ({fill})"] + [f.name for f in fillers]
+    columns = ["ground truth", f"occluded ({fill})"] + list(labels or [f.name for f in fillers])
     notes = realism or identity is not None
     fig, axes = plt.subplots(len(rows), len(columns), figsize=(size * len(columns), size * (1.35 if notes else 1.1) * len(rows)),
                              squeeze=False)

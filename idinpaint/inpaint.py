@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from idinpaint.blending import BLENDS, DEFAULT_BLEND, alpha_blend, blend, poisson_blend  # noqa: F401 (re-exported)
+from idinpaint.blending import BLENDS, DEFAULT_BLEND, alpha_blend, blend, blend_tag, poisson_blend  # noqa: F401 (re-exported)
 from idinpaint.fillers import FILLERS, Filler, as_batch, register_filler
 from idinpaint.imageio import as_mask
 from idinpaint.models import get_model
@@ -297,7 +297,7 @@ class CheckpointFiller(Filler):
         if self.inpainter.fusor is not None:
             return None
         feather = f", feather={self.feather}" if self.blend != "poisson" else ""
-        return f"ca:weights={weights_digest(self.inpainter.ca)}, blend={self.blend!r}{feather}"
+        return f"ca:weights={weights_digest(self.inpainter.ca)}, blend={blend_tag(self.blend)!r}{feather}"
 
     def _fill(self, images, masks):
         if images.shape[1:3] != (CROP, CROP):
@@ -309,7 +309,7 @@ class CheckpointFiller(Filler):
 
     def __repr__(self) -> str:  # also the evaluation cache key: changes when the weights change
         return (f"CheckpointFiller(name={self.name!r}, checkpoint={self.checkpoint!r}, sha256={self.sha256!r}, "
-                f"blend={self.blend!r})")
+                f"blend={blend_tag(self.blend)!r})")
 
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -404,7 +404,7 @@ class LFWHalvesFiller(Filler):
 
     def __repr__(self) -> str:  # the evaluation cache key of ca_id: both weight files and the routing
         inner = ", ".join(f"{h}={f.sha256}" for h, f in self.fillers.items())
-        return f"LFWHalvesFiller(name={self.name!r}, {inner}, blend={self.fillers['A'].blend!r})"
+        return f"LFWHalvesFiller(name={self.name!r}, {inner}, blend={blend_tag(self.fillers['A'].blend)!r})"
 
 
 def _factory(kind: str):

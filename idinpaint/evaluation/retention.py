@@ -250,10 +250,13 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                   model_dirs: Mapping[str, str] | None = None, regions: Sequence[str] = REGION_NAMES,
                   compare: Sequence[tuple[str, str]] = (), val_images: int = DEFAULT_VAL_IMAGES,
                   seed: int = DEFAULT_SEED, aligned_root=None, lfw_root=None, output_dir=None,
-                  profile: str | None = None) -> dict:
+                  profile: str | None = None, gallery: int = 0, figures_dir=None) -> dict:
     """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
     every recogniser; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
-    halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``."""
+    halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``.
+    ``gallery``: also draw that many validation faces of the first half (hardest three regions; ground
+    truth | occluded | every filler label, realism under each fill) as ``gallery_<output folder name>``
+    in ``figures_dir``."""
     from ..runinfo import provenance, write_json, write_text
     from ..training.data import identity_of
     from .embeddings import read_faces
@@ -267,6 +270,18 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
         crops = validation_crops(half, val_images, seed, root, lfw_root)
         images = read_faces(root, crops)
         labelled, fills = half_fillers(fillers, half, model_dirs, profile, root)
+        if gallery and half == halves[0]:
+            from ..figures import filler_comparison, save_figure
+
+            shown = {}  # one face per person
+            for crop in crops:
+                shown.setdefault(crop.split("/")[0], crop)
+            picked = list(shown.values())[: int(gallery)]
+            plain = {k: v for k, v in labelled.items() if k not in fills}  # the black-filled protocol
+            fig = filler_comparison(read_faces(root, picked), list(HARDEST), list(plain.values()), relatives=picked,
+                                    realism=True, labels=list(plain))
+            name = f"gallery_{Path(output_dir).name if output_dir is not None else 'retention'}"
+            gallery_paths = save_figure(fig, name, figures_dir)
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
                                           identities=[identity_of(c) or c for c in crops])
@@ -305,6 +320,8 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                        "is it this person: retention and margin, mean over the regions)\n\n" + summary_markdown(summary))
     report = "\n".join(sections)
     result = {"rows": rows, "summary": summary, "comparisons": comparisons, "markdown": report}
+    if gallery:
+        result["gallery"] = gallery_paths
     if output_dir is not None:
         output_dir = Path(output_dir)
         config = {"recognizers": [r.name for r in recognizers], "fillers": list(fillers), "halves": list(halves),
