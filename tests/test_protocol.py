@@ -281,7 +281,7 @@ def test_baseline_only_fills_skip_fillers_and_report_figures(aligned, tmp_path):
     written = occluded_report_figures(results, "fake", "_test", tmp_path)
     names = {p.name for p in written}
     assert names == {"roc_lfw_occluded_fake_black_test.png", "radar_lfw_occluded_fake_test.png",
-                     "similarity_gap_lfw_occluded_fake_black_test.png"}
+                     "similarity_gap_lfw_occluded_fake_black_test.png", "realism_lfw_occluded_black_test.png"}
     assert all(p.with_suffix(".pdf").is_file() for p in written)
 
 

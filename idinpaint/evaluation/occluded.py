@@ -282,6 +282,33 @@ def fill_chunk(filler: Filler, occluded: np.ndarray, masks: np.ndarray, relative
     return out
 
 
+def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec, filler: Filler, *, path: Path,
+                     seed: int, chunk: int, use_cache: bool, progress: bool, desc: str, measure) -> tuple[dict, int]:
+    """The shared loop of :func:`embed_condition` and :func:`realism_condition`: crops missing from
+    the cache at ``path`` are read, occluded (seeded), filled (through the filled-crop cache of
+    network fillers) and given to ``measure(faces, filled, masks, relatives) -> (n, D)``, chunk by
+    chunk; the cache is saved after every chunk, so an interrupted run resumes. Returns (table,
+    how many were computed now)."""
+    table = load_embedding_cache(path) if use_cache else {}
+    missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
+    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
+    fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
+    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
+    with tqdm(total=len(missing), desc=desc, unit="img", disable=not progress or not missing,
+              mininterval=interval) as bar:
+        for start in range(0, len(missing), chunk):
+            batch = missing[start:start + chunk]
+            faces = read_faces(root, batch)
+            points = occluder_points(batch) if occluder_points is not None else None
+            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
+            filled = fill_chunk(filler, occluded, masks, batch, fill_dir)
+            table.update(zip(batch, measure(faces, filled, masks, batch)))
+            if use_cache:
+                save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here
+            bar.update(len(batch))
+    return table, len(missing)
+
+
 def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | OcclusionSpec, filler: Filler, *,
                     seed: int = 0, chunk: int = DEFAULT_CHUNK, landmarks_of=None, use_cache: bool = True,
                     progress: bool = True) -> tuple[np.ndarray, int]:
@@ -293,29 +320,18 @@ def embed_condition(recognizer, root, relatives: Sequence[str], spec: str | Occl
     """
     root = Path(root)
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
-    path = condition_cache_file(recognizer.name, root, parsed, filler, seed)
-    table = load_embedding_cache(path) if use_cache else {}
-    missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
-    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
-    fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
-    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
-    with tqdm(total=len(missing), desc=f"embed[{recognizer.name}] {parsed} + {filler.name}", unit="img",
-              disable=not progress or not missing, mininterval=interval) as bar:
-        for start in range(0, len(missing), chunk):
-            batch = missing[start:start + chunk]
-            faces = read_faces(root, batch)
-            points = occluder_points(batch) if occluder_points is not None else None
-            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
-            filled = fill_chunk(filler, occluded, masks, batch, fill_dir)
-            kwargs = {"landmarks": landmarks_of(batch)} if landmarks_of is not None else {}
-            vectors = recognizer.embed(filled, **kwargs)
-            table.update(zip(batch, vectors))
-            if use_cache:
-                save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here
-            bar.update(len(batch))
+
+    def embed(faces, filled, masks, batch):
+        kwargs = {"landmarks": landmarks_of(batch)} if landmarks_of is not None else {}
+        return recognizer.embed(filled, **kwargs)
+
+    table, computed = _cached_per_crop(
+        root, relatives, parsed, filler, path=condition_cache_file(recognizer.name, root, parsed, filler, seed),
+        seed=seed, chunk=chunk, use_cache=use_cache, progress=progress,
+        desc=f"embed[{recognizer.name}] {parsed} + {filler.name}", measure=embed)
     if not relatives:
-        return np.zeros((0, getattr(recognizer, "dim", 0)), np.float32), len(missing)
-    return np.stack([table[rel] for rel in relatives]), len(missing)
+        return np.zeros((0, getattr(recognizer, "dim", 0)), np.float32), computed
+    return np.stack([table[rel] for rel in relatives]), computed
 
 
 def realism_cache_file(root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0) -> Path:
@@ -331,24 +347,10 @@ def realism_condition(root, relatives: Sequence[str], spec: str | OcclusionSpec,
     the chunking of :func:`embed_condition`; cached per condition, saved after every chunk."""
     root = Path(root)
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
-    path = realism_cache_file(root, parsed, filler, seed)
-    table = load_embedding_cache(path) if use_cache else {}
-    missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
-    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
-    fill_dir = filled_cache_dir(root, parsed, filler, seed) if use_cache and getattr(filler, "cache_fills", False) else None
-    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
-    with tqdm(total=len(missing), desc=f"realism {parsed} + {filler.name}", unit="img",
-              disable=not progress or not missing, mininterval=interval) as bar:
-        for start in range(0, len(missing), chunk):
-            batch = missing[start:start + chunk]
-            faces = read_faces(root, batch)
-            points = occluder_points(batch) if occluder_points is not None else None
-            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
-            filled = fill_chunk(filler, occluded, masks, batch, fill_dir)
-            table.update(zip(batch, as_vectors(realism_metrics(filled, faces, masks))))
-            if use_cache:
-                save_embedding_cache(path, table)
-            bar.update(len(batch))
+    table, _ = _cached_per_crop(
+        root, relatives, parsed, filler, path=realism_cache_file(root, parsed, filler, seed), seed=seed,
+        chunk=chunk, use_cache=use_cache, progress=progress, desc=f"realism {parsed} + {filler.name}",
+        measure=lambda faces, filled, masks, batch: as_vectors(realism_metrics(filled, faces, masks)))
     if not relatives:
         return np.zeros((0, len(REALISM_FIELDS)), np.float32)
     return np.stack([table[rel] for rel in relatives])
