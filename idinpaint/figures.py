@@ -192,14 +192,15 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
     return fig
 
 
-def plot_realism(rows, measures=("chroma_spread", "hole_psnr", "ssim"), fill: str | None = None, regions=None,
+def plot_realism(rows, measures=("chroma_spread", "periodicity", "hole_psnr", "ssim"), fill: str | None = None, regions=None,
                  title: str = "Is it a face? Realism of the fill against the clean crop"):
     """Bars per region, one per method (filler), one panel per realism measure (:mod:`idinpaint.
     evaluation.realism`); the chroma spread panel marks real skin's 1 with a dashed line. ``rows``:
     the occluded protocol's (or retention's) rows; realism does not depend on the recogniser, so
     the first recogniser's rows are drawn."""
     labels = {"chroma_spread": "chroma spread (fill / clean, median)", "chroma_error": "chroma error |Δa*|+|Δb*|",
-              "hole_l1": "hole L1", "hole_psnr": "hole PSNR (dB)", "ssim": "SSIM (whole crop)"}
+              "hole_l1": "hole L1", "hole_psnr": "hole PSNR (dB)", "ssim": "SSIM (whole crop)",
+              "periodicity": "periodicity (median; faces ≈ 0.3)"}
     rows = [r for r in rows if not r.get("error") and r.get("occlusion", "") != "clean"
             and (fill is None or r.get("fill", fill) == fill) and np.isfinite(float(r.get(measures[0], np.nan)))]
     if not rows:

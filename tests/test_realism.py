@@ -147,3 +147,23 @@ def test_realism_bars_and_gallery_with_ground_truth(aligned, tmp_path):
     axes = fig.axes
     assert axes[0].get_title() == "ground truth"
     assert "spread" in axes[2].get_xlabel() and "id cos" in axes[2].get_xlabel()
+
+
+def test_periodicity_flags_a_luminance_pattern_that_the_chroma_spread_misses():
+    from idinpaint.evaluation.realism import periodicity
+
+    clean = skin_like(20)
+    mask = hole()
+    yy, xx = np.mgrid[:112, :112]
+    stripes = np.clip(clean.astype(float) + 30 * np.sin(2 * np.pi * xx / 8.0)[..., None], 0, 255).astype(np.uint8)
+    blur = cv2.GaussianBlur(clean, (0, 0), 6)
+    rng = np.random.default_rng(0)
+    texture = np.clip(clean.astype(float) + rng.normal(0, 12, clean.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    fills = {name: np.where(mask[..., None], image, clean) for name, image in
+             (("stripes", stripes), ("blur", blur), ("texture", texture))}
+    values = {name: periodicity(image, mask) for name, image in fills.items()}
+    assert values["stripes"] > 0.8  # comes back at its 8-pixel period
+    assert values["blur"] < 0.3 and values["texture"] < 0.3  # smooth, or detail that does not repeat
+    spread = realism_metrics(np.stack([fills["stripes"]]), clean[None], mask[None])["chroma_spread"][0]
+    assert spread < 1.25  # the same colours: the spread alone would call the stripes a face
+    assert periodicity(clean, np.zeros_like(mask)) != periodicity(clean, np.zeros_like(mask))  # NaN: no hole

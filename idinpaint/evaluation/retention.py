@@ -157,8 +157,8 @@ HARDEST = ("two_eyes", "upper_face", "center_block")
 def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
     """One row per filler label: both axes side by side, over every half in ``rows``.
 
-    *Is it a face*: the median chroma spread on each of the hardest three regions and the mean hole
-    PSNR / SSIM over them; *is it this person*: each recogniser's retention and margin, the mean
+    *Is it a face*: the median chroma spread on each of the hardest three regions and the mean over
+    them of the median periodicity, the hole PSNR and the SSIM; *is it this person*: each recogniser's retention and margin, the mean
     over all measured regions. (Realism is the same for every recogniser: the first one's rows.)"""
     labels = list(dict.fromkeys(r["filler"] for r in rows))
     recognizers = list(dict.fromkeys(r.get("recognizer", "") for r in rows))
@@ -171,7 +171,7 @@ def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
             values = [r.get("chroma_spread", math.nan) for r in face if r["region"] == region]
             entry[f"chroma_spread_{region}"] = float(np.nanmean(values)) if values else math.nan
         hard = [r for r in face if r["region"] in HARDEST]
-        for key in ("hole_psnr", "ssim"):
+        for key in ("periodicity", "hole_psnr", "ssim"):
             entry[f"{key}_hardest3"] = float(np.nanmean([r.get(key, math.nan) for r in hard])) if hard else math.nan
         for rec in recognizers:
             theirs = [r for r in mine if r.get("recognizer", "") == rec]
@@ -304,7 +304,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                     f"{recognizer.name}: identity {measure}, half {half}'s validation crops", measure))
     for half in halves:  # realism does not depend on the recogniser: the first one's rows
         mine = [r for r in rows if r["recognizer"] == recognizers[0].name and r["half"] == half]
-        for measure in ("chroma_spread", "hole_psnr", "ssim"):
+        for measure in ("chroma_spread", "periodicity", "hole_psnr", "ssim"):
             sections.append(retention_markdown(mine, f"is it a face? {measure}, half {half}'s validation crops", measure))
     if comparisons:
         lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
@@ -316,7 +316,8 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                          f"{c['delta']:+.4f} | {c['se']:.4f} | {c['faces_better']}/{c['n']} |")
         sections.append("\n".join(lines) + "\n")
     summary = summary_rows(rows)
-    sections.insert(0, "**Both axes** (is it a face: chroma spread on the hardest three, hole PSNR / SSIM there; "
+    sections.insert(0, "**Both axes** (is it a face: chroma spread on the hardest three, periodicity, hole PSNR / SSIM "
+                       "there; "
                        "is it this person: retention and margin, mean over the regions)\n\n" + summary_markdown(summary))
     report = "\n".join(sections)
     result = {"rows": rows, "summary": summary, "comparisons": comparisons, "markdown": report}
