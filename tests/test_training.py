@@ -155,8 +155,9 @@ def test_export_last_ships_the_final_weights_not_the_best_validated(smoke_run, f
     # a run folder's gallery models: its CA stage and its final Fusor stage
     names = [str(getattr(f, "checkpoint", f.name)) for f in method_fillers("A", source)]
     assert names[0] == "telea" and names[1].endswith("ca/inpainter.pt") and names[2].endswith("fusor_id9/inpainter.pt")
-    with pytest.raises(FileNotFoundError, match="the run has no finished CA stage"):
-        method_fillers("A", run)  # a Fusor-only run has no CA stage of its own
+    # a Fusor-only run (started from another model's CA) shows the CA inside its final file
+    telea, ca, ca_id = method_fillers("A", run)
+    assert ca.inpainter.fusor is None and ca.checkpoint == ca_id.checkpoint and ca_id.inpainter.fusor is not None
     with pytest.raises(FileNotFoundError, match="no training run here"):
         method_fillers("A", tmp_path / "nothing")
 
