@@ -885,7 +885,7 @@ def results_report(results: OccludedResults, method: str = "ca_id",
         first = measured[0]["recogniser"]
         for value, title in (("chroma_spread", "median chroma spread in the hole (fill / clean; real skin ≈ 1)"),
                              ("periodicity", "median periodicity of the fill's luminance detail (real face parts "
-                                             "≈ 0.25-0.35; a repeated pattern > 0.5)"),
+                                             "≈ 0.3; a repeated pattern > 0.5)"),
                              ("chroma_error", "mean chroma error |Δa*| + |Δb*| in the hole (lower is better)"),
                              ("hole_psnr", "hole PSNR, dB (fidelity; rewards blur)"),
                              ("ssim", "whole-crop SSIM (fidelity)")):

@@ -277,7 +277,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
             for crop in crops:
                 shown.setdefault(crop.split("/")[0], crop)
             picked = list(shown.values())[: int(gallery)]
-            plain = {k: v for k, v in labelled.items() if k not in fills}  # the black-filled protocol
+            plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
             fig = filler_comparison(read_faces(root, picked), list(HARDEST), list(plain.values()), relatives=picked,
                                     realism=True, labels=list(plain))
             name = f"gallery_{Path(output_dir).name if output_dir is not None else 'retention'}"
