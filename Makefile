@@ -40,8 +40,8 @@ lfw-occluded: setup
 	$(BIN)/idinpaint evaluate report lfw_occluded_sface lfw_occluded_dlib --output results/lfw_occluded/report.md
 
 train-cpu: setup
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A --output results/train/cpu_A
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half B --output results/train/cpu_B
+	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A
+	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half B
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_foundation.py

@@ -45,3 +45,12 @@ def cache_dir() -> Path:
 def occluders_dir() -> Path:
     """MaskTheFace templates (``IDINPAINT_OCCLUDERS`` or ``<shared>/data/occluders/maskthface``)."""
     return _env_path("IDINPAINT_OCCLUDERS", shared_dir() / "data" / "occluders" / "maskthface")
+
+
+def run_dir(profile: str, half: str = "A") -> Path:
+    """The folder of a training run: ``<results>/train/<profile>_half<A|B>``. The one convention the
+    CLI (``idinpaint train``), the notebooks and the Makefile share."""
+    half = str(half).upper()
+    if half.startswith("HALF"):
+        half = half[4:]
+    return results_dir() / "train" / f"{profile}_half{half}"

@@ -41,7 +41,8 @@ from pathlib import Path
 import torch
 
 from idinpaint.config import load_yaml
-from idinpaint.paths import REPO_ROOT, results_dir
+from idinpaint.paths import REPO_ROOT
+from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.runinfo import provenance, write_json
 
 from .modules import MODULES, NonFiniteLossError
@@ -324,7 +325,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         extra = deep_merge(extra, {"data": {"half": str(half).upper()}})
     config = load_training_config(config_path, profile, extra)
     half_name = str(config.get("data", {}).get("half", "A")).upper()
-    run_dir = Path(output) if output else results_dir() / "train" / f"{profile}_half{half_name}"
+    run_dir = Path(output) if output else default_run_dir(profile, half_name)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_run_folder(run_dir, config)
     write_json(run_dir / "config.json", config)
