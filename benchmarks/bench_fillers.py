@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from idinpaint.data.aligned import read_faces
+from idinpaint.data.lfw import default_aligned_root
 from idinpaint.data.registry import list_images
-from idinpaint.evaluation.embeddings import read_faces
-from idinpaint.evaluation.lfw import default_aligned_root
-from idinpaint.evaluation.occluded import fit_mean_face
-from idinpaint.fillers import get_filler
+from idinpaint.fillers import fit_mean_face, get_filler
 from idinpaint.occlusion import occlude, region_mask
 from idinpaint.runinfo import provenance, write_json
 

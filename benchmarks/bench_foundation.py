@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from idinpaint.data.aligned import aligned_name, read_faces
 from idinpaint.data.registry import dataset_root, list_images
-from idinpaint.evaluation.embeddings import read_faces
-from idinpaint.preprocess import aligned_name, preprocess_folder
+from idinpaint.preprocess import preprocess_folder
 from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import provenance, write_json
 

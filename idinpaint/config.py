@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .paths import REPO_ROOT
+from idinpaint.paths import REPO_ROOT
 
 PROFILES_FILE = REPO_ROOT / "config" / "profiles.yaml"
 

@@ -11,7 +11,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from .paths import figures_dir  # noqa: E402
+from idinpaint.align import ARCFACE_TEMPLATE  # noqa: E402
+from idinpaint.data.aligned import aligned_name, read_landmarks  # noqa: E402
+from idinpaint.evaluation.realism import realism_metrics  # noqa: E402
+from idinpaint.evaluation.report import accuracy_table, roc_panels  # noqa: E402
+from idinpaint.imageio import read_rgb  # noqa: E402
+from idinpaint.occlusion import (  # noqa: E402
+    FILLS,
+    REGION_NAMES,
+    OccludersMissingError,
+    list_templates,
+    make_occlusion,
+    occlude,
+    region_mask,
+)
+from idinpaint.paths import figures_dir  # noqa: E402
 
 
 def save_figure(fig, name: str, folder=None) -> list[Path]:
@@ -64,10 +78,6 @@ def face_grid(images: list[np.ndarray], titles: list[str] | None = None, columns
 
 def plot_alignment_examples(raw_root, aligned_root, count: int = 8):
     """Raw photos with YuNet's landmarks (top) above their aligned crops with the template (bottom)."""
-    from .align import ARCFACE_TEMPLATE
-    from .imageio import read_rgb
-    from .preprocess import aligned_name, read_landmarks
-
     landmarks = read_landmarks(aligned_root)
     chosen = sorted(rel for rel in landmarks if (Path(aligned_root) / aligned_name(rel)).is_file())
     step = max(1, len(chosen) // max(1, count))
@@ -109,7 +119,7 @@ def plot_radar(table, methods=None, regions=None, title: str = "Verification acc
     """Paper fig. 9 style: one axis per region, one polygon per method.
 
     ``table``: {method: {region: accuracy in 0..1}} (e.g. from
-    :func:`idinpaint.evaluation.occluded.accuracy_table`); ``methods`` / ``regions`` pick and order
+    :func:`idinpaint.evaluation.report.accuracy_table`); ``methods`` / ``regions`` pick and order
     them (default: all, regions in first-seen order). Accuracies are drawn in %.
     """
     methods = list(methods or table)
@@ -142,14 +152,14 @@ def plot_radar(table, methods=None, regions=None, title: str = "Verification acc
     return fig
 
 
-def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions=None,
+def plot_similarity_gap(rows, fill: str | None = None, recognizers=None, regions=None,
                         title: str = "Similarity gap (same − different mean cosine)"):
     """Bars of the similarity gap ± its spread over folds, grouped per region, one bar per method
-    (occluded = filler none, then each filler); one panel per recogniser side by side (SFace, dlib);
+    (occluded = filler none, then each filler); one panel per recognizer side by side (SFace, dlib);
     the clean gap is a dashed line. ``rows``: the row dicts of the occluded protocol."""
     rows = [r for r in rows if not r.get("error") and (fill is None or r["occlusion"] == "clean" or r["fill"] == fill)]
-    present = list(dict.fromkeys(r["recogniser"] for r in rows))
-    recognisers = list(recognisers or [n for n in ("sface", "dlib") if n in present] +
+    present = list(dict.fromkeys(r["recognizer"] for r in rows))
+    recognizers = list(recognizers or [n for n in ("sface", "dlib") if n in present] +
                        [n for n in present if n not in ("sface", "dlib")])
     occluded = [r for r in rows if r["occlusion"] != "clean"]
     fills = list(dict.fromkeys(r["fill"] for r in occluded))
@@ -160,13 +170,13 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
 
     regions = list(regions or dict.fromkeys(r["region"] for r in occluded))
     methods = list(dict.fromkeys(method_of(r) for r in sorted(occluded, key=lambda r: r["filler"] != "none")))
-    panels = max(1, len(recognisers))
+    panels = max(1, len(recognizers))
     panel_width = max(4.5, 2.0 + 0.22 * len(regions) * max(1, len(methods)))
     fig, axes = plt.subplots(1, panels, figsize=(panel_width * panels, 4.2), squeeze=False, sharey=True)
     width = 0.8 / max(1, len(methods))
     x = np.arange(len(regions))
-    for ax, recogniser in zip(axes[0], recognisers):
-        mine = [r for r in rows if r["recogniser"] == recogniser]
+    for ax, recognizer in zip(axes[0], recognizers):
+        mine = [r for r in rows if r["recognizer"] == recognizer]
         for j, method in enumerate(methods):
             lookup = {r["region"]: r for r in mine if r["occlusion"] != "clean" and method_of(r) == method}
             gaps = [lookup[g]["similarity_gap"] if g in lookup else np.nan for g in regions]
@@ -181,7 +191,7 @@ def plot_similarity_gap(rows, fill: str | None = None, recognisers=None, regions
                        label=f"clean ({clean[0]['similarity_gap']:.3f})")
         ax.set_xticks(x)
         ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
-        ax.set_title({"sface": "SFace", "dlib": "dlib ResNet"}.get(recogniser, recogniser))
+        ax.set_title({"sface": "SFace", "dlib": "dlib ResNet"}.get(recognizer, recognizer))
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("similarity gap")
     low, high = axes[0][0].get_ylim()
@@ -196,8 +206,8 @@ def plot_realism(rows, measures=("chroma_spread", "periodicity", "hole_psnr", "s
                  title: str = "Is it a face? Realism of the fill against the clean crop"):
     """Bars per region, one per method (filler), one panel per realism measure (:mod:`idinpaint.
     evaluation.realism`); the chroma spread panel marks real skin's 1 with a dashed line. ``rows``:
-    the occluded protocol's (or retention's) rows; realism does not depend on the recogniser, so
-    the first recogniser's rows are drawn."""
+    the occluded protocol's (or retention's) rows; realism does not depend on the recognizer, so
+    the first recognizer's rows are drawn."""
     labels = {"chroma_spread": "chroma spread (fill / clean, median)", "chroma_error": "chroma error |Δa*|+|Δb*|",
               "hole_l1": "hole L1", "hole_psnr": "hole PSNR (dB)", "ssim": "SSIM (whole crop)",
               "periodicity": "periodicity (median; faces ≈ 0.3)"}
@@ -205,7 +215,7 @@ def plot_realism(rows, measures=("chroma_spread", "periodicity", "hole_psnr", "s
             and (fill is None or r.get("fill", fill) == fill) and np.isfinite(float(r.get(measures[0], np.nan)))]
     if not rows:
         raise ValueError("no rows with realism measures to draw")
-    rec_key = "recogniser" if "recogniser" in rows[0] else "recognizer"
+    rec_key = "recognizer" if "recognizer" in rows[0] else "recognizer"
     first = rows[0].get(rec_key)
     rows = [r for r in rows if r.get(rec_key) == first]
     regions = list(regions or dict.fromkeys(r["region"] for r in rows))
@@ -236,7 +246,7 @@ def plot_identity_retention(rows, title: str = "Identity retention on held-out f
                             fillers=None):
     """Bars of the mean ``measure`` ± 1 SE per region, one bar per filler: ``retention`` =
     cos(R(filled), R(clean)), ``margin`` = retention minus the mean cosine to other people's clean
-    faces. One panel per recogniser (and half, when rows hold several). ``rows``:
+    faces. One panel per recognizer (and half, when rows hold several). ``rows``:
     :func:`idinpaint.evaluation.retention.identity_retention`'s rows (optionally with ``recognizer`` /
     ``half`` keys); ``fillers``: which labels to draw, in order (default all)."""
     if measure not in ("retention", "margin"):
@@ -281,7 +291,7 @@ def plot_roc_per_region(panels, labels, clean_scores=None, columns: int = 5, tit
     """Small multiples: one ROC panel per region with clean (dashed), occluded and each filler.
 
     ``panels``: {region: {method: pair scores}} (e.g. from
-    :func:`idinpaint.evaluation.occluded.roc_panels`); ``labels``: same-person bools of the pairs;
+    :func:`idinpaint.evaluation.report.roc_panels`); ``labels``: same-person bools of the pairs;
     ``clean_scores``: the clean condition's scores, drawn in every panel.
     """
     from sklearn.metrics import auc
@@ -374,8 +384,6 @@ def occlusion_gallery(face, landmarks=None, fills=None, templates=None, seed: in
     ``face``: an aligned RGB uint8 crop; ``landmarks``: its 5 crop landmarks (place the occluders;
     default the ArcFace template); ``templates``: names (default all, variants included; skipped
     with a note when the MaskTheFace folder is missing)."""
-    from .occlusion import FILLS, REGION_NAMES, OccludersMissingError, list_templates, make_occlusion
-
     fills = list(fills or FILLS)
     missing_note = None
     if templates is None:
@@ -420,31 +428,29 @@ def occluded_report_figures(results, tag: str, suffix: str = "", folder=None) ->
     * ``similarity_gap_lfw_occluded_<tag>_<fill><suffix>``: similarity gap per region and method;
     * ``realism_lfw_occluded_<fill><suffix>``: chroma spread, hole PSNR and SSIM per region and method.
     """
-    from .evaluation.occluded import accuracy_table, roc_panels
-
     written: list[Path] = []
     ok_rows = [r for r in results if r["occlusion"] != "clean" and not r["error"]]
     fills = list(dict.fromkeys(r["fill"] for r in ok_rows))
     if not fills:
         return written
     first_fill = fills[0]
-    for recogniser in dict.fromkeys(r["recogniser"] for r in results):
-        panels, labels, clean = roc_panels(results, recogniser, first_fill)
+    for recognizer in dict.fromkeys(r["recognizer"] for r in results):
+        panels, labels, clean = roc_panels(results, recognizer, first_fill)
         if panels:
             fig = plot_roc_per_region(panels, labels, clean,
-                                      title=f"LFW, occluded second image ({first_fill}), {recogniser}")
-            written += save_figure(fig, f"roc_lfw_occluded_{recogniser}_{first_fill}{suffix}", folder)[:1]
+                                      title=f"LFW, occluded second image ({first_fill}), {recognizer}")
+            written += save_figure(fig, f"roc_lfw_occluded_{recognizer}_{first_fill}{suffix}", folder)[:1]
             plt.close(fig)
-        table = accuracy_table(results, recogniser, first_fill)
+        table = accuracy_table(results, recognizer, first_fill)
         if len(fills) > 1 and "occluded" in table:
             table = {f"occluded ({first_fill})" if k == "occluded" else k: v for k, v in table.items()}
             for fill in fills[1:]:
-                other = accuracy_table(results, recogniser, fill, include_clean=False)
+                other = accuracy_table(results, recognizer, fill, include_clean=False)
                 if "occluded" in other:
                     table[f"occluded ({fill})"] = other["occluded"]
         if len({region for values in table.values() for region in values}) >= 3:
-            fig = plot_radar(table, title=f"LFW accuracy per occluded region, {recogniser}")
-            written += save_figure(fig, f"radar_lfw_occluded_{recogniser}{suffix}", folder)[:1]
+            fig = plot_radar(table, title=f"LFW accuracy per occluded region, {recognizer}")
+            written += save_figure(fig, f"radar_lfw_occluded_{recognizer}{suffix}", folder)[:1]
             plt.close(fig)
     fig = plot_similarity_gap(results, fill=first_fill)
     written += save_figure(fig, f"similarity_gap_lfw_occluded_{tag}_{first_fill}{suffix}", folder)[:1]
@@ -468,9 +474,6 @@ def filler_comparison(face, regions, fillers, fill: str = "black", size: float =
     cosine to the ground truth is printed too (*is it a face* beside *is it this person*).
     ``labels``: column titles of the fillers (default their names).
     """
-    from .evaluation.realism import realism_metrics
-    from .occlusion import occlude, region_mask
-
     faces = [face] if isinstance(face, np.ndarray) and face.ndim == 3 else list(face)
     paths = list(relatives) if relatives is not None else [None] * len(faces)
     rows = [(f, path, region) for f, path in zip(faces, paths) for region in regions]

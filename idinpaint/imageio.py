@@ -218,3 +218,12 @@ def as_mask(mask: np.ndarray, shape: tuple[int, int] | None = None, name: str = 
     if shape is not None and result.shape != tuple(shape):
         raise ValueError(f"{name}: mask size {result.shape} does not match image size {tuple(shape)}")
     return result
+
+
+def check_image(image, name: str = "image") -> np.ndarray:
+    """Return ``image`` if it is an RGB uint8 (H, W, 3) array; otherwise a one-line ValueError."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{name}: expected a numpy RGB uint8 array (H, W, 3), got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    return image

@@ -20,7 +20,6 @@ may be one logit tensor or a list of them (one per scale); multi-scale losses av
 from __future__ import annotations
 
 import math
-
 from typing import Mapping, Sequence
 
 import torch
@@ -79,8 +78,8 @@ def robust_view(images: torch.Tensor, blur: Sequence[float] | None = (0.5, 1.5),
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """A randomly blurred, shifted view of a batch, for the identity loss.
 
-    Why: the identity loss back-propagates through a fixed recogniser, and a small generator
-    quickly learns a high-frequency pattern that moves the recogniser's embedding without drawing
+    Why: the identity loss back-propagates through a fixed recognizer, and a small generator
+    quickly learns a high-frequency pattern that moves the recognizer's embedding without drawing
     a face (an adversarial texture that the independent evaluator does not believe). Scoring a
     Gaussian-blurred (sigma drawn from ``blur`` per image) and randomly translated (up to ``shift``
     pixels, reflected borders) copy leaves only low-frequency, position-robust structure to gain

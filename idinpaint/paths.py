@@ -32,9 +32,27 @@ def results_dir() -> Path:
     return _env_path("IDINPAINT_RESULTS", REPO_ROOT / "results")
 
 
-def figures_dir() -> Path:
-    """Figures people look at, PNG + PDF with stable names."""
-    return _env_path("IDINPAINT_FIGURES", REPO_ROOT / "figures")
+#: The tracked figures the README and docs link (PNG + PDF with stable names).
+PUBLISHED_FIGURES = REPO_ROOT / "figures"
+
+
+def publishing(publish: bool | None = None) -> bool:
+    """Whether figures go to the tracked :data:`PUBLISHED_FIGURES`: ``publish`` when given, else
+    ``IDINPAINT_PUBLISH`` (``1``/``true``/``yes``; set by ``idinpaint notebooks run --publish``)."""
+    if publish is not None:
+        return bool(publish)
+    return os.environ.get("IDINPAINT_PUBLISH", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def figures_dir(publish: bool | None = None) -> Path:
+    """Where figures are written: ``IDINPAINT_FIGURES`` when set; else the tracked ``figures/`` when
+    publishing is asked for (``publish=True`` or ``IDINPAINT_PUBLISH=1``); else ``<results>/figures``
+    (git-ignored), so a notebook run in JupyterLab or by plain papermill never overwrites a figure
+    the README shows. Commands given a folder (``--figures``) write there."""
+    explicit = os.environ.get("IDINPAINT_FIGURES")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return PUBLISHED_FIGURES if publishing(publish) else results_dir() / "figures"
 
 
 def cache_dir() -> Path:

@@ -12,7 +12,7 @@ Images keep the input's relative paths, so the folder can stand in for the clean
 An input identity folder literally named ``masks`` would collide with the mask folder and is refused.
 
 The occlusion of each image is seeded from (spec, relative output path, ``seed``) exactly as the
-in-memory LFW protocol does (:func:`idinpaint.evaluation.occluded.occlusion_seed`), so with the
+in-memory LFW protocol does (:func:`idinpaint.occlusion.occlusion_seed`), so with the
 default seed 0 the written pixels equal the ones the evaluation scores.
 
 Resumable: an image counts as done when both its image and mask exist (each written atomically);
@@ -24,18 +24,17 @@ from __future__ import annotations
 import csv
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .data.registry import list_images
-from .evaluation.occluded import build_filler, canonical_spec, crop_landmarks_of, occlude_faces
-from .fillers import Filler, MeanFaceFiller
-from .imageio import BadImageError, read_rgb, write_mask, write_rgb
-from .occlusion import OcclusionSpec, parse_spec
-from .preprocess import aligned_name, read_failures  # noqa: F401  (same failures.csv format)
-from .runinfo import provenance, write_json, write_text
+from idinpaint.data.aligned import aligned_name  # noqa: F401  (same failures.csv format)
+from idinpaint.data.registry import list_images
+from idinpaint.fillers import Filler, MeanFaceFiller, build_filler
+from idinpaint.imageio import BadImageError, read_rgb, write_mask, write_rgb
+from idinpaint.occlusion import OcclusionSpec, canonical_spec, crop_landmarks_of, occlude_faces, parse_spec
+from idinpaint.preprocess import read_failures  # noqa: F401  (same failures.csv format)
+from idinpaint.progress import progress_bar
+from idinpaint.runinfo import JobReport, provenance, write_json, write_text
 
 MASKS_DIR = "masks"
 FAILURES_FILE = "failures.csv"
@@ -43,12 +42,8 @@ MANIFEST_FILE = "prepare.json"
 
 
 @dataclass
-class PrepareReport:
-    total: int = 0
+class PrepareReport(JobReport):
     written: int = 0
-    skipped: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
     spec: str = ""
     filler: str = "none"
 
@@ -81,7 +76,7 @@ def prepare_folder(input_dir, output_dir, mode: str = "region:two_eyes", fill: s
 
     ``filler``: a name (``none``, ``telea``, ``ns``, ``mean_face``, or a registered one) or a Filler;
     ``mean_face``: a saved mean (.npy) for the ``mean_face`` filler (default: fitted on LFW people in
-    no View-2 pair, see :func:`idinpaint.evaluation.occluded.fit_mean_face`). MaskTheFace occluders
+    no View-2 pair, see :func:`idinpaint.fillers.fit_mean_face`). MaskTheFace occluders
     are placed from the input folder's ``landmarks.csv`` when it has one (an ``idinpaint preprocess``
     output), else from the ArcFace template. ``limit``: only the first N images (sorted).
     """
@@ -118,8 +113,7 @@ def prepare_folder(input_dir, output_dir, mode: str = "region:two_eyes", fill: s
         else:
             todo.append(rel)
     output_dir.mkdir(parents=True, exist_ok=True)
-    for rel in tqdm(todo, desc=f"prepare {report.spec} + {filler_obj.name}", unit="img", disable=not progress,
-                    mininterval=1.0):
+    for rel in progress_bar(todo, desc=f"prepare {report.spec} + {filler_obj.name}", unit="img", disable=not progress):
         image_path, mask_path = output_paths(output_dir, rel)
         try:
             image = read_rgb(input_dir / rel)

@@ -13,37 +13,25 @@ import io
 import multiprocessing
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
-from tqdm import tqdm
 
-from .align import CROP_SIZE, NoFaceError, YuNetDetector, align_face, apply_transform
-from .data.registry import list_images
-from .imageio import BadImageError, read_rgb, write_rgb
-from .runinfo import provenance, write_json, write_text
+from idinpaint.align import CROP_SIZE, NoFaceError, YuNetDetector, align_face
+from idinpaint.data.aligned import LANDMARK_COLUMNS, LANDMARKS_FILE, aligned_name, read_landmarks
+from idinpaint.data.registry import list_images
+from idinpaint.imageio import BadImageError, read_rgb, write_rgb
+from idinpaint.progress import progress_bar
+from idinpaint.runinfo import JobReport, provenance, write_json, write_text
 
-LANDMARKS_FILE = "landmarks.csv"
 FAILURES_FILE = "failures.csv"
 MANIFEST_FILE = "preprocess.json"
-LANDMARK_COLUMNS = ["path", "score", "box_x", "box_y", "box_w", "box_h"] + [
-    f"{axis}{i}" for i in range(5) for axis in ("x", "y")]
-
-
-def aligned_name(relative: str | Path) -> str:
-    """Crops are PNG (lossless) whatever the source format."""
-    return str(Path(relative).with_suffix(".png"))
 
 
 @dataclass
-class PreprocessReport:
-    total: int = 0
+class PreprocessReport(JobReport):
     aligned: int = 0
-    skipped: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
 
     def summary(self) -> str:
         return (f"{self.total} images: {self.aligned} aligned, {self.skipped} already done, "
@@ -90,31 +78,6 @@ def _ends_torn(handle) -> bool:
     return last != "\n"
 
 
-def read_landmarks(output_dir) -> dict[str, np.ndarray]:
-    """Source-image landmarks (5, 2) per relative source path; tolerates a torn last line."""
-    path = Path(output_dir) / LANDMARKS_FILE
-    found = {}
-    if not path.is_file():
-        return found
-    with open(path, newline="") as handle:
-        for row in csv.reader(handle):
-            if len(row) != len(LANDMARK_COLUMNS) or row[0] == "path":
-                continue
-            try:
-                found[row[0]] = np.array(row[6:], dtype=np.float64).reshape(5, 2)
-            except ValueError:
-                continue
-    return found
-
-
-def crop_landmarks(output_dir, relative: str) -> np.ndarray:
-    """Where the 5 landmarks of a source image landed in its crop (should be near the template)."""
-    from .align import ARCFACE_TEMPLATE, similarity_transform
-
-    points = read_landmarks(output_dir)[relative]
-    return apply_transform(similarity_transform(points, ARCFACE_TEMPLATE), points)
-
-
 def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers: int = 1,
                       size: int = CROP_SIZE, limit: int | None = None, files: list[str] | None = None,
                       progress: bool = True) -> PreprocessReport:
@@ -125,6 +88,8 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
     if limit is not None:
         relatives = relatives[:limit]
     output_dir.mkdir(parents=True, exist_ok=True)
+    for stale in output_dir.rglob(".*.tmp"):  # a crop a killed run was writing: redone below
+        stale.unlink(missing_ok=True)
     done = {rel for rel in read_landmarks(output_dir) if (output_dir / aligned_name(rel)).is_file()}
     todo = [rel for rel in relatives if rel not in done]
     report = PreprocessReport(total=len(relatives), skipped=len(relatives) - len(todo))
@@ -146,8 +111,7 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
             _init_worker()
             results = map(_align_one, tasks)
         try:
-            bar = tqdm(results, total=len(tasks), desc="align", unit="img", mininterval=_bar_interval(),
-                       disable=not progress)
+            bar = progress_bar(results, total=len(tasks), desc="align", unit="img", disable=not progress)
             for status, relative, payload in bar:
                 if status == "ok":
                     # The crop is already on disk; the row marks it done (flushed at once, so a
@@ -173,37 +137,9 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
     return report
 
 
-def _bar_interval() -> float:
-    """Throttle progress bars under papermill/CI, where every redraw becomes a stored output line."""
-    return 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 0.5
-
-
 def read_failures(output_dir) -> list[tuple[str, str]]:
     path = Path(output_dir) / FAILURES_FILE
     if not path.is_file():
         return []
     with open(path, newline="") as handle:
         return [tuple(row) for row in csv.reader(handle)][1:]
-
-
-def lfw_files_for_profile(profile: dict, lfw_root=None) -> list[str] | None:
-    """Raw LFW files a profile needs aligned: all of LFW (None) unless the profile takes a subset of
-    pairs (smoke), in which case: the subset's pair images, the t-SNE people's images and a few
-    photos of people in no pair (the mean-face filler is fitted on those, never on test people)."""
-    from .data.lfw import pair_images, parse_pairs, people_by_fold, people_with_images, subset_pairs
-    from .data.registry import dataset_root
-
-    if profile.get("pairs_per_fold") is None:
-        return None
-    root = dataset_root("lfw", lfw_root)
-    pairs = parse_pairs(root / "pairs.txt")
-    wanted = set(pair_images(subset_pairs(pairs, profile["pairs_per_fold"])))
-    every = [str(p) for p in list_images(root / "raw", has_subdirs=True)]
-    per_person = int(profile.get("tsne_images_per_person", 10))
-    rich = people_with_images(every, per_person)
-    for name in sorted(rich)[: int(profile.get("tsne_people", 6))]:
-        wanted.update(rich[name][:per_person])
-    in_pairs = set().union(*people_by_fold(pairs).values())
-    unpaired = [p for p in every if p.split("/")[0] not in in_pairs]
-    wanted.update(unpaired[: int(profile.get("mean_face_images", 64))])
-    return sorted(wanted)

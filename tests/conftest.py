@@ -17,18 +17,34 @@ SAMPLE_FILES = [
 ]
 
 
+def lfw_missing_reason() -> str | None:
+    """None when real LFW is found; else why not, naming the folders looked in."""
+    from idinpaint.paths import data_dir, shared_dir
+
+    try:
+        dataset_root("lfw")
+    except DatasetError as err:
+        if os.environ.get("IDINPAINT_LFW_ROOT"):
+            places = [f"IDINPAINT_LFW_ROOT={os.environ['IDINPAINT_LFW_ROOT']}"]
+        else:
+            places = [str(shared_dir() / "data" / "lfw"), str(data_dir() / "lfw")]
+        return f"needs real LFW (raw/ + pairs.txt), not found in {' or '.join(places)}: {err}"
+    return None
+
+
 @pytest.fixture(scope="session")
 def lfw_root() -> Path:
-    try:
-        return dataset_root("lfw")
-    except DatasetError as err:
-        pytest.skip(f"real LFW not available ({err})")
+    reason = lfw_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    return dataset_root("lfw")
 
 
 @pytest.fixture(scope="session")
 def sample_aligned(lfw_root, tmp_path_factory):
     """A handful of real LFW photos aligned by the real pipeline: (folder, relative .png paths)."""
-    from idinpaint.preprocess import aligned_name, preprocess_folder
+    from idinpaint.data.aligned import aligned_name
+    from idinpaint.preprocess import preprocess_folder
 
     folder = tmp_path_factory.mktemp("aligned")
     report = preprocess_folder(lfw_root / "raw", folder, files=SAMPLE_FILES, progress=False)
@@ -38,7 +54,7 @@ def sample_aligned(lfw_root, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sample_faces(sample_aligned) -> np.ndarray:
-    from idinpaint.evaluation.embeddings import read_faces
+    from idinpaint.data.aligned import read_faces
 
     folder, relatives = sample_aligned
     return read_faces(folder, relatives)

@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
-from idinpaint.align import (ARCFACE_TEMPLATE, Detection, NoFaceError, YuNetDetector, align_face, apply_transform,
-                             pick_face, similarity_transform, warp_to_template)
+from idinpaint.align import (
+    ARCFACE_TEMPLATE,
+    Detection,
+    NoFaceError,
+    YuNetDetector,
+    align_face,
+    apply_transform,
+    pick_face,
+    similarity_transform,
+    warp_to_template,
+)
 from idinpaint.imageio import read_rgb
 
 

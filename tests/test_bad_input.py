@@ -1,7 +1,7 @@
 """Bad input to every subcommand ends in one line, ``error: <file or option>: <reason>``, exit status 2,
 no traceback and no partial output; odd but usable input (all-zero mask, gray, RGBA, 16-bit) is
 handled and said so. Everything runs in-process through ``idinpaint.cli.main`` and fails before any
-recogniser loads or any training starts; the few real fills use one 112x112 crop."""
+recognizer loads or any training starts; the few real fills use one 112x112 crop."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,9 +78,9 @@ def _assert_one_error_line(code, err, names):
 
 
 def _inpaint(c, out, **changed):
-    options = {"checkpoint": CHECKPOINT, "image": c / "noise112.png", "mask": c / "mask.png", "output": out}
+    options = {"checkpoint": CHECKPOINT, "image": c / "noise112.png", "mask": c / "mask.png", "output_file": out}
     options.update({k: v(c) if callable(v) else v for k, v in changed.items()})
-    return ["inpaint", *[x for key, value in options.items() for x in (f"--{key}", value)]]
+    return ["inpaint", *[x for key, value in options.items() for x in (f"--{key.replace('_', '-')}", value)]]
 
 
 # (id, argv from (corpus, output path), fragments the error line must contain)
@@ -111,22 +111,24 @@ CASES = [
     ("checkpoint-truncated", lambda c, o: _inpaint(c, o, checkpoint=c / "truncated.pt"), ["truncated.pt"]),
     ("device-unknown", lambda c, o: _inpaint(c, o) + ["--device", "gpu0"], ["--device gpu0"]),
     ("blend-unknown", lambda c, o: _inpaint(c, o) + ["--blend", "smudge"], ["--blend"]),
-    ("output-under-a-file", lambda c, o: _inpaint(c, o, output=c / "a_file" / "out.png"), ["--output", "a_file"]),
-    ("output-unknown-type", lambda c, o: _inpaint(c, o, output=o.with_suffix(".xyz")), ["--output", ".xyz"]),
-    ("output-is-a-folder", lambda c, o: _inpaint(c, o, output=c / "empty"), ["--output", "empty"]),
+    ("output-under-a-file", lambda c, o: _inpaint(c, o, output_file=c / "a_file" / "out.png"),
+     ["--output-file", "a_file"]),
+    ("output-unknown-type", lambda c, o: _inpaint(c, o, output_file=o.with_suffix(".xyz")), ["--output-file", ".xyz"]),
+    ("output-is-a-folder", lambda c, o: _inpaint(c, o, output_file=c / "empty"), ["--output-file", "empty"]),
     # preprocess
-    ("preprocess-root-missing", lambda c, o: ["preprocess", "--root", c / "nope", "--output_dir", o],
-     ["--root", "nope"]),
-    ("preprocess-root-empty", lambda c, o: ["preprocess", "--root", c / "empty", "--output_dir", o],
-     ["--root", "no images"]),
-    ("preprocess-root-is-a-file", lambda c, o: ["preprocess", "--root", c / "a_file", "--output_dir", o],
-     ["--root", "a_file"]),
-    ("preprocess-flat-with-subdirs", lambda c, o: ["preprocess", "--root", c / "flat", "--output_dir", o,
-                                                   "--has_subdirs"], ["--root", "--has_subdirs"]),
-    ("preprocess-output-under-a-file", lambda c, o: ["preprocess", "--root", c / "flat", "--output_dir",
-                                                     c / "a_file" / "out"], ["--output_dir", "a_file"]),
-    ("preprocess-no-root", lambda c, o: ["preprocess", "--output_dir", o], ["--root"]),
-    # evaluate lfw / occluded: aligned crops, pairs.txt, outputs (all checked before a recogniser loads)
+    ("preprocess-raw-missing", lambda c, o: ["preprocess", "--raw", c / "nope", "--aligned", o],
+     ["--raw", "nope"]),
+    ("preprocess-raw-empty", lambda c, o: ["preprocess", "--raw", c / "empty", "--aligned", o],
+     ["--raw", "no images"]),
+    ("preprocess-raw-is-a-file", lambda c, o: ["preprocess", "--raw", c / "a_file", "--aligned", o],
+     ["--raw", "a_file"]),
+    ("preprocess-flat-with-subdirs", lambda c, o: ["preprocess", "--raw", c / "flat", "--aligned", o,
+                                                   "--has-subdirs"], ["--raw", "--has-subdirs"]),
+    ("preprocess-output-under-a-file", lambda c, o: ["preprocess", "--raw", c / "flat", "--aligned",
+                                                     c / "a_file" / "out"], ["--aligned", "a_file"]),
+    ("preprocess-no-raw", lambda c, o: ["preprocess", "--aligned", o], ["--raw"]),
+    ("preprocess-no-raw-old-spelling", lambda c, o: ["preprocess", "--output_dir", o], ["--raw"]),
+    # evaluate lfw / occluded: aligned crops, pairs.txt, outputs (all checked before a recognizer loads)
     ("lfw-aligned-empty", lambda c, o: ["evaluate", "lfw", "--aligned", c / "empty"],
      ["empty", "no aligned LFW", "--aligned"]),
     ("lfw-root-without-pairs", lambda c, o: ["evaluate", "lfw", "--aligned", c / "aligned", "--lfw-root",
@@ -135,6 +137,13 @@ CASES = [
                                             c / "lfw_broken"], ["pairs.txt:3", "Ann 1 Bob"]),
     ("lfw-output-under-a-file", lambda c, o: ["evaluate", "lfw", "--aligned", c / "aligned", "--lfw-root",
                                               c / "lfw", "--output", c / "a_file" / "x.json"], ["--output"]),
+    ("lfw-output-folder-under-a-file", lambda c, o: ["evaluate", "lfw", "--aligned", c / "aligned", "--lfw-root",
+                                                     c / "lfw", "--output", c / "a_file" / "x"], ["--output"]),
+    ("lfw-several-recognizers-one-file", lambda c, o: ["evaluate", "lfw", "--aligned", c / "aligned", "--lfw-root",
+                                                       c / "lfw", "--recognizers", "sface", "dlib", "--output",
+                                                       o.with_suffix(".json")], ["--output", "give a folder"]),
+    ("lfw-unknown-recognizer", lambda c, o: ["evaluate", "lfw", "--recognizer", "arcface"],
+     ["--recognizers", "arcface", "sface"]),
     ("occluded-aligned-empty", lambda c, o: ["evaluate", "occluded", "--aligned", c / "empty"],
      ["empty", "no aligned LFW"]),
     ("occluded-root-without-pairs", lambda c, o: ["evaluate", "occluded", "--aligned", c / "aligned",
@@ -185,9 +194,9 @@ def test_dataset_hint_names_an_option_the_command_has(corpus, capfd):
 def test_debug_shows_the_traceback(corpus, tmp_path):
     with pytest.raises(ValueError, match="empty file"):
         main(["inpaint", "--checkpoint", str(CHECKPOINT), "--image", str(corpus / "zero.png"),
-              "--mask", str(corpus / "mask.png"), "--output", str(tmp_path / "o.png"), "--debug"])
-    with pytest.raises(CLIError, match="--output_dir"):
-        main(["--debug", "preprocess", "--root", str(corpus / "flat"), "--output_dir", str(corpus / "a_file" / "o")])
+              "--mask", str(corpus / "mask.png"), "--output-file", str(tmp_path / "o.png"), "--debug"])
+    with pytest.raises(CLIError, match="--aligned"):
+        main(["--debug", "preprocess", "--raw", str(corpus / "flat"), "--aligned", str(corpus / "a_file" / "o")])
 
 
 # --- odd but usable input: handled, and said so ---------------------------------------------------
@@ -203,7 +212,7 @@ def test_all_zero_mask_writes_the_input_unchanged(corpus, tmp_path, capfd):
     _png(tmp_path / "zero_mask.png", np.zeros((112, 112), np.uint8))
     out = tmp_path / "out.jpg"
     code, stdout, err = _run(["inpaint", "--checkpoint", CHECKPOINT, "--image", source,
-                              "--mask", tmp_path / "zero_mask.png", "--output", out], capfd)
+                              "--mask", tmp_path / "zero_mask.png", "--output-file", out], capfd)
     assert code == 0 and not err.strip(), err
     assert "zero_mask.png: nothing to fill" in stdout and "unchanged" in stdout
     assert out.read_bytes() == source.read_bytes()
@@ -211,7 +220,7 @@ def test_all_zero_mask_writes_the_input_unchanged(corpus, tmp_path, capfd):
 
 @pytest.mark.parametrize("kind", ["gray_L", "gray_rgb", "rgba", "16bit"])
 def test_gray_rgba_and_16_bit_photos(kind, face, corpus, tmp_path, capfd, monkeypatch):
-    from idinpaint.inpaint import CheckpointFiller
+    from idinpaint.fillers.learned import CheckpointFiller
 
     # The network's output does not matter here (and costs seconds on a CPU): a red fill, which a
     # gray photo must get back as gray.
@@ -229,7 +238,7 @@ def test_gray_rgba_and_16_bit_photos(kind, face, corpus, tmp_path, capfd, monkey
         Image.fromarray(gray.astype(np.uint16) * 257).save(image)
     out = tmp_path / "out.png"
     code, stdout, err = _run(["inpaint", "--checkpoint", CHECKPOINT, "--image", image, "--mask", corpus / "mask.png",
-                              "--output", out], capfd)
+                              "--output-file", out], capfd)
     assert code == 0 and not err.strip(), err
     result = Image.open(out)
     pixels = np.asarray(result)

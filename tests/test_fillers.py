@@ -1,6 +1,8 @@
 """Fillers: one interface, hole-only changes, OpenCV inpainting quality, mean face, registry."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -196,3 +198,118 @@ def test_fillers_never_read_the_hole():
                MeanFaceFiller(mean=rng.integers(0, 255, (112, 112, 3)).astype(np.float32))]
     for filler in fillers[1:]:
         np.testing.assert_array_equal(filler.fill(black, mask), filler.fill(gray, mask), err_msg=filler.name)
+
+
+# --- the learned fillers share one CA pass ---------------------------------------------------------
+
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "checkpoints" / "idinpainter_cpu_halfA.pt"
+REAL_CROPS = [REPO / "data" / "lfw-112", REPO / "data" / "smoke" / "lfw-112"]
+
+
+def real_crops(count: int) -> np.ndarray:
+    """``count`` real aligned LFW crops (data/lfw-112, else data/smoke/lfw-112), or skip."""
+    from idinpaint.data.aligned import read_faces
+    from idinpaint.data.registry import list_images
+
+    for root in REAL_CROPS:
+        if root.is_dir():
+            files = [str(p) for p in list_images(root, has_subdirs=True)[:count]]
+            if len(files) == count:
+                return read_faces(root, files)
+    pytest.skip(f"needs {count} real aligned crops in {' or '.join(map(str, REAL_CROPS))} (`make lfw-clean`)")
+
+
+@pytest.fixture
+def counted_ca(monkeypatch):
+    """Counts CA forward passes (every CAGenerator, whichever filler owns it); a fresh CA memo."""
+    from idinpaint.fillers import learned
+    from idinpaint.models.ca import CAGenerator
+
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # correctness only: one thread is fastest on a busy machine
+    calls = []
+    forward = CAGenerator.forward
+
+    def counting(self, image, mask):
+        calls.append(int(image.shape[0]))
+        return forward(self, image, mask)
+
+    monkeypatch.setattr(CAGenerator, "forward", counting)
+    monkeypatch.setattr(learned, "CA_MEMO", learned.CAFillMemo(64 * 2 ** 20))
+    yield calls
+    torch.set_num_threads(threads)
+
+
+def _learned_pair(**kwargs):
+    from idinpaint.fillers.learned import CheckpointFiller
+
+    if not SHIPPED.is_file():
+        pytest.skip(f"{SHIPPED} is missing")
+    kwargs.setdefault("backend", "torch")  # these count the torch CA's calls (onnx: tests/test_onnx.py)
+    return (CheckpointFiller(SHIPPED, kind="ca_id", device="cpu", batch_size=4, **kwargs),
+            CheckpointFiller(SHIPPED, kind="ca", ca_only=True, device="cpu", batch_size=4, **kwargs))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", ["ca_id", "ca"])
+def test_ca_runs_once_for_the_ca_and_ca_id_columns(counted_ca, first):
+    """ca after ca_id (or the other way round) on the same crops: one CA pass per mini-batch, and
+    both outputs bit-identical to fillers that share nothing."""
+    images = real_crops(6)
+    masks = np.broadcast_to(region_mask("two_eyes"), images.shape[:3]).copy()
+    ca_id, ca = _learned_pair()
+    order = [ca_id, ca] if first == "ca_id" else [ca, ca_id]
+    shared = {f.name: f.fill(images, masks) for f in order}
+    assert len(counted_ca) == 2, f"one CA pass per mini-batch of 4 (6 crops = 2 batches), got {counted_ca}"
+    # the same fills, computed apart
+    alone_id, alone_ca = _learned_pair(share_ca=False)
+    counted_ca.clear()
+    separate = {"ca_id": alone_id.fill(images, masks), "ca": alone_ca.fill(images, masks)}
+    assert len(counted_ca) == 4
+    for name in ("ca", "ca_id"):
+        np.testing.assert_array_equal(shared[name], separate[name], err_msg=name)
+    assert not np.array_equal(shared["ca"], shared["ca_id"])  # the Fusor did change the fill
+    # other crops (or another hole) are not mistaken for these: the CA runs again
+    counted_ca.clear()
+    other = masks.copy()
+    other[:, 80:100, 40:70] = True
+    ca.fill(images, other)
+    assert len(counted_ca) == 2
+
+
+@pytest.mark.slow
+def test_predict_returns_the_ca_fill_it_built_on(counted_ca):
+    """``Inpainter.predict(return_ca=True)``: the ca_id output and, from the same pass, what the CA
+    alone gives."""
+    images = real_crops(3)
+    masks = np.broadcast_to(region_mask("nose"), images.shape[:3]).copy()
+    ca_id, ca = _learned_pair(share_ca=False)
+    out, ca_fill = ca_id.inpainter.predict(images, masks, batch_size=4, return_ca=True)
+    assert len(counted_ca) == 1
+    np.testing.assert_array_equal(out, ca_id.inpainter.predict(images, masks, batch_size=4))
+    np.testing.assert_array_equal(ca_fill, ca.inpainter.predict(images, masks, batch_size=4))
+
+
+def test_ca_memo_is_bounded_and_keys_ignore_the_hole_pixels():
+    import torch
+
+    from idinpaint.fillers.learned import CAFillMemo
+
+    memo = CAFillMemo(max_bytes=3 * 400)
+    for i in range(5):
+        memo.put(i, torch.zeros(100))  # 400 bytes each
+    assert list(memo.entries) == [2, 3, 4] and memo.bytes == 1200
+    assert memo.get(2) is not None and memo.get(0) is None
+    memo.put(5, torch.zeros(100))
+    assert list(memo.entries) == [4, 2, 5]  # 2 was used last, 3 went
+    memo.put("huge", torch.zeros(1000))
+    assert "huge" not in memo.entries
+    images, masks = noisy_batch(2)
+    painted = images.copy()
+    painted[masks] = 128
+    assert CAFillMemo.batch_key(images, masks) == CAFillMemo.batch_key(painted, masks)
+    assert CAFillMemo.batch_key(images, masks) != CAFillMemo.batch_key(images, ~masks)

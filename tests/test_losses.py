@@ -87,6 +87,7 @@ def _faces(count: int) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
+@pytest.mark.slow
 def test_identity_loss_through_sface_is_zero_for_identical_faces_and_has_image_gradients(sface):
     faces = _faces(2)
     same = L.identity_loss(L.sface_embedding(sface, faces), L.sface_embedding(sface, faces.clone()))

@@ -4,8 +4,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from idinpaint.models import (AIFBlock, AttributeEncoder, CAGenerator, ContextualAttention, Fusor,
-                              MultiscaleDiscriminator, count_parameters, get_model)
+from idinpaint.models import (
+    AIFBlock,
+    AttributeEncoder,
+    CAGenerator,
+    ContextualAttention,
+    Fusor,
+    MultiscaleDiscriminator,
+    count_parameters,
+    get_model,
+)
 
 torch.set_num_threads(1)
 

@@ -2,8 +2,16 @@ import itertools
 
 import pytest
 
-from idinpaint.data.lfw import (Pair, PairsFormatError, pair_images, parse_pairs, people_by_fold, people_with_images,
-                                second_images_of_distinct_people, subset_pairs)
+from idinpaint.data.lfw import (
+    Pair,
+    PairsFormatError,
+    pair_images,
+    parse_pairs,
+    people_by_fold,
+    people_with_images,
+    second_images_of_distinct_people,
+    subset_pairs,
+)
 from idinpaint.data.registry import DatasetError, dataset_root, get_spec, list_images
 
 

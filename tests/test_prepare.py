@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from idinpaint.cli import main
-from idinpaint.evaluation.occluded import occlude_faces
 from idinpaint.imageio import read_mask, read_rgb, write_rgb
-from idinpaint.occlusion import region_box, region_mask
+from idinpaint.occlusion import occlude_faces, region_box, region_mask
 from idinpaint.prepare import MASKS_DIR, make_spec, output_paths, prepare_folder, read_failures
 
 PEOPLE = ("Ann_One", "Bob_Two", "Cid_Three")
@@ -38,6 +37,7 @@ def relatives(root) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
 
 
+@pytest.mark.slow
 def test_writes_images_and_masks_with_the_same_relative_paths(aligned, tmp_path):
     out = tmp_path / "out"
     report = prepare_folder(aligned, out, mode="region:nose", fill="black", progress=False)

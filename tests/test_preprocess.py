@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from idinpaint.data.aligned import LANDMARKS_FILE, aligned_name, read_landmarks
 from idinpaint.imageio import BadImageError, read_rgb
-from idinpaint.preprocess import (FAILURES_FILE, LANDMARKS_FILE, aligned_name, preprocess_folder, read_failures,
-                                  read_landmarks)
+from idinpaint.preprocess import FAILURES_FILE, preprocess_folder, read_failures
 
 FACE = "Abel_Pacheco/Abel_Pacheco_0001.jpg"
 
@@ -49,6 +49,7 @@ EXPECTED_FAIL = {"truncated.jpg": "truncated", "zero_byte.jpg": "empty file", "n
                  "no_face.png": "no face"}
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_recorded_not_fatal(bad_input_corpus, tmp_path):
     report = preprocess_folder(bad_input_corpus, tmp_path, has_subdirs=True, progress=False)
     assert report.total == 9 and report.aligned == len(EXPECTED_OK)
@@ -93,6 +94,7 @@ def test_resume_skips_done_and_redoes_missing(lfw_root, tmp_path):
     assert set(read_landmarks(tmp_path)) == set(files)
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_half_file_and_resumes(lfw_root, tmp_path):
     """Kill a real run mid-way with SIGKILL, then check every file on disk and finish the job."""
     from idinpaint.data.registry import list_images

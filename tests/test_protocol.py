@@ -1,7 +1,7 @@
 """The occluded-LFW protocol: only second images occluded, deterministic pixels, resumable cache,
 recovery ratio, failing conditions recorded, mean face fitted on non-pair identities only.
 
-Runs on a small synthetic aligned folder and a tiny fake recogniser (no model weights, no LFW)."""
+Runs on a small synthetic aligned folder and a tiny fake recognizer (no model weights, no LFW)."""
 from __future__ import annotations
 
 import json
@@ -11,16 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from idinpaint.data.lfw import Pair
-from idinpaint.evaluation.embeddings import load_embedding_cache, cache_file, read_faces
-from idinpaint.evaluation.occluded import (
-    CLEAN, _add_recovery, condition_key, evaluate_conditions, fit_mean_face, load_results, mean_face_files,
-    occlude_faces, occlusion_seed, pair_people,
-)
+from idinpaint.data.aligned import read_faces
+from idinpaint.data.lfw import Pair, pair_people, unpaired_crops
+from idinpaint.evaluation.embeddings import cache_file, load_embedding_cache
+from idinpaint.evaluation.protocol import _add_recovery, evaluate_conditions
+from idinpaint.evaluation.results import Row, condition_key, load_results
 from idinpaint.evaluation.verification import balanced_subfolds, cosine_scores, recovery_ratio
-from idinpaint.fillers import Filler, get_filler
+from idinpaint.fillers import Filler, fit_mean_face, get_filler
 from idinpaint.imageio import write_rgb
-from idinpaint.occlusion import region_box
+from idinpaint.occlusion import CLEAN, occlude_faces, occlusion_seed, region_box
 from idinpaint.recognizers.base import Recognizer
 
 PAIR_PEOPLE = [f"Pair_{c}" for c in "ABCDEF"]
@@ -102,6 +101,7 @@ def rel(path: str) -> str:
     return path.replace(".jpg", ".png")
 
 
+@pytest.mark.slow
 def test_only_second_images_are_occluded(aligned):
     pairs = make_pairs()
     fake = FakeRecognizer()
@@ -124,7 +124,7 @@ def test_only_second_images_are_occluded(aligned):
     scores = results.scores[condition_key("fake", SPEC, "none")]
     np.testing.assert_allclose(scores, cosine_scores(clean_first, occluded_second), atol=1e-5)
     assert not np.allclose(scores, cosine_scores(clean_first, clean_second))
-    # every image the recogniser saw with the eyes blacked out is a second image, never a first one
+    # every image the recognizer saw with the eyes blacked out is a second image, never a first one
     seen = np.concatenate(fake.batches)
     blacked = seen[(seen[:, y1:y2, x1:x2] == 0).all(axis=(1, 2, 3))]
     assert len(blacked) == len(set(second))
@@ -181,12 +181,10 @@ def test_recovery_ratio_maths(aligned):
     assert recovery_ratio(0.99, 0.90, 0.99) == pytest.approx(1.0)
     assert recovery_ratio(0.85, 0.90, 0.99) == pytest.approx(-5 / 9)
     assert math.isnan(recovery_ratio(0.9, 0.9, 0.9))
-    rows = [
-        {"recogniser": "r", "occlusion": CLEAN, "filler": "none", "accuracy": 0.99, "error": ""},
-        {"recogniser": "r", "occlusion": SPEC, "filler": "none", "accuracy": 0.90, "error": ""},
-        {"recogniser": "r", "occlusion": SPEC, "filler": "telea", "accuracy": 0.96, "error": ""},
-        {"recogniser": "r", "occlusion": SPEC, "filler": "broken", "accuracy": math.nan, "error": "boom"},
-    ]
+    rows = [Row(recognizer="r", occlusion=CLEAN, filler="none", accuracy=0.99),
+            Row(recognizer="r", occlusion=SPEC, filler="none", accuracy=0.90),
+            Row(recognizer="r", occlusion=SPEC, filler="telea", accuracy=0.96),
+            Row(recognizer="r", occlusion=SPEC, filler="broken", error="boom")]
     _add_recovery(rows)
     assert rows[2]["recovery_ratio"] == pytest.approx(2 / 3)
     assert rows[2]["acc_occluded"] == 0.90 and rows[2]["acc_clean"] == 0.99
@@ -202,6 +200,7 @@ def test_recovery_ratio_maths(aligned):
     assert row["acc_clean"] == results[0]["accuracy"]
 
 
+@pytest.mark.slow
 def test_failing_condition_is_recorded_and_the_run_goes_on(aligned, tmp_path):
     out = tmp_path / "out"
     results = evaluate_conditions([FakeRecognizer()], [SPEC, "region:mouth@gray"], ["none", BrokenFiller(), "telea"],
@@ -216,12 +215,12 @@ def test_failing_condition_is_recorded_and_the_run_goes_on(aligned, tmp_path):
     payload = json.loads((out / "run.json").read_text())
     assert len(payload["failures"]) == 2 and payload["git_sha"]
     csv_lines = (out / "run.csv").read_text().splitlines()
-    assert len(csv_lines) == 1 + len(results) and csv_lines[0].startswith("recogniser,occlusion,region,fill,filler")
+    assert len(csv_lines) == 1 + len(results) and csv_lines[0].startswith("recognizer,occlusion,region,fill,filler")
     loaded = load_results(out, "run")
     assert set(loaded.scores) == {r["condition"] for r in good}
     for key, scores in results.scores.items():
         np.testing.assert_allclose(loaded.scores[key], scores)
-    # a recogniser that cannot even be built is recorded on every one of its rows
+    # a recognizer that cannot even be built is recorded on every one of its rows
     unbuildable = evaluate_conditions(["no_such_recognizer"], [SPEC], ["none"], aligned, pairs=make_pairs(),
                                       progress=False)
     assert unbuildable and all(r["error"] for r in unbuildable)
@@ -229,12 +228,12 @@ def test_failing_condition_is_recorded_and_the_run_goes_on(aligned, tmp_path):
 
 def test_mean_face_is_fitted_on_non_pair_identities_only(aligned, tmp_path):
     pairs = make_pairs()
-    files = mean_face_files(aligned, pairs, count=3, seed=0)
+    files = unpaired_crops(aligned, pairs, count=3, seed=0)
     assert len(files) == 3 and len({f.split("/")[0] for f in files}) == 3
     assert not {f.split("/")[0] for f in files} & pair_people(pairs)
-    assert files == mean_face_files(aligned, pairs, count=3, seed=0)  # deterministic
+    assert files == unpaired_crops(aligned, pairs, count=3, seed=0)  # deterministic
     # fewer free people than asked for: crops drawn from all of theirs, still none of the pair people
-    many = mean_face_files(aligned, pairs, count=8, seed=0)
+    many = unpaired_crops(aligned, pairs, count=8, seed=0)
     assert len(many) == 8 and not {f.split("/")[0] for f in many} & pair_people(pairs)
 
     filler = fit_mean_face(aligned, pairs, count=3)
@@ -268,6 +267,7 @@ def test_bad_arguments_fail_fast(aligned):
     assert get_filler("telea").name == "telea"
 
 
+@pytest.mark.slow
 def test_baseline_only_fills_skip_fillers_and_report_figures(aligned, tmp_path):
     from idinpaint.figures import occluded_report_figures
 
@@ -285,8 +285,9 @@ def test_baseline_only_fills_skip_fillers_and_report_figures(aligned, tmp_path):
     assert all(p.with_suffix(".pdf").is_file() for p in written)
 
 
+@pytest.mark.slow
 def test_markdown_table_rows_means_and_missing_cells(aligned):
-    from idinpaint.evaluation.occluded import markdown_table
+    from idinpaint.evaluation.report import markdown_table
 
     specs = ["region:two_eyes@black", "region:nose@black", "region:nose@gray"]
     results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(),
@@ -303,8 +304,9 @@ def test_markdown_table_rows_means_and_missing_cells(aligned):
     assert "Clean:" in text
 
 
+@pytest.mark.slow
 def test_paired_comparisons_and_significance_table(aligned):
-    from idinpaint.evaluation.occluded import paired_comparisons, significance_table
+    from idinpaint.evaluation.report import paired_comparisons, significance_table
     from idinpaint.evaluation.verification import paired_fold_test
 
     specs = ["region:two_eyes@black", "region:nose@black"]
@@ -337,9 +339,10 @@ def test_paired_comparisons_and_significance_table(aligned):
     assert "gray" not in significance_table(results, "fake", "telea", ("none", "gray:none")).splitlines()[0]
 
 
+@pytest.mark.slow
 def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp_path, capsys):
     from idinpaint.cli import main
-    from idinpaint.evaluation.occluded import write_results
+    from idinpaint.evaluation.results import write_results
 
     specs = ["region:two_eyes@black", "region:nose@black"]
     results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea", "mean_face"], aligned,
@@ -367,14 +370,15 @@ def test_evaluate_report_cli_prints_the_readme_tables_of_saved_runs(aligned, tmp
     assert "is not OLD=NEW" in capsys.readouterr().err
 
 
-def test_evaluate_report_draws_each_recognisers_figures_of_the_combined_runs(aligned, tmp_path, capsys):
+@pytest.mark.slow
+def test_evaluate_report_draws_each_recognizers_figures_of_the_combined_runs(aligned, tmp_path, capsys):
     from idinpaint.cli import main
-    from idinpaint.evaluation.occluded import recogniser_results, write_results
+    from idinpaint.evaluation.results import recognizer_results, write_results
 
     specs = ["region:two_eyes@black", "region:nose@black", "region:mouth@black"]
     results = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(), progress=False)
     write_results(results, tmp_path, "run")
-    assert len(recogniser_results(results, "fake")) == len(results) and not recogniser_results(results, "other")
+    assert len(recognizer_results(results, "fake")) == len(results) and not recognizer_results(results, "other")
     assert main(["evaluate", "report", str(tmp_path / "run"), "--method", "telea", "--baselines", "none",
                  "--figures", str(tmp_path / "figs")]) == 0
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 @pytest.mark.slow
 def test_readme_python_example_runs(lfw_root, tmp_path, monkeypatch, capsys):
-    from idinpaint.evaluation.lfw import load_pairs
+    from idinpaint.data.lfw import load_pairs
     from idinpaint.preprocess import preprocess_folder
 
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)

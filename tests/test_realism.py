@@ -10,14 +10,15 @@ import math
 import cv2
 import numpy as np
 import pytest
+from test_protocol import SPEC, FakeRecognizer, aligned, isolated, make_pairs  # noqa: F401 (fixtures)
 
-from idinpaint.evaluation.occluded import (
-    donor_filler, evaluate_conditions, load_results, pair_people, realism_cache_file, results_report,
-)
+from idinpaint.data.lfw import pair_people
+from idinpaint.evaluation.cache import realism_cache_file
+from idinpaint.evaluation.protocol import evaluate_conditions
 from idinpaint.evaluation.realism import REALISM_FIELDS, realism_metrics, summarize, to_lab
-from idinpaint.fillers import DonorFiller, get_filler
-
-from test_protocol import FakeRecognizer, SPEC, aligned, isolated, make_pairs  # noqa: F401 (fixtures)
+from idinpaint.evaluation.report import results_report
+from idinpaint.evaluation.results import load_results
+from idinpaint.fillers import DonorFiller, donor_filler, get_filler
 
 
 def skin_like(seed: int, size: int = 112) -> np.ndarray:
@@ -33,6 +34,7 @@ def hole(size: int = 112) -> np.ndarray:
     return mask
 
 
+@pytest.mark.slow
 def test_identical_fill_scores_perfectly():
     clean = skin_like(0)[None]
     m = realism_metrics(clean, clean, hole()[None])
@@ -129,12 +131,13 @@ def test_protocol_rows_carry_realism_and_the_donor_is_drawn_from_non_pair_people
     assert "Is it a face? median chroma spread" in report and "hole PSNR" in report
 
 
+@pytest.mark.slow
 def test_realism_bars_and_gallery_with_ground_truth(aligned, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
     from idinpaint import figures
-    from idinpaint.evaluation.embeddings import read_faces
+    from idinpaint.data.aligned import read_faces
 
     pairs = make_pairs()
     results = evaluate_conditions([FakeRecognizer()], [SPEC, "region:nose@black"], ["telea", "donor"], aligned,

@@ -15,6 +15,7 @@ def dlib_recognizer():
     return get_recognizer("dlib")
 
 
+@pytest.mark.slow
 def test_sface_matches_onnxruntime_on_the_shipped_int8_graph(sface, sample_faces):
     """Our dequantized fp32 torch module against onnxruntime running the shipped int8bq graph."""
     from idinpaint.recognizers.sface import reference_session
@@ -28,6 +29,7 @@ def test_sface_matches_onnxruntime_on_the_shipped_int8_graph(sface, sample_faces
     assert np.min(np.sum(ours * reference, axis=1)) >= 0.9999
 
 
+@pytest.mark.slow
 def test_sface_gradients_reach_the_input_and_weights_stay_frozen(sface, sample_faces):
     net = sface.net
     assert not any(p.requires_grad for p in net.parameters())
@@ -45,6 +47,7 @@ def test_sface_gradients_reach_the_input_and_weights_stay_frozen(sface, sample_f
     assert torch.allclose(again, embedding.detach(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_same_person_scores_higher_than_different(sface, dlib_recognizer, sample_faces):
     # sample order: Abel x2, Akhmed x2, Abdel, Dean
     for recognizer in (sface, dlib_recognizer):
@@ -55,6 +58,7 @@ def test_same_person_scores_higher_than_different(sface, dlib_recognizer, sample
         assert same > different, recognizer.name
 
 
+@pytest.mark.slow
 def test_dlib_reuses_clean_landmarks_for_occluded_copies(dlib_recognizer, sample_faces):
     clean = sample_faces[:2]
     landmarks = dlib_recognizer.landmarks(clean)
@@ -95,6 +99,7 @@ def test_fp32_conversion_is_cached(tmp_path, monkeypatch):
     assert [i.name for i in model.graph.input] == ["data"]
 
 
+@pytest.mark.slow
 def test_dlib_worker_processes_give_the_same_embeddings(dlib_recognizer, sample_faces):
     from idinpaint.recognizers.dlib_resnet import DlibRecognizer
 

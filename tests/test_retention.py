@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from idinpaint.evaluation.retention import identity_retention, paired_retention, retention_markdown, validation_crops
-from idinpaint.fillers import Filler, get_filler
 from test_tsne import PoolingRecognizer  # 8x8 average-pooled pixels: a hole changes the embedding
+
+from idinpaint.data.lfw import validation_crops
+from idinpaint.evaluation.retention import identity_retention, paired_retention, retention_markdown
+from idinpaint.fillers import Filler, get_filler
 
 REPO = Path(__file__).resolve().parents[1]
 LFW_112 = REPO / "data" / "lfw-112"
@@ -44,6 +45,7 @@ def faces():
     return rng.integers(30, 226, size=(5, 112, 112, 3), dtype=np.uint8)
 
 
+@pytest.mark.slow
 def test_retention_is_one_for_the_true_pixels_and_lower_for_the_occluded_face(faces):
     measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "oracle": OracleFiller(faces)},
                                   regions=["two_eyes", "upper_face"])
@@ -77,9 +79,9 @@ def test_retention_rejects_unaligned_images_and_unknown_regions(faces):
         paired_retention({}, "a", "b", ["mouth"])
 
 
+@pytest.mark.slow
 def test_validation_crops_are_the_training_splits_held_out_people(lfw_root):
-    from idinpaint.evaluation.lfw import load_pairs
-    from idinpaint.training.data import identity_of, lfw_half_pairs, lfw_training_files, split_by_identity
+    from idinpaint.data.lfw import identity_of, lfw_half_pairs, lfw_training_files, load_pairs, split_by_identity
 
     pairs = load_pairs()
     tree = LFW_112 if (LFW_112 / "AJ_Cook").is_dir() else lfw_root / "raw"
@@ -93,7 +95,8 @@ def test_validation_crops_are_the_training_splits_held_out_people(lfw_root):
         assert not people & {identity_of(f) for f in train}
 
 
-def test_retention_figure_has_a_panel_per_recogniser_and_half_and_is_saved(faces, tmp_path):
+@pytest.mark.slow
+def test_retention_figure_has_a_panel_per_recognizer_and_half_and_is_saved(faces, tmp_path):
     from idinpaint.figures import plot_identity_retention, save_figure
 
     measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none"), "oracle": OracleFiller(faces)},
@@ -144,6 +147,7 @@ def test_half_fillers_ca_label_is_the_ca_inside_a_shipped_ca_id_file():
     assert fillers["ca_id"].inpainter.fusor is not None
 
 
+@pytest.mark.slow
 def test_rows_carry_realism_and_the_summary_puts_both_axes_side_by_side(faces):
     from idinpaint.evaluation.retention import summary_markdown, summary_rows
 

@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from idinpaint.data.lfw import Pair
+from idinpaint.data.lfw import (
+    Pair,
+    identity_of,
+    lfw_half_pairs,
+    lfw_half_people,
+    lfw_training_files,
+    lfw_training_people,
+    split_by_identity,
+)
 from idinpaint.imageio import write_rgb
-from idinpaint.training.data import (FaceFolderDataset, identity_of, lfw_half_pairs, lfw_half_people,
-                                     lfw_training_files, lfw_training_people, split_by_identity)
+from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
 
 torch.set_num_threads(1)
@@ -56,6 +63,7 @@ def smoke_run(faces, tmp_path_factory):
 
 # --- the smoke profile end to end ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_run):
     from idinpaint.training.stages import load_training_config
 
@@ -82,6 +90,7 @@ def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_ru
     assert list((output / "tb" / "fusor_id7").glob("events.out.tfevents.*"))
 
 
+@pytest.mark.slow
 def test_stage_resumes_from_its_last_checkpoint(smoke_run, faces, tmp_path):
     from idinpaint.training.stages import load_training_config, run_training
 
@@ -100,6 +109,7 @@ def test_stage_resumes_from_its_last_checkpoint(smoke_run, faces, tmp_path):
     assert ran["fusor_id7"]["batches"] == 3 and ran["fusor_id7"]["batches_run"] == 1  # continued, not restarted
 
 
+@pytest.mark.slow
 def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp_path):
     """``init_from`` also takes an exported inference file (what checkpoints/*.pt are): CA and Fusor
     weights come from it, the discriminator starts fresh, and the CA stays frozen; a stage's
@@ -128,10 +138,12 @@ def test_fusor_stage_fine_tunes_from_an_exported_inpainter(smoke_run, faces, tmp
     assert max((before["fusor"][k] - after["fusor"][k]).abs().max().item() for k in learned) < 0.01
 
 
+@pytest.mark.slow
 def test_export_last_ships_the_final_weights_not_the_best_validated(smoke_run, faces, tmp_path):
     """``trainer.export: last``: a stage's inpainter.pt is its last state, not best.ckpt (best by the
     loss network's own similarity); notebook 03's run galleries use the CA stage and the final stage."""
-    from idinpaint.inpaint import export_checkpoint, method_fillers
+    from idinpaint.checkpoints import export_checkpoint
+    from idinpaint.fillers.learned import method_fillers
     from idinpaint.training.stages import load_training_config, run_training
 
     source, _ = smoke_run
@@ -162,6 +174,7 @@ def test_export_last_ships_the_final_weights_not_the_best_validated(smoke_run, f
         method_fillers("A", tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(faces, tmp_path, monkeypatch):
     from idinpaint.training.modules import CAModule
     from idinpaint.training.stages import run_training
@@ -226,8 +239,9 @@ def test_lfw_halves_rules_on_a_pairs_list_with_a_person_in_both_halves():
     assert len(lfw_half_pairs(pairs, "B")) == 2
 
 
+@pytest.mark.slow
 def test_lfw_training_lists_are_identity_disjoint_from_the_evaluated_half(lfw_root):
-    from idinpaint.evaluation.lfw import load_pairs
+    from idinpaint.data.lfw import load_pairs
 
     pairs = load_pairs()
     # The split is by identity folder: the raw tree has the same folders as the aligned one, so the
@@ -247,8 +261,9 @@ def test_lfw_training_lists_are_identity_disjoint_from_the_evaluated_half(lfw_ro
 
 # --- checkpoints and fillers ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_checkpoint_loading_rejects_wrong_kind_and_incompatible_configs(smoke_run, tmp_path):
-    from idinpaint.inpaint import CheckpointError, export_checkpoint, load_checkpoint
+    from idinpaint.checkpoints import CheckpointError, export_checkpoint, load_checkpoint
 
     output, _ = smoke_run
     ca_ckpt, fusor_ckpt = output / "ca" / "last.ckpt", output / "fusor_id9" / "last.ckpt"
@@ -273,6 +288,7 @@ def test_checkpoint_loading_rejects_wrong_kind_and_incompatible_configs(smoke_ru
         load_checkpoint(tmp_path / "other.pt")
 
 
+@pytest.mark.slow
 def test_ca_and_ca_id_fillers_change_only_hole_pixels(smoke_run, faces, monkeypatch):
     from idinpaint.fillers import get_filler
     from idinpaint.imageio import read_rgb
@@ -294,10 +310,12 @@ def test_ca_and_ca_id_fillers_change_only_hole_pixels(smoke_run, faces, monkeypa
         inpaint_photo(fillers[0], images[0], masks[0][:100])
 
 
+@pytest.mark.slow
 def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(smoke_run, faces, tmp_path):
-    from idinpaint.evaluation.occluded import fill_chunk
+    from idinpaint.checkpoints import CheckpointError, export_checkpoint, load_checkpoint
+    from idinpaint.evaluation.cache import fill_chunk
+    from idinpaint.fillers.learned import LFWHalvesFiller
     from idinpaint.imageio import read_rgb
-    from idinpaint.inpaint import CheckpointError, LFWHalvesFiller, export_checkpoint, load_checkpoint
     from idinpaint.occlusion import region_mask
 
     output, _ = smoke_run
@@ -340,9 +358,11 @@ def test_lfw_halves_filler_routes_each_person_to_the_model_that_never_saw_them(s
         load_checkpoint(slim, kind="ca_id", device="cpu")
 
 
+@pytest.mark.slow
 def test_ca_cache_key_follows_the_ca_weights_and_ca_id_key_the_whole_file(smoke_run, tmp_path):
-    from idinpaint.evaluation.occluded import filler_fingerprint
-    from idinpaint.inpaint import CheckpointFiller, LFWHalvesFiller, export_checkpoint
+    from idinpaint.checkpoints import export_checkpoint
+    from idinpaint.evaluation.cache import filler_fingerprint
+    from idinpaint.fillers.learned import CheckpointFiller, LFWHalvesFiller
 
     output, _ = smoke_run
     pairs = [Pair("Person_0/Person_0_0001.jpg", "Person_0/Person_0_0002.jpg", True, 0),
@@ -365,12 +385,13 @@ def test_ca_cache_key_follows_the_ca_weights_and_ca_id_key_the_whole_file(smoke_
     assert filler_fingerprint(changed) != same
 
 
+@pytest.mark.slow
 def test_export_command_writes_the_inference_file_and_a_card_of_what_made_it(smoke_run, tmp_path, capsys):
     import hashlib
     import json
 
+    from idinpaint.checkpoints import checkpoint_card, load_checkpoint
     from idinpaint.cli import main
-    from idinpaint.inpaint import checkpoint_card, load_checkpoint
 
     output, _ = smoke_run
     target = tmp_path / "ship" / "model.pt"
@@ -397,7 +418,7 @@ def test_export_command_writes_the_inference_file_and_a_card_of_what_made_it(smo
 
 
 def test_checkpoint_dir_variable_points_the_default_fillers_at_another_pair(tmp_path, monkeypatch):
-    from idinpaint.inpaint import SHIPPED_DIR, shipped_checkpoints
+    from idinpaint.checkpoints import SHIPPED_DIR, shipped_checkpoints
 
     monkeypatch.delenv("IDINPAINT_CHECKPOINT_DIR", raising=False)
     assert shipped_checkpoints()["A"] == SHIPPED_DIR / "idinpainter_cpu_halfA.pt"
@@ -439,9 +460,8 @@ def test_config_overrides_parse_yaml_values_and_reject_malformed_keys():
 
 
 def test_every_profile_resolves_and_the_cpu_fusor_warms_up_without_identity():
-    from idinpaint.training.stages import load_training_config
     from idinpaint.config import load_yaml
-    from idinpaint.training.stages import DEFAULT_CONFIG
+    from idinpaint.training.stages import DEFAULT_CONFIG, load_training_config
 
     for profile in load_yaml(DEFAULT_CONFIG)["profiles"]:
         assert load_training_config(profile=profile)["stages"]

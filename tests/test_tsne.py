@@ -9,10 +9,21 @@ import pytest
 from idinpaint.align import ARCFACE_TEMPLATE
 from idinpaint.data.registry import DatasetError
 from idinpaint.evaluation.tsne import (
-    facescrub_subjects, identity_subjects, nearest_centroid_accuracy, run_tsne, silhouette, tsne_map, write_tsne,
+    facescrub_subjects,
+    identity_subjects,
+    nearest_centroid_accuracy,
+    run_tsne,
+    silhouette,
+    tsne_map,
+    write_tsne,
 )
 from idinpaint.figures import (
-    occlusion_gallery, plot_radar, plot_roc_per_region, plot_similarity_gap, plot_tsne_panels, save_figure,
+    occlusion_gallery,
+    plot_radar,
+    plot_roc_per_region,
+    plot_similarity_gap,
+    plot_tsne_panels,
+    save_figure,
 )
 from idinpaint.imageio import write_rgb
 from idinpaint.recognizers.base import Recognizer
@@ -54,6 +65,7 @@ def test_numbers_are_high_on_separated_clusters_and_low_on_shuffled_labels():
     assert np.isnan(silhouette(x[:5], np.zeros(5, int)))
 
 
+@pytest.mark.slow
 def test_tsne_map_is_deterministic():
     x, _ = clusters(classes=3, per_class=8)
     a, b = tsne_map(x, seed=0), tsne_map(x, seed=0)
@@ -70,6 +82,7 @@ def make_people(root, counts: dict[str, int], seed: int = 0):
                       np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_subject_choice_and_run_tsne(tmp_path):
     root = tmp_path / "faces"
     make_people(root, {"Ann": 6, "Bob": 5, "Cid": 7, "Dee": 2, "Eve": 6})
@@ -110,12 +123,12 @@ def test_facescrub_missing_is_a_clear_error(tmp_path, monkeypatch):
 def synthetic_rows():
     rows = []
     rng = np.random.default_rng(0)
-    for recogniser in ("sface", "dlib"):
-        rows.append({"recogniser": recogniser, "occlusion": "clean", "region": "clean", "fill": "", "filler": "none",
+    for recognizer in ("sface", "dlib"):
+        rows.append({"recognizer": recognizer, "occlusion": "clean", "region": "clean", "fill": "", "filler": "none",
                      "accuracy": 0.99, "similarity_gap": 0.6, "similarity_gap_std": 0.02, "error": ""})
         for region in ("left_eye", "two_eyes", "nose", "mouth"):
             for filler in ("none", "telea", "mean_face"):
-                rows.append({"recogniser": recogniser, "occlusion": f"region:{region}@black", "region": region,
+                rows.append({"recognizer": recognizer, "occlusion": f"region:{region}@black", "region": region,
                              "fill": "black", "filler": filler, "accuracy": float(rng.uniform(0.85, 0.98)),
                              "similarity_gap": float(rng.uniform(0.2, 0.5)), "similarity_gap_std": 0.03,
                              "error": ""})
@@ -123,6 +136,7 @@ def synthetic_rows():
     return rows
 
 
+@pytest.mark.slow
 def test_protocol_figures_write_png_and_pdf(tmp_path):
     folder = tmp_path / "figs"
     rows = synthetic_rows()
@@ -146,3 +160,39 @@ def test_protocol_figures_write_png_and_pdf(tmp_path):
         assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
     with pytest.raises(ValueError):
         plot_radar({"a": {"x": 1.0, "y": 0.5}})
+
+
+@pytest.mark.slow
+def test_projector_log_has_one_row_and_thumbnail_per_face_and_condition(tmp_path):
+    """What `evaluate tsne` writes for TensorBoard's projector: config, tensors, labels, sprite."""
+    from PIL import Image
+
+    from idinpaint.evaluation.tsne import PROJECTOR_HEADER, write_projector
+
+    root = tmp_path / "faces"
+    make_people(root, {"Ann": 4, "Bob": 4, "Cid": 4})
+    subjects = identity_subjects(root, min_images=4, max_people=3, images_per_person=4, seed=0)
+    conditions = run_tsne(PoolingRecognizer(), subjects, "region:two_eyes@black", ["telea"], progress=False,
+                          thumbnails=16)
+    assert all(c.extra["thumbnails"].shape == (len(subjects), 16, 16, 3) for c in conditions)
+    clean, occluded = conditions[0].extra["thumbnails"], conditions[1].extra["thumbnails"]
+    assert occluded[:, 4:7].mean() < clean[:, 4:7].mean() - 20  # the eye band is blacked out in the thumbnails
+    log = write_projector(conditions, subjects, tmp_path / "projector", "tsne_test")
+    assert log == tmp_path / "projector" / "tsne_test" and list(log.glob("events.out.tfevents.*"))
+    config = (log / "projector_config.pbtxt").read_text()
+    assert config.count("embeddings {") == 1 and "sprite" in config and "single_image_dim: 16" in config
+    (data,) = [p for p in log.rglob("metadata.tsv")]
+    rows = data.read_text().splitlines()
+    faces = len(conditions) * len(subjects)
+    assert rows[0].split("\t") == PROJECTOR_HEADER and len(rows) == 1 + faces
+    assert {r.split("\t")[1] for r in rows[1:]} == {"clean", "occluded", "telea"}
+    assert {r.split("\t")[0] for r in rows[1:]} == set(subjects.names)
+    assert rows[-1].split("\t")[2:5] == ["two_eyes", "black", "telea"]
+    assert len((data.parent / "tensors.tsv").read_text().splitlines()) == faces
+    sprite = Image.open(data.parent / "sprite.png")
+    side = int(np.ceil(np.sqrt(faces))) * 16
+    assert sprite.size == (side, side)
+    # rewritten whole: a second write leaves one embedding, not two
+    write_projector(conditions[:1], subjects, tmp_path / "projector", "tsne_test")
+    assert len([p for p in log.rglob("metadata.tsv")]) == 1
+    assert len((log / "00000" / "tsne_test" / "metadata.tsv").read_text().splitlines()) == 1 + len(subjects)

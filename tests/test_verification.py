@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
-from idinpaint.evaluation.verification import (best_threshold, compare_fold_accuracies, cosine_scores, kfold_accuracy,
-                                               paired_fold_test, recovery_ratio, sign_flip_p_value, tar_at_far, verify)
+from idinpaint.evaluation.verification import (
+    best_threshold,
+    compare_fold_accuracies,
+    cosine_scores,
+    kfold_accuracy,
+    paired_fold_test,
+    recovery_ratio,
+    sign_flip_p_value,
+    tar_at_far,
+    verify,
+)
 
 
 def test_best_threshold_separates_separable_scores():

@@ -9,13 +9,22 @@ Two layouts of ``pairs.txt`` are accepted:
 
 Image numbers are 1-based; the file is ``<Name>/<Name>_%04d.<ext>``. The standard folds share no
 person, which later stages (identity-disjoint training splits) rely on.
+
+This module is the one home of the LFW protocol: pairs and folds (:func:`load_pairs`), the two
+identity-disjoint halves a model is evaluated on (:data:`HALF_FOLDS`) and the crops it may train on
+(:func:`lfw_training_files`), the people in no pair (:func:`unpaired_crops`), the smoke subsets
+(:func:`lfw_files_for_profile`) and where the aligned crops live (:func:`default_aligned_root`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
+
+from idinpaint.data.registry import dataset_root, list_images
+from idinpaint.paths import data_dir
 
 
 class PairsFormatError(ValueError):
@@ -145,3 +154,175 @@ def people_with_images(image_paths, minimum: int) -> dict[str, list[str]]:
     for path in sorted(map(str, image_paths)):
         by_person.setdefault(path.split("/")[0], []).append(path)
     return {name: paths for name, paths in by_person.items() if len(paths) >= minimum}
+
+
+# --- where the protocol's data lives ----------------------------------------------------------------
+
+def default_aligned_root() -> Path:
+    """The aligned LFW crops: ``data/lfw-112`` (``idinpaint preprocess`` writes it)."""
+    return data_dir() / "lfw-112"
+
+
+def load_pairs(lfw_root=None, folds: list[int] | None = None) -> list[Pair]:
+    """View-2 pairs (optionally only some folds, numbered 1..10 as in the protocol)."""
+    pairs = parse_pairs(dataset_root("lfw", lfw_root) / "pairs.txt")
+    if folds:
+        wanted = {f - 1 for f in folds}
+        pairs = [p for p in pairs if p.fold in wanted]
+    return pairs
+
+
+def identity_of(relative: str | Path) -> str | None:
+    """The identity folder of a relative path (``Name/Name_0001.png`` -> ``Name``); None when flat."""
+    parts = Path(relative).parts
+    return parts[-2] if len(parts) >= 2 else None
+
+
+def pair_people(pairs: Iterable[Pair]) -> set[str]:
+    """Everyone who appears in ``pairs``."""
+    return {path.split("/")[0] for p in pairs for path in (p.first, p.second)}
+
+
+# --- identity-disjoint halves -----------------------------------------------------------------------
+# People of pairs folds 1-5 form half A, folds 6-10 half B; people in no pair are training material
+# for both. The model *evaluated on* half A is trained on half B's people plus the unpaired people,
+# and vice versa.
+
+HALF_FOLDS = {"A": (0, 1, 2, 3, 4), "B": (5, 6, 7, 8, 9)}  # 0-based fold numbers of pairs.txt
+
+
+def check_half(half: str) -> str:
+    half = str(half).upper()
+    if half not in HALF_FOLDS:
+        raise ValueError(f"half must be 'A' (folds 1-5) or 'B' (folds 6-10), got {half!r}")
+    return half
+
+
+def lfw_half_people(pairs: Iterable[Pair], half: str) -> set[str]:
+    """People appearing in the pairs of a half's folds (A: folds 1-5, B: folds 6-10)."""
+    folds = people_by_fold(list(pairs))
+    return set().union(*(folds.get(f, set()) for f in HALF_FOLDS[check_half(half)]))
+
+
+def lfw_half_pairs(pairs: Iterable[Pair], half: str) -> list[Pair]:
+    """The pairs a half is evaluated on."""
+    wanted = set(HALF_FOLDS[check_half(half)])
+    return [p for p in pairs if p.fold in wanted]
+
+
+def lfw_training_people(eval_half: str, pairs: Iterable[Pair], all_people: Iterable[str]) -> set[str]:
+    """People a model evaluated on ``eval_half`` may be trained on: the other half's people and the
+    people in no pair, minus anyone who appears in ``eval_half``'s pairs."""
+    pairs = list(pairs)
+    eval_half = check_half(eval_half)
+    other = "B" if eval_half == "A" else "A"
+    evaluated = lfw_half_people(pairs, eval_half)
+    paired = evaluated | lfw_half_people(pairs, other)
+    unpaired = set(all_people) - paired
+    return (lfw_half_people(pairs, other) | unpaired) - evaluated
+
+
+def _people_folders(root: Path) -> list[str]:
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def lfw_training_files(eval_half: str, aligned_root=None, pairs: Iterable[Pair] | None = None,
+                       lfw_root=None) -> list[str]:
+    """Relative crop paths (``Name/Name_NNNN.png``) to train the model that is evaluated on ``eval_half``.
+
+    ``pairs`` default to LFW View-2 (``pairs.txt`` from the dataset registry); ``aligned_root`` to
+    ``data/lfw-112``. No identity in ``eval_half``'s pairs is in the result (tests check it).
+    """
+    root = Path(aligned_root or default_aligned_root())
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: aligned LFW not found; run `idinpaint preprocess --raw <lfw>/raw "
+                                f"--aligned {root}` first")
+    pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
+    allowed = lfw_training_people(eval_half, pairs, _people_folders(root))
+    files = [str(p) for p in list_images(root, has_subdirs=True) if identity_of(p) in allowed]
+    if not files:
+        raise ValueError(f"{root}: no training crops for half {eval_half}")
+    return files
+
+
+def split_by_identity(files: Sequence[str], count: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Move whole identities (randomly, ``default_rng(seed)``) out of ``files`` until at least ``count``
+    images are held out. Returns (train, held_out); flat files count as one identity each."""
+    if count <= 0:
+        return list(files), []
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(identity_of(f) or f, []).append(f)
+    names = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(names))
+    held: list[str] = []
+    held_names = set()
+    for i in order:
+        if len(held) >= count:
+            break
+        held_names.add(names[i])
+        held += groups[names[i]]
+    if len(held_names) == len(names):
+        raise ValueError(f"cannot hold out {count} validation images and keep any training images ({len(files)} in all)")
+    train = [f for f in files if (identity_of(f) or f) not in held_names]
+    return train, sorted(held)[:count]  # extra images of the last identity are used by neither
+
+
+#: Defaults of the training split (config/train.yaml, cpu profile: data.val_images 64, seed 0).
+DEFAULT_VAL_IMAGES = 64
+DEFAULT_VAL_SEED = 0
+
+
+def validation_crops(half: str, val_images: int = DEFAULT_VAL_IMAGES, seed: int = DEFAULT_VAL_SEED,
+                     aligned_root=None, lfw_root=None) -> list[str]:
+    """The crops ``idinpaint train --half HALF`` holds out for validation (the same split training
+    makes: :func:`split_by_identity` of the half's training files). Their people are in neither the
+    model's training set nor the pairs the model is evaluated on: decisions are made on them."""
+    files = lfw_training_files(half, aligned_root=aligned_root, lfw_root=lfw_root)
+    return split_by_identity(files, int(val_images), int(seed))[1]
+
+
+# --- people in no pair ------------------------------------------------------------------------------
+
+def unpaired_crops(aligned_root, pairs: Iterable[Pair], count: int, seed: int,
+                   exclude_people: Iterable[str] = ()) -> list[str]:
+    """Crops (relative paths) of people of ``aligned_root`` in none of ``pairs`` (nor in
+    ``exclude_people``): one crop per person (the first) for ``count`` people drawn with
+    ``default_rng(seed)``; when fewer such people exist, ``count`` crops drawn from all their crops.
+    The mean face is fitted on these and the ``donor`` filler draws from them."""
+    root = Path(aligned_root)
+    excluded = pair_people(pairs) | set(exclude_people)
+    people = [name for name in _people_folders(root) if name not in excluded]
+    crops = {person: sorted(f"{person}/{p.name}" for p in (root / person).glob("*.png")) for person in people}
+    crops = {person: files for person, files in crops.items() if files}
+    if not crops:
+        raise ValueError(f"{root}: no identities outside the evaluation pairs to draw faces from")
+    rng = np.random.default_rng(seed)
+    if len(crops) >= count:
+        names = sorted(crops)
+        chosen = sorted(rng.choice(len(names), size=count, replace=False).tolist())
+        return [crops[names[i]][0] for i in chosen]
+    pool = sorted(f for files in crops.values() for f in files)
+    if len(pool) <= count:
+        return pool
+    return [pool[i] for i in sorted(rng.choice(len(pool), size=count, replace=False).tolist())]
+
+
+def lfw_files_for_profile(profile: dict, lfw_root=None) -> list[str] | None:
+    """Raw LFW files a profile needs aligned: all of LFW (None) unless the profile takes a subset of
+    pairs (smoke), in which case: the subset's pair images, the t-SNE people's images and a few
+    photos of people in no pair (the mean-face filler is fitted on those, never on test people)."""
+    if profile.get("pairs_per_fold") is None:
+        return None
+    root = dataset_root("lfw", lfw_root)
+    pairs = parse_pairs(root / "pairs.txt")
+    wanted = set(pair_images(subset_pairs(pairs, profile["pairs_per_fold"])))
+    every = [str(p) for p in list_images(root / "raw", has_subdirs=True)]
+    per_person = int(profile.get("tsne_images_per_person", 10))
+    rich = people_with_images(every, per_person)
+    for name in sorted(rich)[: int(profile.get("tsne_people", 6))]:
+        wanted.update(rich[name][:per_person])
+    in_pairs = set().union(*people_by_fold(pairs).values())
+    unpaired = [p for p in every if p.split("/")[0] not in in_pairs]
+    wanted.update(unpaired[: int(profile.get("mean_face_images", 64))])
+    return sorted(wanted)

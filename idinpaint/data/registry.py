@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import data_dir, shared_dir
+from idinpaint.paths import data_dir, shared_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -44,15 +44,15 @@ DATASETS: dict[str, DatasetSpec] = {
                     image_subdir="raw", required_files=("pairs.txt",), aligned=False),
         DatasetSpec("ffhq-112", "flat", "https://github.com/NVlabs/ffhq-dataset (align to 112 with `idinpaint preprocess`)",
                     "FFHQ faces aligned to 112x112 (training only; no identities)"),
-        DatasetSpec("celeba-112", "identity", "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (align with `idinpaint preprocess --has_subdirs`)",
+        DatasetSpec("celeba-112", "identity", "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (align with `idinpaint preprocess --has-subdirs`)",
                     "CelebA aligned to 112x112, one folder per identity"),
         DatasetSpec("vggface-112", "identity", "VGGFace2 (academic request: https://github.com/ox-vgg/vgg_face2) aligned to 112x112",
                     "VGGFace2 aligned to 112x112, one folder per identity"),
-        DatasetSpec("cfp-fp-112", "identity", "http://www.cfpw.io/ (align with `idinpaint preprocess --has_subdirs`)",
+        DatasetSpec("cfp-fp-112", "identity", "http://www.cfpw.io/ (align with `idinpaint preprocess --has-subdirs`)",
                     "CFP frontal-profile aligned to 112x112, one folder per identity"),
-        DatasetSpec("agedb-30", "identity", "https://ibug.doc.ic.ac.uk/resources/agedb/ (align with `idinpaint preprocess --has_subdirs`)",
+        DatasetSpec("agedb-30", "identity", "https://ibug.doc.ic.ac.uk/resources/agedb/ (align with `idinpaint preprocess --has-subdirs`)",
                     "AgeDB-30 aligned to 112x112, one folder per identity"),
-        DatasetSpec("facescrub", "identity", "http://vintage.winklerbros.net/facescrub.html (align with `idinpaint preprocess --has_subdirs`)",
+        DatasetSpec("facescrub", "identity", "http://vintage.winklerbros.net/facescrub.html (align with `idinpaint preprocess --has-subdirs`)",
                     "FaceScrub aligned to 112x112, one folder per identity (t-SNE)"),
     ]
 }

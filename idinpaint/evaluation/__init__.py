@@ -1,4 +1,11 @@
 """embedded -> scored: verification metrics, LFW protocol, similarity gap (t-SNE follows)."""
-from .verification import VerificationResult, cosine_scores, kfold_accuracy, recovery_ratio, tar_at_far, verify
+from idinpaint.evaluation.verification import (
+    VerificationResult,
+    cosine_scores,
+    kfold_accuracy,
+    recovery_ratio,
+    tar_at_far,
+    verify,
+)
 
 __all__ = ["VerificationResult", "cosine_scores", "kfold_accuracy", "recovery_ratio", "tar_at_far", "verify"]

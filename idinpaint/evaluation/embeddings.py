@@ -1,20 +1,19 @@
 """Embedding a folder of aligned crops, with an on-disk cache so a re-run costs little.
 
-The cache is an ``.npz`` of (paths, embeddings) per recogniser and image folder, loaded without
+The cache is an ``.npz`` of (paths, embeddings) per recognizer and image folder, loaded without
 pickle. Only images missing from the cache are embedded; the cache is rewritten atomically.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from ..imageio import BadImageError, read_rgb
-from ..paths import cache_dir
+from idinpaint.data.aligned import read_faces
+from idinpaint.paths import cache_dir
+from idinpaint.progress import progress_bar
 
 
 def cache_file(recognizer_name: str, folder, tag: str = "") -> Path:
@@ -31,41 +30,29 @@ def load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
 
 
 def save_embedding_cache(path: Path, table: dict[str, np.ndarray]) -> None:
-    """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows."""
+    """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows.
+    The temp file has a fixed name beside the cache, so one left by a killed run is overwritten and
+    renamed away by the next save instead of lingering."""
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(table)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as handle:
         np.savez(handle, paths=np.array(keys), embeddings=np.stack([table[k] for k in keys]))
     os.replace(tmp, path)
-
-
-def read_faces(folder, relatives: list[str]) -> np.ndarray:
-    """Load aligned crops as one (N, 112, 112, 3) batch; a missing crop is a clear error."""
-    folder = Path(folder)
-    faces = []
-    for rel in relatives:
-        try:
-            faces.append(read_rgb(folder / rel))
-        except BadImageError as err:
-            raise BadImageError(err.path, f"{err.reason} (was the dataset aligned? run `idinpaint preprocess`)") from None
-    return np.stack(faces) if faces else np.zeros((0, 112, 112, 3), np.uint8)
 
 
 def embed_folder(recognizer, folder, relatives: list[str], *, tag: str = "", chunk: int = 512,
                  landmarks_of=None, use_cache: bool = True, progress: bool = True) -> np.ndarray:
     """Embeddings (N, D) of ``folder/relative`` for each relative path, cached per folder.
 
-    ``landmarks_of``: optional callable(list of relative paths) -> (n, 5, 2), passed to recognisers
+    ``landmarks_of``: optional callable(list of relative paths) -> (n, 5, 2), passed to recognizers
     that need geometry from the clean crop (dlib) when ``folder`` holds occluded copies.
     """
     path = cache_file(recognizer.name, folder, tag)
     table = load_embedding_cache(path) if use_cache else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
-    interval = 30.0 if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI") else 1.0
-    with tqdm(total=len(missing), desc=f"embed[{recognizer.name}] {Path(folder).name}", unit="img",
-              disable=not progress or not missing, mininterval=interval) as bar:
+    with progress_bar(total=len(missing), desc=f"embed[{recognizer.name}] {Path(folder).name}", unit="img",
+                      disable=not progress or not missing) as bar:
         for start in range(0, len(missing), chunk):
             batch = missing[start:start + chunk]
             kwargs = {"landmarks": landmarks_of(batch)} if landmarks_of is not None else {}

@@ -5,29 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.lfw import Pair, pair_arrays, parse_pairs
-from ..data.registry import dataset_root
-from ..paths import data_dir
-from ..preprocess import aligned_name
-from .embeddings import load_embedding_cache, save_embedding_cache, cache_file, embed_folder, read_faces
-from .verification import VerificationResult, cosine_scores, verify
-
-
-def default_aligned_root() -> Path:
-    return data_dir() / "lfw-112"
-
-
-def load_pairs(lfw_root=None, folds: list[int] | None = None) -> list[Pair]:
-    """View-2 pairs (optionally only some folds, numbered 1..10 as in the protocol)."""
-    pairs = parse_pairs(dataset_root("lfw", lfw_root) / "pairs.txt")
-    if folds:
-        wanted = {f - 1 for f in folds}
-        pairs = [p for p in pairs if p.fold in wanted]
-    return pairs
+from idinpaint.data.aligned import aligned_name, read_faces
+from idinpaint.data.lfw import Pair, default_aligned_root, load_pairs, pair_arrays
+from idinpaint.evaluation.embeddings import cache_file, embed_folder, load_embedding_cache, save_embedding_cache
+from idinpaint.evaluation.verification import VerificationResult, cosine_scores, verify
 
 
 def clean_landmarks_lookup(recognizer, clean_root):
-    """For recognisers that cut their own chip (dlib): landmarks found once on each *clean* crop,
+    """For recognizers that cut their own chip (dlib): landmarks found once on each *clean* crop,
     cached, and reused for every occluded/inpainted copy of that crop."""
     if not hasattr(recognizer, "landmarks"):
         return None

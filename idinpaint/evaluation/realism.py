@@ -6,7 +6,7 @@ A face inpainter is judged on two axes: *is it this person* (verification, :mod:
 * ``chroma_spread`` — the spread of CIELAB chroma inside the hole relative to the clean crop's:
   ``sqrt(var(a*) + var(b*))`` of the fill over the same of the clean pixels. Real skin and face
   parts give about 1; a blur gives less (the colour is averaged away); a coloured periodic
-  pattern gives much more. This is the statistic that separates a recogniser-pleasing texture from
+  pattern gives much more. This is the statistic that separates a recognizer-pleasing texture from
   a face (a real face part of another person pasted in scores about 1, the texture 1.4-2.8). Tables
   report the **median** over crops.
 * ``chroma_error`` — mean ``|Δa*| + |Δb*|`` inside the hole (CIELAB units): wrong colours;
@@ -25,7 +25,7 @@ LPIPS are not computed: their backbones are downloaded from a hub at run time, w
 does not do.
 
 Cached per condition (occlusion, filler) in ``cache_dir()/realism`` with the embedding-cache
-format (one vector per crop), so a re-run or a second recogniser costs nothing.
+format (one vector per crop), so a re-run or a second recognizer costs nothing.
 """
 from __future__ import annotations
 

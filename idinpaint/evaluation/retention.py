@@ -1,6 +1,6 @@
 """Identity retention: how much of a face's identity survives an occlusion and a fill.
 
-For a crop x, a region mask m and a filler F, the retention is the cosine between a recogniser's
+For a crop x, a region mask m and a filler F, the retention is the cosine between a recognizer's
 embeddings of the filled face and of the clean face,
 
     retention(F, region) = mean_x cos(R(F(occlude(x, m), m)), R(x)),
@@ -31,25 +31,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..fillers import Filler
-from ..occlusion import REGION_NAMES, region_mask
-from ..occlusion.apply import occlude
-from .realism import realism_metrics, summarize
-
-#: Defaults of the training split (config/train.yaml, cpu profile: data.val_images 64, seed 0).
-DEFAULT_VAL_IMAGES = 64
-DEFAULT_SEED = 0
-
-
-def validation_crops(half: str, val_images: int = DEFAULT_VAL_IMAGES, seed: int = DEFAULT_SEED,
-                     aligned_root=None, lfw_root=None) -> list[str]:
-    """The crops ``idinpaint train --half HALF`` holds out for validation (same split as training:
-    :func:`~idinpaint.training.data.split_by_identity` of the half's training files). Their people
-    are in neither the model's training set nor the pairs the model is evaluated on."""
-    from ..training.data import lfw_training_files, split_by_identity
-
-    files = lfw_training_files(half, aligned_root=aligned_root, lfw_root=lfw_root)
-    return split_by_identity(files, int(val_images), int(seed))[1]
+from idinpaint.checkpoints import KINDS, SHIPPED_PROFILE, shipped_checkpoints
+from idinpaint.data.aligned import read_faces
+from idinpaint.data.lfw import DEFAULT_VAL_IMAGES, DEFAULT_VAL_SEED, default_aligned_root, identity_of, validation_crops
+from idinpaint.evaluation.realism import realism_metrics, summarize
+from idinpaint.fillers import Filler, donor_filler, get_filler
+from idinpaint.fillers.learned import CheckpointFiller
+from idinpaint.occlusion import REGION_NAMES, occlude, region_mask
+from idinpaint.runinfo import provenance, write_json, write_text
 
 
 def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Filler],
@@ -158,8 +147,8 @@ def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
     """One row per filler label: both axes side by side, over every half in ``rows``.
 
     *Is it a face*: the median chroma spread on each of the hardest three regions and the mean over
-    them of the median periodicity, the hole PSNR and the SSIM; *is it this person*: each recogniser's retention and margin, the mean
-    over all measured regions. (Realism is the same for every recogniser: the first one's rows.)"""
+    them of the median periodicity, the hole PSNR and the SSIM; *is it this person*: each recognizer's retention and margin, the mean
+    over all measured regions. (Realism is the same for every recognizer: the first one's rows.)"""
     labels = list(dict.fromkeys(r["filler"] for r in rows))
     recognizers = list(dict.fromkeys(r.get("recognizer", "") for r in rows))
     out = []
@@ -211,9 +200,6 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
     ``$IDINPAINT_CHECKPOINT_DIR``); with several folders their labels are ``ca_id@<label>``.
     ``ca_id/alpha`` (``/poisson``, ``/none``) picks how the output is blended into the hole.
     """
-    from ..fillers import get_filler
-    from ..inpaint import KINDS, SHIPPED_PROFILE, CheckpointFiller, shipped_checkpoints
-
     dirs = _model_folders(model_dirs)
     fillers, fills = {}, {}
     for name in names:
@@ -222,8 +208,6 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
         if blend and filler_name not in KINDS:
             raise ValueError(f"filler {name!r}: only ca / ca_id take a /BLEND")
         if filler_name == "donor":  # another person's face part: never one of these validation people
-            from .occluded import donor_filler
-
             crops = validation_crops(half, aligned_root=aligned_root)
             fillers[name] = donor_filler(aligned_root, exclude_people={c.split("/")[0] for c in crops})
             if fill:
@@ -249,19 +233,14 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
 def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequence[str] = ("A", "B"),
                   model_dirs: Mapping[str, str] | None = None, regions: Sequence[str] = REGION_NAMES,
                   compare: Sequence[tuple[str, str]] = (), val_images: int = DEFAULT_VAL_IMAGES,
-                  seed: int = DEFAULT_SEED, aligned_root=None, lfw_root=None, output_dir=None,
-                  profile: str | None = None, gallery: int = 0, figures_dir=None) -> dict:
+                  seed: int = DEFAULT_VAL_SEED, aligned_root=None, lfw_root=None, output_dir=None,
+                  profile: str | None = None, gallery: int = 0) -> dict:
     """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
-    every recogniser; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
+    every recognizer; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
     halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``.
-    ``gallery``: also draw that many validation faces of the first half (hardest three regions; ground
-    truth | occluded | every filler label, realism under each fill) as ``gallery_<output folder name>``
-    in ``figures_dir``."""
-    from ..runinfo import provenance, write_json, write_text
-    from ..training.data import identity_of
-    from .embeddings import read_faces
-    from .lfw import default_aligned_root
-
+    ``gallery``: also return that many validation faces of the first half (one per person) with the
+    hardest three regions and every plain filler label, for a gallery (``result["gallery"]``: ``faces``,
+    ``relatives``, ``regions``, ``fillers``; :func:`idinpaint.figures.filler_comparison` draws it)."""
     root = Path(aligned_root or default_aligned_root())
     rows, comparisons, sections = [], [], []
     measures = ("retention", "margin")
@@ -271,17 +250,13 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
         images = read_faces(root, crops)
         labelled, fills = half_fillers(fillers, half, model_dirs, profile, root)
         if gallery and half == halves[0]:
-            from ..figures import filler_comparison, save_figure
-
             shown = {}  # one face per person
             for crop in crops:
                 shown.setdefault(crop.split("/")[0], crop)
             picked = list(shown.values())[: int(gallery)]
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
-            fig = filler_comparison(read_faces(root, picked), list(HARDEST), list(plain.values()), relatives=picked,
-                                    realism=True, labels=list(plain))
-            name = f"gallery_{Path(output_dir).name if output_dir is not None else 'retention'}"
-            gallery_paths = save_figure(fig, name, figures_dir)
+            gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
+                            "fillers": plain}
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
                                           identities=[identity_of(c) or c for c in crops])
@@ -302,13 +277,13 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                 sections.append(retention_markdown(
                     [r for r in rows if r["recognizer"] == recognizer.name and r["half"] == half],
                     f"{recognizer.name}: identity {measure}, half {half}'s validation crops", measure))
-    for half in halves:  # realism does not depend on the recogniser: the first one's rows
+    for half in halves:  # realism does not depend on the recognizer: the first one's rows
         mine = [r for r in rows if r["recognizer"] == recognizers[0].name and r["half"] == half]
         for measure in ("chroma_spread", "periodicity", "hole_psnr", "ssim"):
             sections.append(retention_markdown(mine, f"is it a face? {measure}, half {half}'s validation crops", measure))
     if comparisons:
         lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
-                 "| recogniser | measure | method | baseline | regions | Δ | SE | faces better |",
+                 "| recognizer | measure | method | baseline | regions | Δ | SE | faces better |",
                  "|---|---|---|---|---|---|---|---|"]
         for c in comparisons:
             regions_text = "all" if len(c["regions"]) == len(regions) else ", ".join(c["regions"])
@@ -322,7 +297,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     report = "\n".join(sections)
     result = {"rows": rows, "summary": summary, "comparisons": comparisons, "markdown": report}
     if gallery:
-        result["gallery"] = gallery_paths
+        result["gallery"] = gallery_data
     if output_dir is not None:
         output_dir = Path(output_dir)
         config = {"recognizers": [r.name for r in recognizers], "fillers": list(fillers), "halves": list(halves),

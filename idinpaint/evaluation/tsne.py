@@ -13,24 +13,33 @@ Subjects: by default LFW people with at least 20 aligned crops (``max_people`` o
 (aligned 112 crops, one folder per identity, see :mod:`idinpaint.data.registry`) can be used by
 those who have it. Occluded copies use :func:`.occluded.embed_condition` (the same deterministic
 pixels and cache as the LFW protocol).
+
+For a class to explore the same faces by hand, :func:`write_projector` writes the conditions as one
+TensorBoard projector log (every face's embedding, its thumbnail and its person / condition /
+region / filler as labels): ``tensorboard --logdir <folder>``, then the PROJECTOR tab.
 """
 from __future__ import annotations
 
 import io
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..data.registry import IMAGE_SUFFIXES, DatasetError, dataset_root
-from ..fillers import Filler
-from ..imageio import _atomic_write_bytes
-from ..paths import results_dir
-from ..runinfo import provenance, write_json
-from .embeddings import embed_folder
-from .lfw import clean_landmarks_lookup, default_aligned_root
-from .occluded import build_filler, canonical_spec, embed_condition
+from idinpaint.data.aligned import read_faces
+from idinpaint.data.lfw import default_aligned_root
+from idinpaint.data.registry import IMAGE_SUFFIXES, DatasetError, dataset_root
+from idinpaint.evaluation.cache import embed_condition, fill_chunk, filled_cache_dir
+from idinpaint.evaluation.embeddings import embed_folder
+from idinpaint.evaluation.lfw import clean_landmarks_lookup
+from idinpaint.fillers import Filler, build_filler
+from idinpaint.imageio import _atomic_write_bytes
+from idinpaint.occlusion import CLEAN, canonical_spec, crop_landmarks_of, occlude_faces, parse_spec, region_label
+from idinpaint.paths import results_dir
+from idinpaint.recognizers import get_recognizer
+from idinpaint.runinfo import provenance, write_json
 
 DEFAULT_MIN_IMAGES = 20
 DEFAULT_PEOPLE = 12
@@ -175,7 +184,7 @@ class TsneCondition:
     silhouette: float
     nc_accuracy: float
     points: np.ndarray | None = None   # (N, 2) t-SNE map
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # "thumbnails": (N, t, t, 3) uint8 faces (run_tsne(thumbnails=t))
 
     def summary(self) -> dict:
         return {"name": self.name, "spec": self.spec, "filler": self.filler, "n": int(len(self.labels)),
@@ -185,17 +194,18 @@ class TsneCondition:
 
 def run_tsne(recognizer="sface", subjects: Subjects | None = None, spec: str = DEFAULT_SPEC,
              fillers: Sequence = ("telea",), seed: int = 0, perplexity: float | None = None,
-             progress: bool = True, use_cache: bool = True, mean_face_root=None) -> list[TsneCondition]:
+             progress: bool = True, use_cache: bool = True, mean_face_root=None,
+             thumbnails: int = 0) -> list[TsneCondition]:
     """Embed the subjects clean, occluded (``spec``, filler ``none``) and filled with each of
     ``fillers``; compute silhouette, nearest-centroid accuracy and a t-SNE map per condition.
+    ``thumbnails`` > 0: each condition also keeps the faces it embedded, downscaled to that size, in
+    ``extra["thumbnails"]`` (for :func:`write_projector`).
 
     ``recognizer``: a name or a Recognizer; ``subjects`` default to :func:`lfw_subjects`. The
     ``mean_face`` filler is fitted on LFW non-pair people (``mean_face_root``, default the aligned
     LFW folder), excluding the mapped people as well.
     """
     if isinstance(recognizer, str):
-        from ..recognizers import get_recognizer
-
         recognizer = get_recognizer(recognizer)
     subjects = subjects or lfw_subjects()
     spec = canonical_spec(spec)
@@ -203,13 +213,16 @@ def run_tsne(recognizer="sface", subjects: Subjects | None = None, spec: str = D
     landmarks_of = clean_landmarks_lookup(recognizer, root)
     conditions = []
 
-    def add(name, spec_text, filler_name, vectors):
+    def add(name, spec_text, filler_name, vectors, faces=None):
         conditions.append(TsneCondition(name, spec_text, filler_name, np.asarray(vectors), subjects.labels,
                                         silhouette(vectors, subjects.labels),
                                         nearest_centroid_accuracy(vectors, subjects.labels)))
+        if thumbnails:
+            conditions[-1].extra["thumbnails"] = faces
 
     add("clean", "", "none", embed_folder(recognizer, root, subjects.relatives, progress=progress,
-                                          use_cache=use_cache))
+                                          use_cache=use_cache),
+        condition_thumbnails(root, subjects.relatives, size=thumbnails) if thumbnails else None)
     items = ["none"] + [f for f in fillers if (f.name if isinstance(f, Filler) else f) != "none"]
     for item in items:
         if isinstance(item, Filler):
@@ -221,7 +234,9 @@ def run_tsne(recognizer="sface", subjects: Subjects | None = None, spec: str = D
             filler = build_filler(item)
         vectors, _ = embed_condition(recognizer, root, subjects.relatives, spec, filler, seed=seed,
                                      landmarks_of=landmarks_of, use_cache=use_cache, progress=progress)
-        add("occluded" if filler.name == "none" else filler.name, spec, filler.name, vectors)
+        faces = condition_thumbnails(root, subjects.relatives, spec, filler, seed=seed, size=thumbnails,
+                                     use_cache=use_cache) if thumbnails else None
+        add("occluded" if filler.name == "none" else filler.name, spec, filler.name, vectors, faces)
     for condition in conditions:
         condition.points = tsne_map(condition.embeddings, seed=seed, perplexity=perplexity)
     return conditions
@@ -247,5 +262,82 @@ def write_tsne(conditions: Sequence[TsneCondition], subjects: Subjects, folder=N
     return [json_path, npz_path]
 
 
-__all__ = ["DEFAULT_SPEC", "Subjects", "TsneCondition", "facescrub_subjects", "identity_subjects", "lfw_subjects",
-           "load_subjects", "nearest_centroid_accuracy", "run_tsne", "silhouette", "tsne_map", "write_tsne"]
+# --- TensorBoard's embedding projector ------------------------------------------------------------
+
+#: Thumbnail side (pixels) of the projector's sprite: 32 keeps a few thousand faces in a small PNG.
+PROJECTOR_THUMBNAIL = 32
+PROJECTOR_HEADER = ["person", "condition", "region", "fill", "filler", "image"]
+
+
+def condition_thumbnails(root, relatives: Sequence[str], spec: str | None = None, filler: Filler | None = None, *,
+                         seed: int = 0, size: int = PROJECTOR_THUMBNAIL, use_cache: bool = True,
+                         chunk: int = 256) -> np.ndarray:
+    """(N, size, size, 3) uint8: the faces a condition embeds, downscaled — clean crops (``spec``
+    None), or occluded with ``spec`` and filled by ``filler`` with the same seeded pixels as
+    :func:`.cache.embed_condition` (network fillers' filled crops come from its filled-crop cache)."""
+    import cv2
+
+    root = Path(root)
+    parsed = parse_spec(spec) if spec else None
+    if parsed is not None and filler is None:
+        raise ValueError("condition_thumbnails: an occlusion spec needs a filler (get_filler('none') for the hole)")
+    points_of = crop_landmarks_of(root) if parsed is not None and parsed.kind == "maskthface" else None
+    fill_dir = (filled_cache_dir(root, parsed, filler, seed)
+                if parsed is not None and use_cache and getattr(filler, "cache_fills", False) else None)
+    out = np.zeros((len(relatives), size, size, 3), np.uint8)
+    for start in range(0, len(relatives), chunk):
+        batch = list(relatives[start:start + chunk])
+        faces = read_faces(root, batch)
+        if parsed is not None:
+            points = points_of(batch) if points_of is not None else None
+            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
+            faces = fill_chunk(filler, occluded, masks, batch, fill_dir)
+        out[start:start + len(batch)] = [cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+                                         for face in faces]
+    return out
+
+
+def projector_rows(conditions: Sequence[TsneCondition], subjects: Subjects) -> list[list[str]]:
+    """One metadata row per face per condition (columns :data:`PROJECTOR_HEADER`), in the order of
+    :func:`write_projector`'s matrix."""
+    rows = []
+    for c in conditions:
+        region = region_label(c.spec) if c.spec else CLEAN
+        fill = parse_spec(c.spec).fill if c.spec else ""
+        rows += [[subjects.names[label], c.name, region, fill, c.filler, rel]
+                 for label, rel in zip(subjects.labels, subjects.relatives)]
+    return rows
+
+
+def write_projector(conditions: Sequence[TsneCondition], subjects: Subjects, folder, tag: str = "tsne") -> Path:
+    """A TensorBoard projector log of every condition's faces in ``folder/<tag>/`` (rewritten whole):
+    unit embeddings (one row per face per condition), ``metadata.tsv`` with :data:`PROJECTOR_HEADER`
+    and, when the conditions carry ``extra["thumbnails"]`` (``run_tsne(thumbnails=32)``), a sprite
+    of the faces. Open with ``tensorboard --logdir <folder>`` -> PROJECTOR; colour by ``condition``
+    to see clean, occluded and filled faces of one person gather or scatter. Returns the log folder."""
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    if not conditions:
+        raise ValueError("write_projector: no conditions")
+    log_dir = Path(folder) / tag
+    if log_dir.exists():
+        shutil.rmtree(log_dir)  # a projector log is rewritten whole, never mixed with an older run's
+    matrix = np.concatenate([_unit(c.embeddings) for c in conditions]).astype(np.float32)
+    thumbs = [c.extra.get("thumbnails") for c in conditions]
+    label_img = None
+    if all(t is not None for t in thumbs):
+        label_img = torch.from_numpy(np.concatenate(thumbs)).permute(0, 3, 1, 2).float() / 255.0
+    writer = SummaryWriter(log_dir=str(log_dir))
+    try:
+        writer.add_embedding(matrix, metadata=projector_rows(conditions, subjects), label_img=label_img,
+                             tag=tag, metadata_header=PROJECTOR_HEADER)
+    finally:
+        writer.close()
+    return log_dir
+
+
+__all__ = ["DEFAULT_SPEC", "PROJECTOR_HEADER", "PROJECTOR_THUMBNAIL", "Subjects", "TsneCondition",
+           "condition_thumbnails", "facescrub_subjects", "identity_subjects", "lfw_subjects", "load_subjects",
+           "nearest_centroid_accuracy", "projector_rows", "run_tsne", "silhouette", "tsne_map", "write_projector",
+           "write_tsne"]

@@ -4,6 +4,7 @@
 ``ca``                 :class:`CAGenerator` — coarse-to-fine inpainter with contextual attention
 ``fusor``              :class:`Fusor` — attribute encoder + AIF generator
 ``discriminator``      :class:`MultiscaleDiscriminator` — multiscale SN patch discriminator
+``detector``           :class:`ODetector` — the O-Detector, a small occlusion-segmentation U-Net
 =====================  ================================================================
 
 ``get_model(name, **config)`` passes the config (a section of ``config/train.yaml``) to the
@@ -15,13 +16,14 @@ import inspect
 
 from torch import nn
 
-from .ca import CAGenerator
-from .contextual_attention import ContextualAttention
-from .discriminator import MultiscaleDiscriminator, PatchDiscriminator
-from .fusor import AIFBlock, AIFGenerator, AIFResBlock, AttributeEncoder, Fusor
-from .layers import count_parameters
+from idinpaint.models.ca import CAGenerator
+from idinpaint.models.contextual_attention import ContextualAttention
+from idinpaint.models.detector import ODetector
+from idinpaint.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
+from idinpaint.models.fusor import AIFBlock, AIFGenerator, AIFResBlock, AttributeEncoder, Fusor
+from idinpaint.models.layers import count_parameters
 
-MODELS = {"ca": CAGenerator, "fusor": Fusor, "discriminator": MultiscaleDiscriminator}
+MODELS = {"ca": CAGenerator, "fusor": Fusor, "discriminator": MultiscaleDiscriminator, "detector": ODetector}
 
 
 def get_model(name: str, **config) -> nn.Module:
@@ -37,4 +39,4 @@ def get_model(name: str, **config) -> nn.Module:
 
 __all__ = ["MODELS", "get_model", "count_parameters", "CAGenerator", "ContextualAttention", "Fusor",
            "AttributeEncoder", "AIFBlock", "AIFResBlock", "AIFGenerator", "MultiscaleDiscriminator",
-           "PatchDiscriminator"]
+           "PatchDiscriminator", "ODetector"]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .layers import sn_conv
+from idinpaint.models.layers import sn_conv
 
 
 class PatchDiscriminator(nn.Module):

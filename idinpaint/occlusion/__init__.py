@@ -1,8 +1,10 @@
-"""aligned crop -> (occluded crop, mask): face-part regions, random holes, MaskTheFace occluders.
+"""aligned crop -> (occluded crop, mask): face-part regions, random holes, MaskTheFace occluders;
+seeded batch occlusion (:mod:`.batch`) and crop landmarks (:mod:`.landmarks`).
 
 Masks are bool (H, W), True = hole; images RGB uint8 (H, W, 3). Random masks take a
 ``numpy.random.Generator`` and nothing else, so they are reproducible from a seed.
 """
+from idinpaint.imageio import check_image
 from idinpaint.occlusion.apply import (
     DEFAULT_BLOCK_SIZE,
     FILL_VALUES,
@@ -10,12 +12,13 @@ from idinpaint.occlusion.apply import (
     OCCLUDER_FILL,
     SPEC_KINDS,
     OcclusionSpec,
-    check_image,
     make_mask,
     make_occlusion,
     occlude,
     parse_spec,
 )
+from idinpaint.occlusion.batch import CLEAN, canonical_spec, occlude_faces, occlusion_seed, region_label
+from idinpaint.occlusion.landmarks import crop_landmarks, crop_landmarks_of
 from idinpaint.occlusion.maskthface import (
     MASKTHEFACE_URL,
     YAW_THRESHOLD,
@@ -47,4 +50,6 @@ __all__ = [
     "resolve_template", "retexture",
     "FREE_FORM_FRACTION", "free_form_mask", "random_block_mask", "random_part_mask", "random_region_name",
     "REGION_NAMES", "REGIONS", "region_box", "region_mask",
+    "CLEAN", "canonical_spec", "occlude_faces", "occlusion_seed", "region_label",
+    "crop_landmarks", "crop_landmarks_of",
 ]

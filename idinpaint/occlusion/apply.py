@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from idinpaint.imageio import as_mask
+from idinpaint.imageio import as_mask, check_image
 from idinpaint.occlusion.maskthface import apply_maskthface
 from idinpaint.occlusion.random_masks import free_form_mask, random_block_mask, random_part_mask
 from idinpaint.occlusion.regions import REGION_NAMES, region_mask
@@ -33,15 +33,6 @@ FILLS: tuple[str, ...] = ("black", "gray", "white", "noise")
 OCCLUDER_FILL = "occluder"
 SPEC_KINDS: tuple[str, ...] = ("region", "random_part", "random_block", "free_form", "maskthface")
 DEFAULT_BLOCK_SIZE = 48
-
-
-def check_image(image, name: str = "image") -> np.ndarray:
-    """Return ``image`` if it is an RGB uint8 (H, W, 3) array; otherwise a one-line ValueError."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"{name}: expected a numpy RGB uint8 array (H, W, 3), got {type(image).__name__}")
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    return image
 
 
 def _check_rng(rng, why: str) -> np.random.Generator:

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from idinpaint.align import ARCFACE_TEMPLATE, CROP_SIZE
-from idinpaint.imageio import BadImageError, read_rgb
+from idinpaint.imageio import BadImageError, check_image, read_rgb
 from idinpaint.paths import occluders_dir
 
 MASKTHEFACE_URL = "https://github.com/aqeel-anwar/MaskTheFace"
@@ -349,8 +349,6 @@ def apply_maskthface(
     :func:`estimate_yaw`). ``texture`` re-colours the occluder (meant for ``cloth``): a name from
     :func:`list_textures`, ``random`` (drawn with ``rng``) or an RGB uint8 array.
     """
-    from idinpaint.occlusion.apply import check_image  # local: apply imports this module
-
     image = check_image(image)
     root = str(_folder(folder))
     points = _default_landmarks(image.shape) if landmarks is None else _check_landmarks(landmarks)

@@ -15,7 +15,7 @@ from idinpaint.align import CROP_SIZE
 from idinpaint.occlusion.regions import REGION_NAMES, _check_size, region_mask
 
 #: Hole-fraction bounds of :func:`free_form_mask` by default. Below 5 % a hole is a few thin
-#: scratches that any filler repairs and recognisers ignore; above 45 % the "face" left is mostly
+#: scratches that any filler repairs and recognizers ignore; above 45 % the "face" left is mostly
 #: hole and the test says more about the filler's prior than about occlusion. DeepFill v2's own
 #: training masks mostly fall in this range too; the rare draws outside it are redrawn.
 FREE_FORM_FRACTION = (0.05, 0.45)

@@ -1,11 +1,11 @@
-"""Face recognisers behind one interface (``embed(images) -> (N, D)``, unit rows).
+"""Face recognizers behind one interface (``embed(images) -> (N, D)``, unit rows).
 
 ``sface``: SFace as a frozen differentiable torch module — the Sampler and identity-loss network.
 ``dlib``: dlib's ResNet — the independent evaluator, never used for training.
 """
 from __future__ import annotations
 
-from .base import Recognizer, check_faces, l2_normalise
+from idinpaint.recognizers.base import Recognizer, check_faces, l2_normalise
 
 RECOGNIZERS = ("sface", "dlib")
 
@@ -13,11 +13,11 @@ RECOGNIZERS = ("sface", "dlib")
 def get_recognizer(name: str, **kwargs) -> Recognizer:
     """Factory, in the spirit of insightface's ``get_model``."""
     if name == "sface":
-        from .sface import SFaceRecognizer
+        from idinpaint.recognizers.sface import SFaceRecognizer  # torch + the ONNX->torch conversion: on use only
 
         return SFaceRecognizer(**kwargs)
     if name == "dlib":
-        from .dlib_resnet import DlibRecognizer
+        from idinpaint.recognizers.dlib_resnet import DlibRecognizer  # dlib: on use only
 
         return DlibRecognizer(**kwargs)
     raise ValueError(f"unknown recognizer {name!r}; choose one of {', '.join(RECOGNIZERS)}")

@@ -1,10 +1,11 @@
-"""The one interface every recogniser offers: ``embed(images) -> (N, D)`` L2-normalised."""
+"""The one interface every recognizer offers: ``embed(images) -> (N, D)`` L2-normalised."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 import numpy as np
-from tqdm import tqdm
+
+from idinpaint.progress import progress_bar
 
 
 def check_faces(images: np.ndarray, size: int = 112) -> np.ndarray:
@@ -25,7 +26,7 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Recognizer(ABC):
-    """A frozen face recogniser working on 112x112 ArcFace-aligned RGB uint8 crops."""
+    """A frozen face recognizer working on 112x112 ArcFace-aligned RGB uint8 crops."""
 
     name: str = "recognizer"
     dim: int = 0
@@ -40,7 +41,7 @@ class Recognizer(ABC):
         batch_size = batch_size or self.default_batch_size
         chunks = []
         starts = range(0, len(images), batch_size)
-        for start in tqdm(starts, desc=f"embed[{self.name}]", disable=not progress, mininterval=5):
+        for start in progress_bar(starts, desc=f"embed[{self.name}]", disable=not progress):
             chunk_kwargs = {k: v[start:start + batch_size] for k, v in kwargs.items() if v is not None}
             chunks.append(self._embed_batch(images[start:start + batch_size], **chunk_kwargs))
         if not chunks:

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from .base import Recognizer, check_faces
+from idinpaint.recognizers.base import Recognizer, check_faces
 
 #: dlib's HOG detector on an ArcFace-aligned 112 crop nearly always returns this box; it is the
 #: fallback when the detector finds nothing (heavy occlusion, profile faces).

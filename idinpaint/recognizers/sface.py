@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..align import packaged_model
-from ..paths import cache_dir
-from .base import Recognizer
+from idinpaint.align import packaged_model
+from idinpaint.paths import cache_dir
+from idinpaint.recognizers.base import Recognizer
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"

@@ -1,7 +1,7 @@
 """Training of the CA inpainter and the identity-guided Fusor (Lightning, staged, one YAML file).
 
 * :mod:`.masks` — the training mask sampler (regions, blocks, free-form strokes, MaskTheFace);
-* :mod:`.data` — :class:`FaceFolderDataset` and LFW's identity-disjoint halves;
+* :mod:`.data` — :class:`FaceFolderDataset` (which crops it reads: :mod:`idinpaint.data.lfw`);
 * :mod:`.modules` — :class:`CAModule`, :class:`FusorModule` (manual optimisation);
 * :mod:`.stages` — :func:`run_training`: the staged run with checkpoints, resume and provenance.
 
@@ -9,22 +9,20 @@ Importing this package is cheap; Lightning is imported by :mod:`.modules` / :mod
 """
 from __future__ import annotations
 
-from .data import (FaceFolderDataset, lfw_half_pairs, lfw_half_people, lfw_training_files, lfw_training_people,
-                   split_by_identity)
-from .masks import MASK_KINDS, MaskSampler
+from idinpaint.training.data import FaceFolderDataset
+from idinpaint.training.masks import MASK_KINDS, MaskSampler
 
-__all__ = ["FaceFolderDataset", "MaskSampler", "MASK_KINDS", "lfw_half_pairs", "lfw_half_people",
-           "lfw_training_files", "lfw_training_people", "split_by_identity", "run_training", "CAModule",
-           "FusorModule", "NonFiniteLossError"]
+__all__ = ["FaceFolderDataset", "MaskSampler", "MASK_KINDS", "run_training", "CAModule", "FusorModule",
+           "NonFiniteLossError"]
 
 
 def __getattr__(name):  # lazy: keep `import idinpaint.training` free of Lightning
     if name == "run_training":
-        from .stages import run_training
+        from idinpaint.training.stages import run_training  # Lightning: on use only
 
         return run_training
     if name in ("CAModule", "FusorModule", "NonFiniteLossError"):
-        from . import modules
+        from idinpaint.training import modules  # Lightning: on use only
 
         return getattr(modules, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

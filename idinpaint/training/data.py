@@ -13,37 +13,27 @@ Masks are random per draw but reproducible: the generator is seeded from (seed, 
 times this index was drawn in this process, the DataLoader worker's seed). ``deterministic=True``
 (validation) gives every index the same mask forever and disables flipping.
 
-LFW halves (:func:`lfw_training_files`): people of pairs folds 1-5 form half A, folds 6-10 half B;
-people in no pair are training material for both. The model *evaluated on* half A is trained on
-half B's people plus the unpaired people, and vice versa.
+Which LFW crops a model may train on (the identity-disjoint halves) is the LFW protocol's
+business: :func:`idinpaint.data.lfw.lfw_training_files`.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from idinpaint.data.lfw import Pair, people_by_fold
+from idinpaint.data.lfw import identity_of
 from idinpaint.data.registry import list_images
 from idinpaint.imageio import read_rgb
-
-from .masks import MaskSampler
-
-HALF_FOLDS = {"A": (0, 1, 2, 3, 4), "B": (5, 6, 7, 8, 9)}  # 0-based fold numbers of pairs.txt
+from idinpaint.training.masks import MaskSampler
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
     array = np.array(image, dtype=np.uint8)  # a writable, contiguous copy (PIL arrays are read-only)
     return torch.from_numpy(array).permute(2, 0, 1).float().div(127.5).sub(1.0)
-
-
-def identity_of(relative: str | Path) -> str | None:
-    """The identity folder of a relative path (``Name/Name_0001.png`` -> ``Name``); None when flat."""
-    parts = Path(relative).parts
-    return parts[-2] if len(parts) >= 2 else None
 
 
 class FaceFolderDataset(Dataset):
@@ -131,81 +121,3 @@ class FaceFolderDataset(Dataset):
                 item["reference"] = torch.zeros(3, self.size, self.size)
                 item["has_reference"] = torch.tensor(False)
         return item
-
-
-# --- LFW identity-disjoint halves ---------------------------------------------------------------
-
-def _check_half(half: str) -> str:
-    half = str(half).upper()
-    if half not in HALF_FOLDS:
-        raise ValueError(f"half must be 'A' (folds 1-5) or 'B' (folds 6-10), got {half!r}")
-    return half
-
-
-def lfw_half_people(pairs: Iterable[Pair], half: str) -> set[str]:
-    """People appearing in the pairs of a half's folds (A: folds 1-5, B: folds 6-10)."""
-    folds = people_by_fold(list(pairs))
-    return set().union(*(folds.get(f, set()) for f in HALF_FOLDS[_check_half(half)]))
-
-
-def lfw_half_pairs(pairs: Iterable[Pair], half: str) -> list[Pair]:
-    """The pairs a half is evaluated on."""
-    wanted = set(HALF_FOLDS[_check_half(half)])
-    return [p for p in pairs if p.fold in wanted]
-
-
-def lfw_training_people(eval_half: str, pairs: Iterable[Pair], all_people: Iterable[str]) -> set[str]:
-    """People a model evaluated on ``eval_half`` may be trained on: the other half's people and the
-    people in no pair, minus anyone who appears in ``eval_half``'s pairs."""
-    pairs = list(pairs)
-    eval_half = _check_half(eval_half)
-    other = "B" if eval_half == "A" else "A"
-    evaluated = lfw_half_people(pairs, eval_half)
-    paired = evaluated | lfw_half_people(pairs, other)
-    unpaired = set(all_people) - paired
-    return (lfw_half_people(pairs, other) | unpaired) - evaluated
-
-
-def lfw_training_files(eval_half: str, aligned_root=None, pairs: Iterable[Pair] | None = None,
-                       lfw_root=None) -> list[str]:
-    """Relative crop paths (``Name/Name_NNNN.png``) to train the model that is evaluated on ``eval_half``.
-
-    ``pairs`` default to LFW View-2 (``pairs.txt`` from the dataset registry); ``aligned_root`` to
-    ``data/lfw-112``. No identity in ``eval_half``'s pairs is in the result (tests check it).
-    """
-    from idinpaint.evaluation.lfw import default_aligned_root, load_pairs
-
-    root = Path(aligned_root or default_aligned_root())
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: aligned LFW not found; run `idinpaint preprocess --root <lfw>/raw "
-                                f"--output_dir {root} --has_subdirs` first")
-    pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
-    people = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    allowed = lfw_training_people(eval_half, pairs, people)
-    files = [str(p) for p in list_images(root, has_subdirs=True) if identity_of(p) in allowed]
-    if not files:
-        raise ValueError(f"{root}: no training crops for half {eval_half}")
-    return files
-
-
-def split_by_identity(files: Sequence[str], count: int, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Move whole identities (randomly, ``default_rng(seed)``) out of ``files`` until at least ``count``
-    images are held out. Returns (train, held_out); flat files count as one identity each."""
-    if count <= 0:
-        return list(files), []
-    groups: dict[str, list[str]] = {}
-    for f in files:
-        groups.setdefault(identity_of(f) or f, []).append(f)
-    names = sorted(groups)
-    order = np.random.default_rng(seed).permutation(len(names))
-    held: list[str] = []
-    held_names = set()
-    for i in order:
-        if len(held) >= count:
-            break
-        held_names.add(names[i])
-        held += groups[names[i]]
-    if len(held_names) == len(names):
-        raise ValueError(f"cannot hold out {count} validation images and keep any training images ({len(files)} in all)")
-    train = [f for f in files if (identity_of(f) or f) not in held_names]
-    return train, sorted(held)[:count]  # extra images of the last identity are used by neither

@@ -18,8 +18,14 @@ from typing import Mapping
 import numpy as np
 
 from idinpaint.align import ARCFACE_TEMPLATE, CROP_SIZE
-from idinpaint.occlusion import (OccludersMissingError, apply_maskthface, free_form_mask, list_templates,
-                                 random_block_mask, random_part_mask)
+from idinpaint.occlusion import (
+    OccludersMissingError,
+    apply_maskthface,
+    free_form_mask,
+    list_templates,
+    random_block_mask,
+    random_part_mask,
+)
 
 MASK_KINDS = ("region", "block", "free_form", "maskthface")
 DEFAULT_MIX = {"region": 0.35, "block": 0.2, "free_form": 0.3, "maskthface": 0.15}

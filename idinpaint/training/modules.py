@@ -15,24 +15,32 @@ Validation metric (``val/id_similarity``, the checkpoint monitor): mean cosine s
 embeddings of the composited output and of the clean target. Logged beside it for comparison:
 the black-filled face (``val/id_similarity_black``) and, for the Fusor, its CA prior
 (``val/id_similarity_ca``). Every loss term goes to TensorBoard; the first validation batch also
-gives an image grid (occluded | CA | Fusor | target).
+gives an image grid (occluded | CA | Fusor | target) and, every ``trainer.projector_every``
+validations (default 5; 0: never), its SFace embeddings of the final fills and of the targets with
+face thumbnails and labels, for TensorBoard's PROJECTOR tab (``tensorboard --logdir <run>/tb``).
 
 SFace is frozen, moved to the module's device on first use and *not* registered as a sub-module:
 it never enters checkpoints or DDP. Checkpoints carry an ``idinpaint`` entry (model kind, model
-configs, stage) that :mod:`idinpaint.inpaint` reads; weights are the ``ca.`` / ``fusor.`` entries
+configs, stage) that :mod:`idinpaint.checkpoints` reads; weights are the ``ca.`` / ``fusor.`` entries
 of ``state_dict``.
 """
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 
 from idinpaint import losses as L
+from idinpaint.checkpoints import inference_meta as checkpoint_meta
+from idinpaint.data.lfw import identity_of
 from idinpaint.models import get_model
 from idinpaint.models.layers import composite
+from idinpaint.recognizers.sface import load_sface_module
 
-CHECKPOINT_FORMAT = 1
 ID_SOURCES = ("prior", "occluded", "reference")
+#: Validations between two projector logs of the first validation batch (``trainer.projector_every``).
+PROJECTOR_EVERY = 5
+PROJECTOR_THUMBNAIL = 32
 
 
 class NonFiniteLossError(RuntimeError):
@@ -70,14 +78,13 @@ class InpaintModule(pl.LightningModule):
         if unknown:
             raise ValueError(f"losses.{self.loss_section}: unknown weights {unknown}; valid: {', '.join(self.loss_terms)}")
         self._grid_logged_at = -1
+        self._projector_validations, self._projector_logged_at = 0, -1
 
     # --- helpers ---------------------------------------------------------------------------
     @property
     def sface(self):
         net = self.__dict__.get("_sface_net")
         if net is None or next(net.parameters()).device != self.device:
-            from idinpaint.recognizers.sface import load_sface_module
-
             net = load_sface_module(str(self.device))
             self.__dict__["_sface_net"] = net  # bypasses nn.Module registration on purpose
         return net
@@ -158,8 +165,9 @@ class InpaintModule(pl.LightningModule):
         image, mask = batch["image"], batch["mask"]
         outputs = self.validation_outputs(batch)
         target = self.embed(image)
+        final = self.embed(outputs["final"])
         n = image.shape[0]
-        metrics = {"val/id_similarity": L.identity_similarity(self.embed(outputs["final"]), target).mean(),
+        metrics = {"val/id_similarity": L.identity_similarity(final, target).mean(),
                    "val/id_similarity_black": L.identity_similarity(self.embed(_black_fill(image, mask)), target).mean(),
                    "val/l1_hole": L.reconstruction_loss(outputs["final"], image, mask)["hole"]}
         if "ca" in outputs and outputs["ca"] is not outputs["final"]:
@@ -167,6 +175,7 @@ class InpaintModule(pl.LightningModule):
         self.log_dict(metrics, batch_size=n, sync_dist=True, on_epoch=True, on_step=False)
         if batch_idx == 0:
             self._log_grid(batch, outputs)
+            self._log_projector(batch, outputs, final, target)
 
     def _log_grid(self, batch, outputs) -> None:
         experiment = getattr(self.logger, "experiment", None)
@@ -183,6 +192,30 @@ class InpaintModule(pl.LightningModule):
         tiles = torch.stack([col[:count].float() for col in columns], dim=1).flatten(0, 1)
         grid = make_grid((tiles.clamp(-1, 1) + 1) / 2, nrow=len(columns), padding=2)
         experiment.add_image("val/occluded|CA|Fusor|target", grid.cpu(), self.global_step)
+
+    def _log_projector(self, batch, outputs, final: torch.Tensor, target: torch.Tensor) -> None:
+        """SFace embeddings of the first validation batch's final fills and clean targets, with 32 px
+        thumbnails and labels (person, kind, stage, step), for TensorBoard's projector; every
+        ``trainer.projector_every`` validations of a stage (the first one included), rank 0 only."""
+        every = int((self.config.get("trainer") or {}).get("projector_every", PROJECTOR_EVERY) or 0)
+        experiment = getattr(self.logger, "experiment", None)
+        if (every <= 0 or experiment is None or not hasattr(experiment, "add_embedding")
+                or not self.trainer.is_global_zero or self.trainer.sanity_checking):
+            return
+        count, self._projector_validations = self._projector_validations, self._projector_validations + 1
+        if count % every or self._projector_logged_at == self.global_step:
+            return
+        self._projector_logged_at = self.global_step
+        files = getattr(getattr(getattr(self.trainer, "val_dataloaders", None), "dataset", None), "files", None)
+        indices = [int(i) for i in batch["index"]] if "index" in batch else list(range(len(final)))
+        people = [(identity_of(files[i]) if files is not None else None) or f"#{i}" for i in indices]
+        images = torch.cat([outputs["final"], batch["image"]]).detach().float()
+        thumbs = F.interpolate((images.clamp(-1, 1) + 1) / 2, size=PROJECTOR_THUMBNAIL, mode="area")
+        kinds = [f"{self.kind} fill"] * len(final) + ["target"] * len(target)
+        rows = [[person, kind, self.stage, str(self.global_step)] for kind, person in zip(kinds, people * 2)]
+        vectors = F.normalize(torch.cat([final, target]).detach().float(), dim=1)
+        experiment.add_embedding(vectors.cpu(), metadata=rows, label_img=thumbs.cpu(), global_step=self.global_step,
+                                 tag="val_identity", metadata_header=["person", "kind", "stage", "step"])
 
     # --- checkpoints ------------------------------------------------------------------------
     def inference_meta(self) -> dict:
@@ -252,8 +285,7 @@ class CAModule(InpaintModule):
         return {"final": final, "ca": final}
 
     def inference_meta(self) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "kind": "ca", "stage": self.stage,
-                "models": {"ca": dict(self.ca.config)}, "prefixes": {"ca": "ca."}}
+        return checkpoint_meta("ca", self.stage, {"ca": dict(self.ca.config)})
 
 
 class FusorModule(InpaintModule):
@@ -346,10 +378,8 @@ class FusorModule(InpaintModule):
         return {"final": out, "ca": prior}
 
     def inference_meta(self) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "kind": "ca_id", "stage": self.stage,
-                "models": {"ca": dict(self.ca.config), "fusor": dict(self.fusor.config)},
-                "prefixes": {"ca": "ca.", "fusor": "fusor."},
-                "sampler": {"source": self.id_source}}
+        return checkpoint_meta("ca_id", self.stage, {"ca": dict(self.ca.config), "fusor": dict(self.fusor.config)},
+                              sampler={"source": self.id_source})
 
 
 MODULES = {"ca": CAModule, "fusor": FusorModule}

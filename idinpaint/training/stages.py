@@ -40,12 +40,17 @@ from pathlib import Path
 
 import torch
 
+from idinpaint.checkpoints import export_checkpoint, read_checkpoint
 from idinpaint.config import load_yaml
+from idinpaint.data.lfw import lfw_training_files, split_by_identity
+from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT
 from idinpaint.paths import run_dir as default_run_dir
+from idinpaint.progress import quiet_training
 from idinpaint.runinfo import provenance, write_json
-
-from .modules import MODULES, NonFiniteLossError
+from idinpaint.training.data import FaceFolderDataset
+from idinpaint.training.masks import MaskSampler
+from idinpaint.training.modules import MODULES, NonFiniteLossError
 
 DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
 MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
@@ -113,11 +118,6 @@ def _resolve_path(path) -> Path:
 
 def build_datasets(config: dict, data_cfg: dict):
     """(train dataset, validation dataset) for a stage's data settings."""
-    from idinpaint.data.registry import DATASETS, dataset_root, list_images
-
-    from .data import FaceFolderDataset, lfw_training_files, split_by_identity
-    from .masks import MaskSampler
-
     kind = data_cfg.get("dataset", "lfw_half")
     if kind == "lfw_half":
         root = _resolve_path(data_cfg.get("root") or "data/lfw-112")
@@ -234,13 +234,6 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
 
 
 # --- checkpoints between stages -----------------------------------------------------------------
-
-def read_checkpoint(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    return torch.load(path, map_location="cpu", weights_only=True)
-
 
 def _init_module(module, source: Path, log, only=None) -> None:
     checkpoint = read_checkpoint(source)
@@ -396,12 +389,13 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
                 (stage_dir / stale).unlink(missing_ok=True)
         write_json(stage_dir / "stage.json", {"stage": name, "status": "running", "resumed_from": ckpt_path})
         optimizers = 1 + (module.discriminator is not None)
-        trainer, best, speed = build_trainer(config, spec, stage_dir, run_dir, optimizers)
+        with quiet_training():
+            trainer, best, speed = build_trainer(config, spec, stage_dir, run_dir, optimizers)
         record = {"stage": name, "model": spec["model"], "id_weight": spec.get("id_weight"),
                   "train_images": len(train), "val_images": len(val), "batch_size": data_cfg.get("batch_size")}
         started = time.time()
         try:
-            with warnings.catch_warnings():
+            with quiet_training(), warnings.catch_warnings():
                 # The Fusor's CA is frozen in eval mode on purpose; Lightning warns about any such module.
                 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
                 trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path)
@@ -420,8 +414,6 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         export_from = best_path if use_best else stage_dir / "last.ckpt"
         exported = None
         if trainer.is_global_zero and export_from.is_file():
-            from idinpaint.inpaint import export_checkpoint
-
             exported = str(export_checkpoint(export_from, stage_dir / "inpainter.pt"))
         _log_hparams(trainer, config, spec, best_score)
         record.update(status="done", seconds=round(time.time() - started, 1),

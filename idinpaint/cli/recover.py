@@ -1,0 +1,276 @@
+"""``idinpaint detector train | evaluate`` and ``idinpaint recover``: the O-Detector (finding the
+occluder on an aligned crop) and the photo pipeline built on it (find, segment, fill, verify)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from idinpaint.cli._common import (
+    HALVES,
+    add_aligned,
+    add_command,
+    add_figures,
+    add_lfw_root,
+    add_output_dir,
+    add_recognizers,
+    check_outputs,
+)
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser("detector", help="the O-Detector: train it, measure it per occluder family")
+    actions = p.add_subparsers(dest="action", required=True)
+
+    q = add_command(actions, "train", _cmd_detector_train,
+                    "train the O-Detector of each LFW half on synthetic composites", root_option="--lfw-root")
+    _add_profile(q)
+    q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
+                   help="LFW halves (%(choices)s); the detector of half A trains on half B's people + the unpaired")
+    add_aligned(q, help="aligned LFW crops to train on (default: the profile's data.root)")
+    add_lfw_root(q)
+    add_output_dir(q, default="results/detector/<profile>", help="run folders (<output>/half<H>/)")
+    q.add_argument("--export-dir", default=None, metavar="DIR",
+                   help="also copy odetector_<profile>_half<H>.pt + card here (default: the --output folder; "
+                        "checkpoints/ for the shipped pair)")
+    q.add_argument("--set", nargs="+", type=_override, default=[], metavar="KEY=VALUE",
+                   help="override the detector config, e.g. --set train.steps=200 train.max_minutes=null")
+
+    q = add_command(actions, "evaluate", _cmd_detector_evaluate,
+                    "IoU, Dice, precision, recall per occluder family (held-out ones marked) and clean-face "
+                    "false alarms, on each half's test people", root_option="--lfw-root")
+    _add_profile(q)
+    q.add_argument("--detector-dir", default=None, metavar="DIR",
+                   help="folder with odetector_<profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR, or "
+                        "checkpoints/ for cpu and results/detector/<profile> otherwise)")
+    q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
+                   help="LFW halves to measure on (%(choices)s), each with its own detector")
+    q.add_argument("--faces", type=int, default=None,
+                   help="crops per half and family (default: the profile's eval.faces)")
+    add_aligned(q, help="aligned LFW crops (default: the profile's data.root)")
+    add_lfw_root(q)
+    add_output_dir(q, default="results/detector", help="where generalisation_<profile>.json/.md go")
+    add_figures(q)
+
+    q = add_command(commands, "recover", _cmd_recover,
+                    "find the occluder on a photo's face, fill it (Telea, CA, CA+ID), verify against a reference",
+                    root_option="--lfw-root")
+    q.add_argument("photo", help="the photo of an occluded face (8-bit colour: JPEG, PNG, ...)")
+    q.add_argument("--reference", default=None, metavar="PHOTO",
+                   help="a photo of the person to verify against, with both recognizers")
+    add_output_dir(q, default="results/recover",
+                   help="where <stem>_recovered.png, _mask.png, _telea.png, _ca.png, _side_by_side.png and "
+                        "_recover.json go")
+    q.add_argument("--half", choices=("auto", "A", "B"), default="auto",
+                   help="whose LFW-half models to use (auto: the half that never saw an LFW photo's person; A "
+                        "for anyone else)")
+    q.add_argument("--detector", default=None, metavar="FILE", help="one O-Detector file instead of the shipped pair")
+    q.add_argument("--detector-dir", default=None, metavar="DIR",
+                   help="folder with odetector_<detector-profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR "
+                        "or checkpoints/)")
+    q.add_argument("--detector-profile", default="cpu", help="profile in the detector file names (default cpu)")
+    q.add_argument("--mask-threshold", type=float, default=None, metavar="P",
+                   help="occlusion probability from which a pixel is filled (default: the detector file's, 0.5); "
+                        "lower finds more of the occluder and more false alarms")
+    add_recognizers(q, ["sface", "dlib"], help="recognizers that verify the pair (with --reference)")
+    q.add_argument("--thresholds", nargs="+", default=[], type=_threshold, metavar="NAME=COSINE",
+                   help="same/different thresholds instead of calibrating them on the clean LFW crops of --aligned")
+    add_aligned(q, help="clean aligned LFW the thresholds are calibrated on (default data/lfw-112)")
+    add_lfw_root(q)
+
+
+def _add_profile(parser) -> None:
+    parser.add_argument("--profile", default="smoke",
+                        help="the detector profile of config/train.yaml: smoke (CI, minutes) or cpu (the shipped pair)")
+    parser.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
+
+
+def _override(text: str) -> str:
+    from idinpaint.config import parse_overrides
+
+    try:
+        parse_overrides([text])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not (sep and name):
+            raise ValueError(text)
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--thresholds takes NAME=COSINE (e.g. sface=0.33), got {text!r}") from None
+
+
+def _config(args):
+    from idinpaint.config import parse_overrides
+    from idinpaint.detection import DEFAULT_CONFIG, load_detector_config
+
+    overrides = parse_overrides(getattr(args, "set", None) or [])
+    return load_detector_config(args.profile, args.config or DEFAULT_CONFIG, overrides)
+
+
+def _cmd_detector_train(args) -> int:
+    """Train the O-Detector of each half (plain torch loop on composites drawn on the fly); writes
+    <output>/half<H>/ (run.json, provenance.json, config.json, train_log.json) and
+    odetector_<profile>_half<H>.pt with its JSON card, copied to --export-dir."""
+    from idinpaint.detection import train_detector
+    from idinpaint.paths import results_dir
+
+    config = _config(args)
+    output = Path(args.output or results_dir() / "detector" / args.profile)
+    check_outputs(args, output="folder", export_dir="folder")
+    export = Path(args.export_dir) if args.export_dir else output
+    for half in args.halves:
+        result = train_detector(config, half, output / f"half{half}", lfw_root=args.lfw_root,
+                                aligned_root=args.aligned, export=export)
+        val = result["validation"]
+        print(f"half {half}: {result['train_seconds'] / 60:.1f} min of training "
+              f"({result['images_per_second']} crops/s), "
+              f"{result['parameters']:,} parameters, {result['bytes'] / 1e6:.2f} MB; validation IoU "
+              f"{val.get('occluded', {}).get('iou', float('nan')):.3f}, clean-face predicted area "
+              f"{100 * val.get('clean', {}).get('pred_area', float('nan')):.2f} %")
+        print(f"  wrote {', '.join(result['files'])}")
+    return 0
+
+
+def _detector_dir(args) -> Path:
+    import os
+
+    from idinpaint.detection import DETECTOR_DIR_ENV, SHIPPED_DIR
+    from idinpaint.paths import results_dir
+
+    if args.detector_dir:
+        return Path(args.detector_dir)
+    if os.environ.get(DETECTOR_DIR_ENV):
+        return Path(os.environ[DETECTOR_DIR_ENV])
+    return SHIPPED_DIR if args.profile == "cpu" else results_dir() / "detector" / args.profile
+
+
+def _cmd_detector_evaluate(args) -> int:
+    """The generalisation table: each occluder family (held-out ones marked) on crops of each half's
+    test people, scored by that half's detector; clean faces give the false-alarm area. Writes
+    <output>/generalisation_<profile>.json/.md and the figure detector_examples_<profile> (crop |
+    truth | prediction per family)."""
+    from idinpaint.detection import evaluate_detector, example_tiles, generalisation_markdown, get_detector
+    from idinpaint.figures import face_grid, save_figure
+    from idinpaint.paths import results_dir
+    from idinpaint.runinfo import provenance, write_json, write_text
+
+    config = _config(args)
+    check_outputs(args, output="folder", figures="folder")
+    detector = get_detector(folder=_detector_dir(args), profile=args.profile, lfw_root=args.lfw_root)
+    started = time.time()
+    table = evaluate_detector(detector, config, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
+                              faces=args.faces)
+    output = Path(args.output or results_dir() / "detector")
+    text = generalisation_markdown(table["rows"])
+    stem = f"generalisation_{args.profile}"
+    json_path = write_json(output / f"{stem}.json", {**provenance(table["config"]), "rows": table["rows"],
+                                                     "seconds": round(time.time() - started, 1)})
+    md_path = write_text(output / f"{stem}.md", text)
+    print(text, end="")
+    tiles, titles = example_tiles({k: v[:1] for k, v in table["examples"].items()})
+    figures = save_figure(face_grid(tiles, titles, columns=9, size=1.2), f"detector_examples_{args.profile}",
+                          args.figures)
+    print(f"wrote {json_path}, {md_path} and {figures[0]}")
+    return 0
+
+
+def calibrated_thresholds(names, aligned, lfw_root=None) -> tuple[dict, str]:
+    """Cosine thresholds that maximise accuracy on the clean LFW View-2 pairs whose crops are in
+    ``aligned`` (all 6,000 with data/lfw-112; embeddings come from the evaluation cache)."""
+    import numpy as np
+
+    from idinpaint.data.aligned import aligned_name
+    from idinpaint.data.lfw import load_pairs
+    from idinpaint.evaluation.lfw import score_pairs
+    from idinpaint.evaluation.verification import best_threshold
+    from idinpaint.recognizers import get_recognizer
+
+    aligned = Path(aligned)
+    pairs = [p for p in load_pairs(lfw_root)
+             if (aligned / aligned_name(p.first)).is_file() and (aligned / aligned_name(p.second)).is_file()]
+    if not pairs:
+        return {}, f"no clean LFW pairs in {aligned}: cosines only (give --thresholds or --aligned)"
+    labels = np.array([p.same for p in pairs])
+    thresholds = {}
+    for name in names:
+        scores = score_pairs(get_recognizer(name), pairs, aligned, progress=False)
+        thresholds[name] = best_threshold(scores, labels)[0]
+    return thresholds, f"calibrated on {len(pairs)} clean LFW pairs of {aligned} (best accuracy)"
+
+
+def _cmd_recover(args) -> int:
+    """Find the face (YuNet), segment the occluder on its aligned crop (O-Detector), fill it with Telea,
+    CA and CA+ID and paste the fill back into the photo (only occluded pixels change); writes the
+    recovered photo, the mask (255 = occluded), the other fills, a side-by-side strip and a JSON report
+    into --output. With --reference, prints each recognizer's cosine and same/different (thresholds
+    calibrated on clean LFW) for the occluded, Telea-filled and recovered photo."""
+    from idinpaint.align import YuNetDetector
+    from idinpaint.data.lfw import default_aligned_root, load_pairs
+    from idinpaint.detection import get_detector
+    from idinpaint.fillers.learned import method_fillers
+    from idinpaint.paths import results_dir
+    from idinpaint.recognizers import get_recognizer
+    from idinpaint.recover import choose_half, find_face, read_photo, recover_photo, verify_against, write_outputs
+
+    check_outputs(args, output="folder")
+    output = Path(args.output or results_dir() / "recover")
+    photo = read_photo(args.photo, "photo")
+    reference = read_photo(args.reference, "--reference") if args.reference else None
+    yunet = YuNetDetector()
+    face = find_face(photo, yunet, args.photo)
+    if reference is not None:
+        find_face(reference, yunet, f"--reference {args.reference}")  # no face there: fail before any work
+    pairs = load_pairs(args.lfw_root)
+    half, why = (args.half, f"half {args.half} (--half)") if args.half != "auto" else choose_half(args.photo, pairs)
+    detector = get_detector(args.detector, args.detector_dir, args.detector_profile, default_half=half, pairs=pairs,
+                            threshold=args.mask_threshold)
+    recovery = recover_photo(photo, detector, method_fillers(half), yunet, args.photo, face)
+    report = {"photo": str(args.photo), "reference": args.reference, "half": half, "half_reason": why,
+              "detector": repr(detector), "mask_settings": getattr(detector, "mask", None), **recovery.info}
+    if reference is not None:
+        thresholds = dict(args.thresholds)
+        missing = [n for n in args.recognizers if n not in thresholds]
+        source = "given with --thresholds"
+        if missing:
+            found, source = calibrated_thresholds(missing, args.aligned or default_aligned_root(), args.lfw_root)
+            thresholds.update(found)
+        recognizers = [get_recognizer(name) for name in args.recognizers]
+        report["verification"] = verify_against(recovery, reference, recognizers, thresholds, yunet,
+                                                f"--reference {args.reference}")
+        report["thresholds_source"] = source
+    written = write_outputs(recovery, output, Path(args.photo).stem, report, reference)
+    _print_recovery(args, recovery, report, written)
+    return 0
+
+
+def _print_recovery(args, recovery, report, written) -> None:
+    info = recovery.info
+    print(f"{args.photo}: face score {info['face_score']:.2f}, eyes {info['eye_distance_px']:.0f} px apart; "
+          f"models of LFW half {report['half']} ({report['half_reason']})")
+    for note in info["notes"]:
+        print(f"  note: {note}")
+    if recovery.nothing_occluded:
+        print("  nothing occluded: no change to the photo")
+    else:
+        print(f"  O-Detector: {100 * info['crop_hole_fraction']:.1f} % of the face crop occluded "
+              f"({info['photo_hole_pixels']} photo pixels); filled with {', '.join(recovery.filled)}")
+    for name, result in (report.get("verification") or {}).items():
+        threshold = result["threshold"]
+        cells = []
+        for version, value in result.items():
+            if version == "threshold":
+                continue
+            verdict = "" if value["same"] is None else (" same" if value["same"] else " different")
+            cells.append(f"{version} {value['cosine']:.3f}{verdict}")
+        head = f"threshold {threshold:.3f}" if threshold is not None else "no threshold"
+        print(f"  {name:6s} {head}: " + " | ".join(cells))
+    if report.get("verification"):
+        print(f"  thresholds {report['thresholds_source']}")
+    print(f"wrote {', '.join(written.values())}", file=sys.stdout)

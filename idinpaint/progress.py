@@ -1,0 +1,188 @@
+"""Progress output that stays readable wherever the code runs.
+
+In a terminal, long loops draw live tqdm bars. Inside a notebook kernel that has no terminal
+(JupyterLab, plain papermill, nbclient, nbval, VS Code) every redraw of a bar becomes one more stored
+output, so there the bars are off: a loop that took at least ``min_seconds`` writes **one** summary
+line when it ends (``embed[sface] clean: 187 img in 16.3 s``), a quicker one writes nothing. The same
+mode silences Lightning's tips and the warnings it repeats for every training stage
+(:func:`quiet_training`).
+
+The mode is detected, not configured: ``ipykernel`` is loaded and stderr is not a TTY. No executor has
+to set a variable. ``IDINPAINT_QUIET=1`` forces it (e.g. a CI log), ``IDINPAINT_QUIET=0`` turns it off
+(live bars in JupyterLab).
+
+Use :func:`progress_bar` where the code would call ``tqdm(...)``; it takes the same arguments.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+import warnings
+from typing import Iterable, Iterator
+
+#: A quiet loop that ran at least this long writes its one summary line.
+SUMMARY_SECONDS = 10.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+#: Loggers of Lightning's info lines (GPU/TPU available, tips, "`Trainer.fit` stopped", ...).
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric")
+
+#: Warnings a training stage repeats on every run that tell a notebook reader nothing.
+QUIET_WARNING_MESSAGES = (
+    r".*[Cc]heckpoint directory .* exists and is not empty.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*module\(s\) in eval mode.*",
+    r".*does not have many workers which may be a bottleneck.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+)
+
+
+def in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel (``ipykernel`` loaded) whose stderr is not a terminal."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def is_quiet() -> bool:
+    """Whether progress should be one summary line per long loop instead of live bars:
+    ``IDINPAINT_QUIET`` when set (1/0), else :func:`in_notebook_kernel`."""
+    value = os.environ.get("IDINPAINT_QUIET", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return in_notebook_kernel()
+
+
+class QuietProgress:
+    """tqdm's everyday interface (iterate, ``update``, ``set_description``, ``set_postfix``, ``close``,
+    ``with``) that draws nothing; at the end, if the loop took at least ``min_seconds`` and did some
+    work, it writes one line ``<desc>: <n> <unit> in <seconds> s`` to ``file`` (stderr)."""
+
+    def __init__(self, iterable: Iterable | None = None, desc: str | None = None, total=None, unit: str = "it",
+                 disable: bool = False, file=None, min_seconds: float = SUMMARY_SECONDS, initial: int = 0,
+                 **_ignored):
+        self.iterable = iterable
+        self.desc = desc or ""
+        self.total = total if total is not None else _length(iterable)
+        self.unit = unit
+        self.disable = disable
+        self.file = file
+        self.min_seconds = min_seconds
+        self.n = initial
+        self.postfix = ""
+        self.start_t = time.time()
+        self._closed = False
+
+    def __iter__(self) -> Iterator:
+        try:
+            for item in self.iterable if self.iterable is not None else ():
+                yield item
+                self.n += 1
+        finally:
+            self.close()
+
+    def __len__(self) -> int:
+        return int(self.total or 0)
+
+    def __enter__(self) -> "QuietProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        self.desc = desc or ""
+
+    set_description_str = set_description
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
+        items = dict(ordered_dict or {}, **kwargs)
+        self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        self.postfix = str(s)
+
+    def refresh(self, *args, **kwargs) -> None:
+        pass
+
+    def clear(self, *args, **kwargs) -> None:
+        pass
+
+    @staticmethod
+    def write(text: str, file=None, end: str = "\n", nolock: bool = False) -> None:
+        (file or sys.stdout).write(f"{text}{end}")
+
+    @property
+    def elapsed(self) -> float:
+        return time.time() - self.start_t
+
+    def summary(self) -> str:
+        line = f"{self.desc}: {self.n}" if self.desc else f"{self.n}"
+        line += f" {self.unit} in {self.elapsed:.1f} s"
+        return f"{line} ({self.postfix})" if self.postfix else line
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.disable or self.n == 0 or self.elapsed < self.min_seconds:
+            return
+        stream = self.file or sys.stderr
+        stream.write(self.summary() + "\n")
+        stream.flush()
+
+
+def _length(iterable) -> int | None:
+    try:
+        return len(iterable)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def progress_bar(iterable: Iterable | None = None, *, desc: str | None = None, total=None, unit: str = "it",
+                 disable: bool = False, min_seconds: float = SUMMARY_SECONDS, **kwargs):
+    """``tqdm(iterable, desc=..., total=..., unit=..., disable=..., **kwargs)`` in a terminal;
+    :class:`QuietProgress` (no bar, one summary line for a long loop) when :func:`is_quiet`."""
+    if is_quiet():
+        return QuietProgress(iterable, desc=desc, total=total, unit=unit, disable=disable,
+                             min_seconds=min_seconds, **kwargs)
+    from tqdm import tqdm
+
+    kwargs.setdefault("mininterval", 0.5)
+    return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, **kwargs)
+
+
+@contextlib.contextmanager
+def quiet_training(quiet: bool | None = None):
+    """Around building a Lightning ``Trainer`` and ``fit``: when quiet (default :func:`is_quiet`),
+    Lightning's info lines (GPU/TPU available, tips, "`Trainer.fit` stopped ...") are dropped and the
+    warnings of :data:`QUIET_WARNING_MESSAGES` ignored; real warnings (and errors) still show.
+    Outside the quiet mode it changes nothing."""
+    if not (is_quiet() if quiet is None else quiet):
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for message in QUIET_WARNING_MESSAGES:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

@@ -1,0 +1,332 @@
+"""A photo of an occluded face -> the occluder found and the face recovered (``idinpaint recover``).
+
+The ID-Inpainter pipeline on a real photo, no hand-made mask:
+
+1. **find the face**: YuNet's detections; with several faces the most central-and-large one is used
+   (and the others are reported); no face, or a face whose eyes are under
+   :data:`MIN_EYE_DISTANCE` pixels apart, is a one-line error;
+2. **align** it to the 112x112 ArcFace crop (:func:`idinpaint.align.warp_to_template`);
+3. **segment the occluder** on the crop with the O-Detector (:mod:`idinpaint.detection`): a mask,
+   True = occluded. Under :data:`~idinpaint.detection.NOTHING_FRACTION` of the crop it is "nothing
+   occluded": the photo is returned unchanged, and said so;
+4. **fill** with each filler (Telea, CA, CA+ID) through :func:`idinpaint.inpaint.inpaint_photo`: the
+   mask is warped back into the photo, the crop filled and pasted back by the inverse warp, so only
+   occluded pixels of the photo change;
+5. with a reference photo, **verify** the pair with each recognizer (cosine, and same/different at
+   a threshold calibrated on clean LFW) for the occluded, the Telea-filled and the recovered photos.
+
+LFW photos are sent to the models of the LFW half that never saw their person (:func:`choose_half`);
+any other photo to half A's. Outputs are written last and all together (:func:`write_outputs`), so
+an error leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from idinpaint.align import CROP_SIZE, Detection, NoFaceError, YuNetDetector, pick_face, warp_to_template
+from idinpaint.data.aligned import read_landmarks
+from idinpaint.data.lfw import lfw_half_people
+from idinpaint.detection import NOTHING_FRACTION, overlay
+from idinpaint.fillers import Filler
+from idinpaint.imageio import BadImageError, check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
+from idinpaint.inpaint import inpaint_photo
+from idinpaint.occlusion import apply_maskthface
+from idinpaint.occlusion.composites import TextureBank, make_texture
+
+#: Eyes closer than this (photo pixels) are refused: the aligned crop (35 px between the eyes) would
+#: be an upscaled blur that neither the O-Detector nor the recognisers can read.
+MIN_EYE_DISTANCE = 16.0
+#: Stored image modes refused, and why (PIL modes; 16-bit colour PNGs are caught by their bit depth).
+REFUSED_MODES = {
+    "L": "grayscale photo", "1": "black-and-white (1-bit) photo", "LA": "grayscale photo with transparency",
+    "I;16": "16-bit grayscale image", "I;16B": "16-bit grayscale image", "I;16L": "16-bit grayscale image",
+    "I": "32-bit integer image", "F": "floating-point image", "RGBA": "photo with an alpha channel (RGBA)",
+    "PA": "palette photo with transparency", "P;16": "16-bit palette image",
+}
+SIDE_HEIGHT = 224
+
+
+def read_photo(path, option: str = "photo") -> np.ndarray:
+    """An 8-bit colour photo as RGB uint8; anything else is a one-line :class:`BadImageError` naming
+    the file and the reason (missing, empty, not an image, grayscale, transparent, 16-bit)."""
+    path = Path(path)
+    mode = image_mode(path)  # missing / empty / non-image / truncated files fail here, one line
+    what = REFUSED_MODES.get(mode)
+    if what is None and path.suffix.lower() in (".png", ".tif", ".tiff"):
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if raw is not None and raw.dtype != np.uint8:
+            what = f"{raw.dtype.itemsize * 8}-bit image"
+    if what is not None:
+        raise BadImageError(path, f"{what} (mode {mode}): {option} must be an 8-bit colour (RGB) photo; "
+                                  "convert it first, e.g. `convert in.png -depth 8 -type TrueColor out.png`")
+    return read_rgb(path)
+
+
+def choose_half(photo_path, pairs) -> tuple[str, str]:
+    """(half, why): the LFW half whose models never saw the photo's person. An LFW photo is named
+    ``<Name>/<Name>_NNNN.jpg``; people of pairs folds 1-5 -> ``A``, folds 6-10 -> ``B``; anyone else -> ``A``."""
+    path = Path(photo_path)
+    person = path.parent.name if path.stem.startswith(path.parent.name + "_") else path.stem.rsplit("_", 1)[0]
+    for half in ("A", "B"):
+        if person in lfw_half_people(pairs, half):
+            return half, f"{person} is in LFW pairs half {half}: using the models that never saw this person"
+    return "A", "not a person of the LFW test pairs: using half A's models"
+
+
+@dataclass
+class FaceFound:
+    detection: Detection
+    count: int
+    eye_distance: float
+    is_crop: bool
+    notes: list = field(default_factory=list)
+
+
+def find_face(image: np.ndarray, yunet=None, name: str = "photo") -> FaceFound:
+    """The face to recover: YuNet on the photo (a 112x112 image is also tried at 2x and, with a face,
+    used as an aligned crop). NoFaceError / ValueError (one line) for no face or a tiny one."""
+    image = check_image(image, name)
+    yunet = yunet or YuNetDetector()
+    is_crop = image.shape[:2] == (CROP_SIZE, CROP_SIZE)
+    found = yunet.detect(image)
+    if not found and max(image.shape[:2]) <= 2 * CROP_SIZE:
+        big = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+        found = [Detection(d.box / 2, d.landmarks / 2, d.score) for d in yunet.detect(big)]
+    if not found:
+        raise NoFaceError(f"{name}: no face detected; pass a photo with one clearly visible face")
+    chosen = pick_face(found, image.shape)
+    eyes = float(np.hypot(*(chosen.landmarks[1] - chosen.landmarks[0])))
+    if eyes < MIN_EYE_DISTANCE and not is_crop:
+        x, y, w, h = chosen.box
+        raise ValueError(f"{name}: the face is too small ({w:.0f}x{h:.0f} px, eyes {eyes:.0f} px apart; at least "
+                         f"{MIN_EYE_DISTANCE:.0f} px are needed): use a larger photo or a crop around the face")
+    notes = []
+    if len(found) > 1:
+        x, y, w, h = chosen.box
+        notes.append(f"{len(found)} faces found; recovering the most central large one "
+                     f"(box x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f})")
+    return FaceFound(chosen, len(found), eyes, is_crop, notes)
+
+
+@dataclass
+class Recovery:
+    """What :func:`recover_photo` made: the input, the occluder mask in the photo and on the crop,
+    each filler's photo, and facts for the report."""
+
+    photo: np.ndarray
+    face: FaceFound
+    crop: np.ndarray
+    matrix: np.ndarray
+    probability: np.ndarray
+    crop_mask: np.ndarray
+    mask: np.ndarray
+    filled: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def nothing_occluded(self) -> bool:
+        return bool(self.info.get("nothing_occluded"))
+
+
+def align(image: np.ndarray, face: FaceFound) -> tuple[np.ndarray, np.ndarray]:
+    """(crop, matrix): the face warped to the ArcFace crop (identity for an aligned crop)."""
+    if face.is_crop:
+        return image.copy(), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return warp_to_template(image, face.detection.landmarks, CROP_SIZE)
+
+
+def mask_to_photo(crop_mask: np.ndarray, matrix: np.ndarray, shape) -> np.ndarray:
+    """The crop's mask in photo pixels (inverse warp, bilinear on 0/1 then > 0.5)."""
+    height, width = shape[:2]
+    soft = cv2.warpAffine(crop_mask.astype(np.float32), matrix, (width, height),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return soft > 0.5
+
+
+def recover_photo(image: np.ndarray, detector, fillers: list[Filler], yunet=None, name: str = "photo",
+                  face: FaceFound | None = None) -> Recovery:
+    """Find, align, segment and fill (see the module docstring). ``detector``: an O-Detector (its
+    ``masks``/``probabilities`` on crops); ``fillers``: e.g. ``method_fillers(half)``."""
+    image = check_image(image, name)
+    yunet = yunet or YuNetDetector()
+    face = face or find_face(image, yunet, name)
+    crop, matrix = align(image, face)
+    probability = detector.probabilities(crop)
+    crop_mask = detector.masks(crop[None])[0]
+    fraction = float(crop_mask.mean())
+    info = {"faces_found": face.count, "box": [round(float(v), 1) for v in face.detection.box],
+            "face_score": round(float(face.detection.score), 4), "eye_distance_px": round(face.eye_distance, 1),
+            "aligned_crop_input": face.is_crop, "crop_hole_fraction": round(fraction, 4),
+            "nothing_occluded": fraction < NOTHING_FRACTION, "notes": list(face.notes)}
+    if info["nothing_occluded"]:
+        empty = np.zeros(image.shape[:2], dtype=bool)
+        info["notes"].append(f"nothing occluded: the O-Detector marks {100 * fraction:.2f} % of the face crop "
+                             f"(under {100 * NOTHING_FRACTION:.1f} %); the photo is left unchanged")
+        info["photo_hole_pixels"] = 0
+        return Recovery(image, face, crop, matrix, probability, np.zeros_like(crop_mask), empty, {}, info)
+    mask = crop_mask.copy() if face.is_crop else mask_to_photo(crop_mask, matrix, image.shape)
+    info["photo_hole_pixels"] = int(mask.sum())
+    filled = {}
+    for filler in fillers:
+        out, fill_info = inpaint_photo(filler, image, mask, detector=yunet, image_name=name, mask_name=f"{name} (mask)")
+        filled[filler.name] = out
+        if fill_info.get("uncovered"):
+            info["notes"].append(f"{filler.name}: {fill_info['uncovered']} hole pixels outside the face crop "
+                                 "left as they were")
+    return Recovery(image, face, crop, matrix, probability, crop_mask, mask, filled, info)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+def photo_versions(recovery: Recovery) -> dict[str, np.ndarray]:
+    """{"occluded": the input, then each filler's photo}."""
+    return {"occluded": recovery.photo, **recovery.filled}
+
+
+def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thresholds: dict | None = None,
+                   yunet=None, reference_name: str = "reference") -> dict:
+    """Cosine between the reference's aligned face and each version's (the same warp for every
+    version of the photo), and same/different at ``thresholds[recognizer]`` when given."""
+    yunet = yunet or YuNetDetector()
+    ref_face = find_face(reference, yunet, reference_name)
+    ref_crop, _ = align(reference, ref_face)
+    versions = photo_versions(recovery)
+    crops = np.stack([align(photo, recovery.face)[0] for photo in versions.values()])
+    out = {}
+    for recognizer in recognizers:
+        vectors = recognizer.embed(np.concatenate([ref_crop[None], crops]))
+        cosines = vectors[1:] @ vectors[0]
+        threshold = (thresholds or {}).get(recognizer.name)
+        out[recognizer.name] = {"threshold": None if threshold is None else round(float(threshold), 4),
+                                **{name: {"cosine": round(float(c), 4),
+                                          "same": None if threshold is None else bool(c >= threshold)}
+                                   for name, c in zip(versions, cosines)}}
+    return out
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    banner = np.full((22, tile.shape[1], 3), 255, np.uint8)
+    cv2.putText(banner, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([banner, tile], axis=0)
+
+
+def side_by_side(recovery: Recovery, reference: np.ndarray | None = None, height: int = SIDE_HEIGHT) -> np.ndarray:
+    """One RGB strip: the photo | the found occluder (tinted) | each filler's photo (| the reference)."""
+    tiles = [("photo", recovery.photo), ("O-Detector mask", overlay(recovery.photo, recovery.mask))]
+    names = {"telea": "Telea", "ca": "CA", "ca_id": "CA+ID (recovered)"}
+    tiles += [(names.get(n, n), photo) for n, photo in recovery.filled.items()]
+    if recovery.nothing_occluded:
+        tiles.append(("unchanged: nothing occluded", recovery.photo))
+    if reference is not None:
+        tiles.append(("reference", reference))
+    strip = []
+    for title, tile in tiles:
+        width = max(1, round(tile.shape[1] * height / tile.shape[0]))
+        resized = cv2.resize(tile, (width, height), interpolation=cv2.INTER_AREA if tile.shape[0] > height
+                             else cv2.INTER_LINEAR)
+        strip.append(_label(resized, title))
+        strip.append(np.full((height + 22, 4, 3), 255, np.uint8))
+    return np.concatenate(strip[:-1], axis=1)
+
+
+def output_names(stem: str) -> dict[str, str]:
+    return {"recovered": f"{stem}_recovered.png", "mask": f"{stem}_mask.png", "telea": f"{stem}_telea.png",
+            "ca": f"{stem}_ca.png", "side_by_side": f"{stem}_side_by_side.png", "report": f"{stem}_recover.json"}
+
+
+def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
+                  reference: np.ndarray | None = None) -> dict[str, str]:
+    """Write the recovered photo (CA+ID, or the last filler; the input unchanged when nothing is
+    occluded), the mask (255 = occluded), the other fillers' photos, the side-by-side strip and the
+    JSON report. All are written into a temporary folder first and moved in at the end, so a failure
+    leaves none of them."""
+    import json
+
+    output_dir = Path(check_output_path(output_dir, "folder"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    names = output_names(stem)
+    images = {"mask": None, "side_by_side": side_by_side(recovery, reference)}
+    if recovery.nothing_occluded or not recovery.filled:
+        images["recovered"] = recovery.photo
+    else:
+        method = "ca_id" if "ca_id" in recovery.filled else list(recovery.filled)[-1]
+        images["recovered"] = recovery.filled[method]
+        report["recovered_with"] = method
+        images.update({n: photo for n, photo in recovery.filled.items() if n != method and n in names})
+    written = {key: str(output_dir / names[key]) for key in [*images, "report"]}
+    for path in written.values():
+        if Path(path).is_dir():
+            raise ValueError(f"{path}: is a folder; move it away or choose another --output")
+    report["outputs"] = written
+    staging = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=output_dir))
+    try:
+        for key, picture in images.items():
+            if key == "mask":
+                write_mask(staging / names[key], recovery.mask)
+            else:
+                write_rgb(staging / names[key], picture)
+        (staging / names["report"]).write_text(json.dumps(report, indent=2) + "\n")
+        for key in written:
+            os.replace(staging / names[key], output_dir / names[key])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+# --- examples: occluders put on in photo space -----------------------------------------------------
+
+def occlude_photo(photo: np.ndarray, landmarks, occluder: str,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``photo`` with an occluder put on *in photo space* from its 5 landmarks (photo pixels):
+    ``<template>`` a MaskTheFace occluder (``surgical``, ``KN95``, ...), or ``band:<texture>`` a band
+    of a texture family (``floral``, ``stripes``, ``background`` is not available here) across the
+    eyes, like sunglasses. Returns (occluded photo, its exact mask)."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if not occluder.startswith("band:"):
+        return apply_maskthface(photo, landmarks=points, template=occluder, pose="auto")
+    left, right = points[0], points[1]
+    distance = float(np.hypot(*(right - left)))
+    centre = (left + right) / 2
+    angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+    box = ((float(centre[0]), float(centre[1])), (2.3 * distance, 0.8 * distance), angle)
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.boxPoints(box)).astype(np.int32), 1)
+    texture = make_texture(occluder.partition(":")[2], *photo.shape[:2], rng, TextureBank(), photo)
+    hole = mask > 0
+    out = photo.copy()
+    out[hole] = texture[hole]
+    return out, hole
+
+
+def occluded_examples(pairs, aligned_root, raw_root, occluders, folder, seed: int = 0) -> list[tuple[Path, Path, str]]:
+    """Demo inputs for ``recover``: for the first same-person pairs of distinct people whose photos
+    were aligned (``landmarks.csv`` of ``aligned_root``), the second photo with one of ``occluders``
+    put on in photo space (:func:`occlude_photo`) written to ``folder/<Name>_NNNN.png``, and the
+    first photo as its reference. Returns [(occluded photo, reference photo, occluder)]."""
+    table = read_landmarks(aligned_root)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    chosen, seen = [], set()
+    for pair in pairs:
+        person = pair.second.split("/")[0]
+        if pair.same and person not in seen and pair.second in table and len(chosen) < len(occluders):
+            seen.add(person)
+            chosen.append(pair)
+    examples = []
+    for pair, occluder in zip(chosen, occluders):
+        photo = read_rgb(Path(raw_root) / pair.second)
+        occluded, _ = occlude_photo(photo, table[pair.second], occluder, rng)
+        target = folder / Path(pair.second).with_suffix(".png").name
+        write_rgb(target, occluded)
+        examples.append((target, Path(raw_root) / pair.first, occluder))
+    return examples

@@ -1,0 +1,242 @@
+"""``idinpaint recover``: a real LFW photo with a MaskTheFace occluder pasted in photo space, a tiny
+O-Detector trained here (no stub), the shipped inpainters; bad inputs each end in one line naming the
+file, exit status 2, and nothing written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from idinpaint.cli import main
+from idinpaint.imageio import read_mask, read_rgb, write_rgb
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE_CROPS = REPO / "data" / "smoke" / "lfw-112"
+SHIPPED = [REPO / "checkpoints" / f"idinpainter_cpu_half{h}.pt" for h in "AB"]
+PERSON = "Aaron_Sorkin"  # in LFW pairs folds 1-5 (half A), two photos
+
+
+@pytest.fixture(scope="module")
+def raw_photos(lfw_root):
+    first, second = (lfw_root / "raw" / PERSON / f"{PERSON}_000{i}.jpg" for i in (1, 2))
+    if not (first.is_file() and second.is_file()):
+        pytest.skip(f"needs {first} and {second}")
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def occluded_photo(raw_photos, tmp_path_factory):
+    """The first photo with a MaskTheFace surgical mask put on in photo space (from YuNet's landmarks)."""
+    from idinpaint.align import YuNetDetector, pick_face
+    from idinpaint.occlusion import apply_maskthface
+
+    photo = read_rgb(raw_photos[0])
+    face = pick_face(YuNetDetector().detect(photo), photo.shape)
+    occluded, mask = apply_maskthface(photo, landmarks=face.landmarks, template="surgical")
+    folder = tmp_path_factory.mktemp("photos")
+    path = folder / f"{PERSON}_0001.png"
+    write_rgb(path, occluded)
+    return path, mask
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(lfw_root, tmp_path_factory):
+    """An O-Detector trained here for a few dozen batches on smoke crops (half A)."""
+    from idinpaint.detection import load_detector_config, train_detector
+
+    if not (SMOKE_CROPS / "landmarks.csv").is_file():
+        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
+    if not all(p.is_file() for p in SHIPPED):
+        pytest.skip("needs the shipped inpainters in checkpoints/")
+    config = load_detector_config("smoke", overrides={
+        "model": {"widths": [8, 16, 16], "refine": 4}, "data": {"faces": 64, "background_photos": 6},
+        "train": {"steps": 40, "batch_size": 8, "lr": 5e-3, "num_threads": 1}})
+    result = train_detector(config, "A", tmp_path_factory.mktemp("detector"), lfw_root=lfw_root, progress=False)
+    return Path(result["checkpoint"])
+
+
+def _threshold_marking(detector_file, photo_path, share: float) -> float:
+    """The probability above which ``share`` of the photo's aligned crop lies, for this detector."""
+    from idinpaint.detection import load_detector
+    from idinpaint.recover import align, find_face
+
+    photo = read_rgb(photo_path)
+    crop, _ = align(photo, find_face(photo))
+    return float(np.quantile(load_detector(detector_file).probabilities(crop), 1 - share))
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# --- the pipeline -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_recover_a_photo_with_an_occluder_pasted_in_photo_space(occluded_photo, raw_photos, tiny_detector,
+                                                              tmp_path, capsys):
+    photo_path, _ = occluded_photo
+    out = tmp_path / "out"
+    threshold = _threshold_marking(tiny_detector, photo_path, 0.12)  # a tiny detector is unsure: mark its top 12 %
+    code, stdout, stderr = _run(["recover", photo_path, "--reference", raw_photos[1], "--output", out,
+                                 "--detector", tiny_detector, "--recognizers", "sface",
+                                 "--thresholds", "sface=0.3", "--mask-threshold", threshold], capsys)
+    assert code == 0, stderr
+    report = json.loads((out / f"{PERSON}_0001_recover.json").read_text())
+    assert report["half"] == "A" and "never saw" in report["half_reason"]
+    assert report["faces_found"] == 1 and set(report["outputs"]) >= {"recovered", "mask", "side_by_side", "report"}
+    assert all(Path(p).is_file() for p in report["outputs"].values())
+    photo = read_rgb(photo_path)
+    mask = read_mask(out / f"{PERSON}_0001_mask.png", shape=photo.shape[:2])
+    recovered = read_rgb(out / f"{PERSON}_0001_recovered.png")
+    changed = (recovered != photo).any(axis=-1)
+    assert not (changed & ~mask).any(), "only occluded pixels may change"
+    assert changed.any() and not report["nothing_occluded"] and report["recovered_with"] == "ca_id"
+    assert 0.05 < report["crop_hole_fraction"] < 0.2
+    assert report["mask_settings"]["threshold"] == pytest.approx(threshold)
+    verdicts = report["verification"]["sface"]
+    assert verdicts["threshold"] == 0.3
+    assert set(verdicts) == {"threshold", "occluded", "telea", "ca", "ca_id"}
+    assert all(-1 <= v["cosine"] <= 1 and isinstance(v["same"], bool) for k, v in verdicts.items() if k != "threshold")
+    assert "sface" in stdout and "wrote" in stdout
+    side = read_rgb(out / f"{PERSON}_0001_side_by_side.png")
+    assert side.shape[0] > 200 and side.shape[1] > 5 * 200
+    assert not list(out.glob(".*")), "no staging folder left behind"
+
+
+@pytest.mark.slow
+def test_the_pipeline_changes_only_the_found_occluder_and_says_when_nothing_is_occluded(
+        occluded_photo, tiny_detector, tmp_path):
+    from idinpaint.detection import load_detector
+    from idinpaint.fillers.learned import method_fillers
+    from idinpaint.recover import recover_photo, write_outputs
+
+    photo_path, truth = occluded_photo
+    photo = read_rgb(photo_path)
+    fillers = method_fillers("A")
+    # a threshold no probability reaches: nothing occluded -> the photo unchanged, and said so
+    nothing = recover_photo(photo, load_detector(tiny_detector, threshold=1.5), fillers, name=str(photo_path))
+    assert nothing.nothing_occluded and not nothing.filled and not nothing.mask.any()
+    assert any("nothing occluded" in note for note in nothing.info["notes"])
+    written = write_outputs(nothing, tmp_path, "clean", {"photo": str(photo_path)})
+    np.testing.assert_array_equal(read_rgb(written["recovered"]), photo)
+    assert json.loads(Path(written["report"]).read_text())["outputs"]["recovered"] == written["recovered"]
+    # a threshold every pixel of the crop passes would hide the whole face: inpaint refuses it in one line
+    with pytest.raises(ValueError, match="at most 90 %"):
+        recover_photo(photo, load_detector(tiny_detector, threshold=-1.0, min_area=0), fillers, name="p")
+    threshold = _threshold_marking(tiny_detector, photo_path, 0.12)
+    found = recover_photo(photo, load_detector(tiny_detector, threshold=threshold), fillers, name=str(photo_path))
+    assert set(found.filled) == {"telea", "ca", "ca_id"} and found.mask.any()
+    for name, filled in found.filled.items():
+        assert not ((filled != photo).any(axis=-1) & ~found.mask).any(), name
+    assert found.mask.shape == photo.shape[:2] and found.crop.shape == (112, 112, 3)
+
+
+def test_choose_half_routes_lfw_people_to_the_model_that_never_saw_them(lfw_root):
+    from idinpaint.data.lfw import lfw_half_people, load_pairs
+    from idinpaint.recover import choose_half
+
+    pairs = load_pairs(lfw_root)
+    person_b = sorted(lfw_half_people(pairs, "B"))[0]
+    assert choose_half(f"raw/{PERSON}/{PERSON}_0001.jpg", pairs)[0] == "A"
+    assert choose_half(f"/tmp/{person_b}_0003.png", pairs)[0] == "B"
+    half, why = choose_half("holiday.jpg", pairs)
+    assert half == "A" and "not a person" in why
+
+
+def test_several_faces_use_the_central_one_and_say_so(raw_photos):
+    from idinpaint.recover import find_face
+
+    photo = read_rgb(raw_photos[0])
+    two = np.concatenate([photo, read_rgb(raw_photos[1])], axis=1)
+    found = find_face(two, name="two.jpg")
+    assert found.count == 2 and "2 faces found" in found.notes[0]
+
+
+# --- bad input: one line, exit 2, nothing written -------------------------------------------------
+
+def _bad_photo(kind: str, folder: Path) -> Path:
+    path = folder / f"{kind}.png"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path = folder / "notes.jpg"
+        path.write_text("not an image\n")
+    elif kind == "gray":
+        cv2.imwrite(str(path), np.full((120, 120), 128, np.uint8))
+    elif kind == "rgba":
+        cv2.imwrite(str(path), np.full((120, 120, 4), 128, np.uint8))
+    elif kind == "gray16":
+        cv2.imwrite(str(path), np.full((120, 120), 30000, np.uint16))
+    elif kind == "rgb16":
+        cv2.imwrite(str(path), np.full((120, 120, 3), 30000, np.uint16))
+    return path
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("empty", "empty file"), ("text", "not an image"), ("gray", "grayscale photo"),
+    ("rgba", "alpha channel"), ("gray16", "16-bit grayscale"), ("rgb16", "16-bit image"),
+])
+def test_a_bad_photo_is_one_line_and_writes_nothing(kind, reason, tmp_path, capsys):
+    path = _bad_photo(kind, tmp_path)
+    out = tmp_path / "out"
+    code, _, err = _run(["recover", path, "--output", out], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"error: {path}: ") and reason in err, err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_missing_photo_is_one_line(tmp_path, capsys):
+    code, _, err = _run(["recover", tmp_path / "nope.jpg", "--output", tmp_path / "out"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "nope.jpg: file not found" in err
+
+
+def test_an_unwritable_output_is_refused_before_any_work(raw_photos, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    for output in (blocker, blocker / "inside"):
+        code, _, err = _run(["recover", raw_photos[0], "--output", output], capsys)
+        assert code == 2 and err.count("\n") == 1 and "--output" in err and "a_file" in err, err
+
+
+def test_no_face_or_a_tiny_face_is_one_line(raw_photos, tmp_path, capsys):
+    noise = tmp_path / "noise.png"
+    write_rgb(noise, np.random.default_rng(0).integers(0, 256, (240, 240, 3), dtype=np.uint8))
+    code, _, err = _run(["recover", noise, "--output", tmp_path / "out"], capsys)
+    assert code == 2 and err.count("\n") == 1 and f"{noise}: no face detected" in err
+    photo = read_rgb(raw_photos[0])
+    small = cv2.resize(photo, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    canvas = np.full((400, 400, 3), 128, np.uint8)
+    canvas[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    tiny = tmp_path / "tiny.png"
+    write_rgb(tiny, canvas)
+    code, _, err = _run(["recover", tiny, "--output", tmp_path / "out"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "face is too small" in err and str(tiny) in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_reference_without_a_face_fails_before_any_work(occluded_photo, tmp_path, capsys):
+    blank = tmp_path / "blank.png"
+    write_rgb(blank, np.full((200, 200, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    code, _, err = _run(["recover", occluded_photo[0], "--reference", blank, "--output", out], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--reference" in err and str(blank) in err
+    assert "no face detected" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_folder_in_the_way_of_an_output_file_leaves_nothing(occluded_photo, tmp_path):
+    from idinpaint.recover import Recovery, write_outputs
+
+    photo = read_rgb(occluded_photo[0])
+    (tmp_path / "x_side_by_side.png").mkdir()
+    face = type("F", (), {"count": 1, "notes": []})()
+    recovery = Recovery(photo, face, photo[:112, :112], np.eye(2, 3), np.zeros((112, 112)), np.zeros((112, 112), bool),
+                        np.zeros(photo.shape[:2], bool), {}, {"nothing_occluded": True})
+    with pytest.raises(ValueError, match="is a folder"):
+        write_outputs(recovery, tmp_path, "x", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_side_by_side.png"]
