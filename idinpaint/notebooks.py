@@ -94,6 +94,7 @@ def run_notebooks(profile: str = "smoke", only: list[str] | None = None, output_
         raise ValueError("the smoke profile's figures come from a small subset of LFW: publishing them "
                          "would overwrite the full-protocol figures in figures/ (use --profile cpu or paper)")
     output_dir = Path(output_dir or results_dir() / "notebooks" / profile)
+    notebooks = list_notebooks(only)  # an unknown number fails here, before anything is written
     output_dir.mkdir(parents=True, exist_ok=True)
     # Kernels inherit this process's environment: say where figures go, whatever the caller's shell has.
     kernel_env = {"IDINPAINT_PUBLISH": "1" if publish else "0"}
@@ -102,7 +103,7 @@ def run_notebooks(profile: str = "smoke", only: list[str] | None = None, output_
     previous = {name: os.environ.get(name) for name in kernel_env}
     os.environ.update(kernel_env)
     try:
-        timings = _execute_all(list_notebooks(only), output_dir, profile, parameters)
+        timings = _execute_all(notebooks, output_dir, profile, parameters)
     finally:
         for name, value in previous.items():
             if value is None:
