@@ -333,24 +333,10 @@ class OnnxInpainter:
                                                  "id_image": self._array(id_image)})
         return torch.from_numpy(fill)
 
-    def predict(self, images: np.ndarray, masks: np.ndarray, batch_size: int = 32,
-                references: np.ndarray | None = None, return_ca: bool = False, ca_memo: CAMemo | None = None):
-        """As :meth:`Inpainter.predict <idinpaint.models.inpainter.Inpainter.predict>`."""
-        out = np.empty_like(images)
-        ca_out = np.empty_like(images) if return_ca else None
-        batch_size = max(1, int(batch_size))
-        for start in range(0, len(images), batch_size):
-            chunk = slice(start, start + batch_size)
-            x, m = self.to_tensors(images[chunk], masks[chunk])
-            prior = ca_memo.get(images[chunk], masks[chunk], x, m) if ca_memo is not None else None
-            if prior is None:
-                prior = self.prior(x, m)
-                if ca_memo is not None:
-                    ca_memo.put(images[chunk], masks[chunk], prior, m)
-            result = prior
-            if self.refine_session is not None:
-                result = self.refine(prior, x, m, None if references is None else references[chunk])
-            out[chunk] = to_uint8(result)
-            if ca_out is not None:
-                ca_out[chunk] = out[chunk] if result is prior else to_uint8(prior)
-        return (out, ca_out) if return_ca else out
+    @property
+    def refines(self) -> bool:
+        return self.refine_session is not None
+
+    #: The same batching, CA sharing and uint8 conversion as the torch inpainter: only ``prior``,
+    #: ``refine`` and ``to_tensors`` differ.
+    predict = Inpainter.predict

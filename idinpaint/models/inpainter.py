@@ -100,6 +100,11 @@ class Inpainter:
         x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    @property
+    def refines(self) -> bool:
+        """Whether a Fusor refines the CA's fill (kind ``ca_id``)."""
+        return self.fusor is not None
+
     def to_tensors(self, images: np.ndarray, masks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """RGB uint8 (n, H, W, 3) + bool (n, H, W) -> x float (n, 3, H, W) in [-1, 1], m (n, 1, H, W) 0/1."""
         m = torch.from_numpy(np.asarray(masks, dtype=np.float32))[:, None].to(self.device)
@@ -152,7 +157,7 @@ class Inpainter:
                 if ca_memo is not None:
                     ca_memo.put(images[chunk], masks[chunk], prior, m)
             result = prior
-            if self.fusor is not None:
+            if self.refines:
                 refs = None if references is None else references[chunk]
                 result = self.refine(prior, x, m, refs)
             with record_function("predict.to_uint8"):
