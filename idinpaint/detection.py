@@ -55,6 +55,8 @@ from idinpaint.config import load_yaml
 from idinpaint.data.aligned import aligned_name, read_faces, read_landmarks
 from idinpaint.data.lfw import (
     check_half,
+    evaluated_half,
+    half_of_people,
     identity_of,
     lfw_half_people,
     lfw_training_files,
@@ -317,18 +319,13 @@ class LFWHalvesDetector:
             raise ValueError(f"LFWHalvesDetector needs detectors for halves A and B, got {sorted(detectors)}")
         self.detectors = dict(sorted(detectors.items()))
         pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
-        self.half_of = {person: half for half in ("A", "B") for person in lfw_half_people(pairs, half)}
+        self.half_of = half_of_people(pairs)
         self.default_half = check_half(default_half) if default_half else None
         self.name = "odetector"
         self.mask = self.detectors["A"].mask
 
     def half_for(self, relative) -> str:
-        person = identity_of(relative) or Path(str(relative)).stem.rsplit("_", 1)[0]
-        half = self.half_of.get(person, self.default_half)
-        if half is None:
-            raise ValueError(f"{relative}: {person!r} is in no LFW pair, so both half detectors trained on this "
-                             "person; pass default_half='A' or 'B' to detect anyway")
-        return half
+        return evaluated_half(relative, self.half_of, self.default_half, "detectors")
 
     def _default(self) -> Detector:
         if self.default_half is None:

@@ -261,3 +261,14 @@ def report_batch(report, output_dir, shown: int = 20) -> int:
     if len(report.failures) > shown:
         print(f"  ... {len(report.failures) - shown} more in {Path(output_dir) / 'failures.csv'}")
     return 0
+
+
+def override_arg(text: str) -> str:
+    """argparse type of ``--set KEY=VALUE``: checked when the command line is read."""
+    from idinpaint.config import parse_overrides
+
+    try:
+        parse_overrides([text])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text

@@ -16,6 +16,7 @@ from idinpaint.cli._common import (
     add_output_dir,
     add_recognizers,
     check_outputs,
+    override_arg,
 )
 
 
@@ -34,7 +35,7 @@ def add_parser(commands) -> None:
     q.add_argument("--export-dir", default=None, metavar="DIR",
                    help="also copy odetector_<profile>_half<H>.pt + card here (default: the --output folder; "
                         "checkpoints/ for the shipped pair)")
-    q.add_argument("--set", nargs="+", type=_override, default=[], metavar="KEY=VALUE",
+    q.add_argument("--set", nargs="+", type=override_arg, default=[], metavar="KEY=VALUE",
                    help="override the detector config, e.g. --set train.steps=200 train.max_minutes=null")
 
     q = add_command(actions, "evaluate", _cmd_detector_evaluate,
@@ -84,16 +85,6 @@ def _add_profile(parser) -> None:
     parser.add_argument("--profile", default="smoke",
                         help="the detector profile of config/train.yaml: smoke (CI, minutes) or cpu (the shipped pair)")
     parser.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
-
-
-def _override(text: str) -> str:
-    from idinpaint.config import parse_overrides
-
-    try:
-        parse_overrides([text])
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
 
 
 def _threshold(text: str) -> tuple[str, float]:

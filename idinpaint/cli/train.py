@@ -13,6 +13,7 @@ from idinpaint.cli._common import (
     add_output_file,
     check_inputs,
     check_outputs,
+    override_arg,
 )
 
 
@@ -27,7 +28,7 @@ def add_parser(commands) -> None:
                    help="LFW half the model is evaluated on (%(choices)s; A: folds 1-5, B: 6-10); it trains on the "
                         "other half's people + the unpaired people")
     add_output_dir(p, default="results/train/<profile>_half<H>", help="run folder")
-    p.add_argument("--set", nargs="+", type=_override, default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", nargs="+", type=override_arg, default=[], metavar="KEY=VALUE",
                    help="override config values (YAML), e.g. --set trainer.accelerator=gpu data.num_workers=8")
 
     p = add_command(commands, "export", _cmd_export, "a training checkpoint -> a small inference file + its JSON card")
@@ -46,16 +47,6 @@ def add_parser(commands) -> None:
 def _note(text: str) -> str:
     if "=" not in text or not text.split("=", 1)[0]:
         raise argparse.ArgumentTypeError(f"--note takes KEY=TEXT, got {text!r}")
-    return text
-
-
-def _override(text: str) -> str:
-    from idinpaint.config import parse_overrides
-
-    try:
-        parse_overrides([text])
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 

@@ -210,6 +210,23 @@ def lfw_half_pairs(pairs: Iterable[Pair], half: str) -> list[Pair]:
     return [p for p in pairs if p.fold in wanted]
 
 
+def half_of_people(pairs: Iterable[Pair]) -> dict[str, str]:
+    """{person: the half whose pairs they appear in} (people in no pair are absent)."""
+    pairs = list(pairs)
+    return {person: half for half in HALF_FOLDS for person in lfw_half_people(pairs, half)}
+
+
+def evaluated_half(relative, half_of: dict[str, str], default_half: str | None = None, what: str = "models") -> str:
+    """The half a crop (``Name/Name_0001.png``) is evaluated in, so the one whose model never saw the
+    person. People in no pair were training material for both halves: ``default_half`` or an error."""
+    person = identity_of(relative) or Path(str(relative)).stem.rsplit("_", 1)[0]
+    half = half_of.get(person, default_half)
+    if half is None:
+        raise ValueError(f"{relative}: {person!r} is in no LFW pair, so both half {what} trained on this "
+                         "person; pass default_half='A' or 'B'")
+    return half
+
+
 def lfw_training_people(eval_half: str, pairs: Iterable[Pair], all_people: Iterable[str]) -> set[str]:
     """People a model evaluated on ``eval_half`` may be trained on: the other half's people and the
     people in no pair, minus anyone who appears in ``eval_half``'s pairs."""

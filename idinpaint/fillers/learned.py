@@ -29,7 +29,7 @@ from torch.profiler import record_function
 
 from idinpaint.blending import BLENDS, DEFAULT_BLEND, blend, blend_tag
 from idinpaint.checkpoints import KINDS, file_sha256, load_checkpoint, shipped_checkpoints, weights_digest
-from idinpaint.data.lfw import identity_of, lfw_half_people, load_pairs
+from idinpaint.data.lfw import evaluated_half, half_of_people, load_pairs
 from idinpaint.fillers.base import Filler, as_batch
 from idinpaint.fillers.classic import OpenCVFiller
 from idinpaint.onnx_export import OnnxInpainter
@@ -250,16 +250,11 @@ class LFWHalvesFiller(Filler):
         self.fillers = {half: CheckpointFiller(path, kind=kind, ca_only=kind == "ca", **filler_kwargs)
                         for half, path in sorted(checkpoints.items())}
         pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
-        self.half_of = {person: half for half in ("A", "B") for person in lfw_half_people(pairs, half)}
+        self.half_of = half_of_people(pairs)
         self.default_half = default_half.upper() if default_half else None
 
     def half_for(self, relative) -> str:
-        person = identity_of(relative) or Path(str(relative)).stem.rsplit("_", 1)[0]
-        half = self.half_of.get(person, self.default_half)
-        if half is None:
-            raise ValueError(f"{relative}: {person!r} is in no LFW pair, so both half models trained on this "
-                             "person; pass default_half='A' or 'B' to fill anyway")
-        return half
+        return evaluated_half(relative, self.half_of, self.default_half, "models")
 
     def fill_for(self, images, masks, relatives=None):
         if relatives is None:
