@@ -55,6 +55,7 @@ from idinpaint.config import load_yaml
 from idinpaint.data.aligned import aligned_name, read_faces, read_landmarks
 from idinpaint.data.lfw import (
     check_half,
+    default_aligned_root,
     evaluated_half,
     half_of_people,
     identity_of,
@@ -67,6 +68,8 @@ from idinpaint.data.registry import DatasetError, dataset_root
 from idinpaint.imageio import BadImageError, read_rgb
 from idinpaint.models import get_model
 from idinpaint.models.layers import ConvBlock, count_parameters
+from idinpaint.occlusion.apply import parse_spec
+from idinpaint.occlusion.batch import canonical_spec, occlude_faces, region_label
 from idinpaint.occlusion.composites import (
     BASE_SHAPES,
     CLEAN,
@@ -721,6 +724,49 @@ def generalisation_markdown(rows: Sequence[dict]) -> str:
             lines.append(f"Clean faces (n = {row['n']}): mean predicted area {pct(row['pred_area'])} % of the crop; "
                          f"{pct(row['false_alarm_rate'])} % of them get a predicted hole over "
                          f"{100 * FALSE_ALARM_FRACTION:.0f} % of the crop (false alarms).")
+    return "\n".join(lines) + "\n"
+
+
+def protocol_mask_quality(detector, specs: Sequence[str], aligned_root=None, lfw_root=None,
+                          folds: Sequence[int] | None = None, seed: int = 0, chunk: int = 256,
+                          progress: bool = True, pairs=None) -> list[dict]:
+    """How well ``detector`` finds the protocol's own occlusions on the test pairs: every distinct
+    second image of the View-2 pairs (``folds`` 1..10, default all) occluded exactly as ``idinpaint
+    evaluate occluded`` occludes it (same spec, seed and crop landmarks), each crop segmented by the
+    detector that never saw its person (``predict_for``). One row per spec: IoU, Dice, precision,
+    recall, predicted and true area (what ``--masks predicted`` hands the fillers, against the oracle).
+    ``pairs``: these pairs instead of LFW's ``pairs.txt``."""
+    root = Path(aligned_root) if aligned_root else default_aligned_root()
+    chosen = {int(f) for f in folds} if folds else None
+    pairs = [p for p in (load_pairs(lfw_root) if pairs is None else pairs) if chosen is None or p.fold + 1 in chosen]
+    relatives = list(dict.fromkeys(aligned_name(p.second) for p in pairs))
+    if not relatives:
+        raise ValueError(f"no pairs in folds {sorted(chosen or [])}")
+    landmarks = crop_landmarks_of(root)
+    rows = []
+    for spec in specs:
+        parsed = parse_spec(spec)
+        parts = []
+        for start in progress_bar(range(0, len(relatives), chunk), desc=f"masks {parsed}", unit="chunk",
+                                  disable=not progress):
+            batch = relatives[start:start + chunk]
+            points = landmarks(batch) if landmarks is not None and parsed.kind == "maskthface" else None
+            occluded, truth = occlude_faces(parsed, read_faces(root, batch), batch, landmarks=points, seed=seed)
+            parts.append(mask_metrics(detector.predict_for(occluded, batch), truth))
+        merged = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+        rows.append({"spec": canonical_spec(parsed), "region": region_label(parsed),
+                     **_rounded(summarize_metrics(merged))})
+    return rows
+
+
+def protocol_masks_markdown(rows: Sequence[dict]) -> str:
+    """One line per protocol occlusion: how much of the true hole the predicted mask covers."""
+    lines = ["| occlusion | IoU | Dice | precision | recall | predicted area | true area | crops |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        cells = [f"{100 * row[k]:.1f}" for k in ("iou", "dice", "precision", "recall")]
+        lines.append(f"| {row['spec']} | " + " | ".join(cells) +
+                     f" | {100 * row['pred_area']:.1f} % | {100 * row['true_area']:.1f} % | {row['n']} |")
     return "\n".join(lines) + "\n"
 
 

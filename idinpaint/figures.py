@@ -19,11 +19,13 @@ from idinpaint.imageio import read_rgb  # noqa: E402
 from idinpaint.occlusion import (  # noqa: E402
     FILLS,
     REGION_NAMES,
+    TEXTURE_FILL,
     OccludersMissingError,
     list_templates,
     make_occlusion,
     occlude,
     region_mask,
+    texture_groups,
 )
 from idinpaint.paths import figures_dir  # noqa: E402
 
@@ -384,7 +386,7 @@ def occlusion_gallery(face, landmarks=None, fills=None, templates=None, seed: in
     ``face``: an aligned RGB uint8 crop; ``landmarks``: its 5 crop landmarks (place the occluders;
     default the ArcFace template); ``templates``: names (default all, variants included; skipped
     with a note when the MaskTheFace folder is missing)."""
-    fills = list(fills or FILLS)
+    fills = list(fills or [f for f in FILLS if f != TEXTURE_FILL or texture_groups()])  # texture: needs MaskTheFace
     missing_note = None
     if templates is None:
         try:

@@ -50,7 +50,7 @@ from idinpaint.losses import sface_embedding
 from idinpaint.models import ca as ca_module
 from idinpaint.models import contextual_attention
 from idinpaint.models import fusor as fusor_module
-from idinpaint.models.inpainter import CAMemo, Inpainter, to_uint8
+from idinpaint.models.inpainter import Inpainter
 from idinpaint.models.layers import composite
 from idinpaint.paths import cache_dir
 from idinpaint.recognizers.sface import SFACE_SHA256

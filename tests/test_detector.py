@@ -399,3 +399,41 @@ def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, tm
     assert list((tmp_path / "cache" / "embeddings").glob("*_telea_predicted_*.npz"))
     with pytest.raises(ValueError, match="masks must be one of"):
         evaluate_conditions(["sface"], specs, ["telea"], SMOKE_CROPS, pairs=pairs, masks="guessed")
+
+
+def test_protocol_mask_quality_scores_the_protocols_own_holes(lfw_root, tmp_path):
+    from idinpaint.data.aligned import aligned_name
+    from idinpaint.data.lfw import load_pairs, subset_pairs
+    from idinpaint.detection import protocol_mask_quality, protocol_masks_markdown
+    from idinpaint.occlusion import region_mask
+
+    if not (SMOKE_CROPS / "landmarks.csv").is_file():
+        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
+    pairs = subset_pairs(load_pairs(lfw_root), 1)
+    seconds = {aligned_name(p.second) for p in pairs}
+    everything, nothing = (load_detector(_biased_detector(b, tmp_path, f"{b}.pt")) for b in (8.0, -8.0))
+    specs = ["region:center_block@texture", "maskthface:surgical"]
+    rows = protocol_mask_quality(everything, specs, SMOKE_CROPS, pairs=pairs, progress=False)
+    assert [r["spec"] for r in rows] == ["region:center_block@texture", "maskthface:surgical@occluder"]
+    block = rows[0]
+    assert block["n"] == len(seconds) and block["recall"] == 1.0 and block["pred_area"] == 1.0
+    assert block["iou"] == pytest.approx(region_mask("center_block").mean(), abs=1e-3)  # the hole / the crop
+    assert 0.1 < rows[1]["true_area"] < 0.5 and rows[1]["iou"] == pytest.approx(rows[1]["true_area"], abs=1e-3)
+    missed = protocol_mask_quality(nothing, specs[:1], SMOKE_CROPS, pairs=pairs, progress=False)[0]
+    assert missed["iou"] == 0 and missed["recall"] == 0 and missed["pred_area"] == 0
+    text = protocol_masks_markdown(rows)
+    assert "| region:center_block@texture | " in text and f"| {len(seconds)} |" in text
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--specs", "region:nose@bogus"], "--specs: 'region:nose@bogus': unknown fill 'bogus'"),
+    (["--specs", "region:nose@texture:9x"], "texture group must be a name"),
+    (["--specs"], "expected at least one argument"),
+])
+def test_the_protocol_masks_command_refuses_bad_specs_in_one_line(argv, message, capsys):
+    from idinpaint.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detector", "protocol", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and message in err[-1]

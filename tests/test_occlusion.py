@@ -416,3 +416,45 @@ def test_missing_occluders_folder_is_one_clear_line(tmp_path, monkeypatch):
     assert "\n" not in text and str(tmp_path / "nowhere") in text and MASKTHEFACE_URL in text
     with pytest.raises(OccludersMissingError):
         make_occlusion("maskthface", face_image(), None)
+
+
+# --- textured fills -----------------------------------------------------------------------------
+
+@needs_maskthface
+def test_texture_fill_is_a_seeded_pattern_only_in_the_hole():
+    image, mask = face_image(), region_mask("center_block")
+    a, mask_a = make_occlusion("region:center_block@texture", image, np.random.default_rng(5))
+    np.testing.assert_array_equal(mask_a, mask)
+    np.testing.assert_array_equal(a, make_occlusion("region:center_block@texture", image,
+                                                    np.random.default_rng(5))[0])
+    np.testing.assert_array_equal(a[~mask], image[~mask])
+    hole = a[mask].astype(np.float32)
+    assert hole.std(axis=0).mean() > 5  # a picture, not a flat colour
+    draws = [make_occlusion("region:center_block@texture", image, np.random.default_rng(seed))[0][mask]
+             for seed in range(6)]
+    assert len({d.tobytes() for d in draws}) == 6
+
+
+@needs_maskthface
+def test_texture_group_is_fixed_by_the_spec_and_checked():
+    from idinpaint.occlusion import texture_groups
+    assert {"check", "floral"} <= set(texture_groups())
+    occluded, mask = make_occlusion("random_block:40@texture:floral", face_image(), np.random.default_rng(0))
+    assert mask.sum() == 40 * 40 and not np.array_equal(occluded[mask], face_image()[mask])
+    with pytest.raises(ValueError, match="unknown texture group 'tartan'; valid: check, floral"):
+        make_occlusion("region:nose@texture:tartan", face_image(), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="texture.*rng"):
+        occlude(face_image(), region_mask("nose"), "texture")
+
+
+@pytest.mark.parametrize("spec", ["region:nose@texture:", "region:nose@texture:9x"])
+def test_texture_group_syntax_is_checked_by_the_parser(spec):
+    with pytest.raises(ValueError, match="texture group must be a name"):
+        parse_spec(spec)
+
+
+def test_texture_fill_without_occluders_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("IDINPAINT_OCCLUDERS", str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="needs the MaskTheFace texture pictures") as info:
+        make_occlusion("region:nose@texture", face_image(), np.random.default_rng(0))
+    assert "\n" not in str(info.value)

@@ -384,3 +384,56 @@ def test_evaluate_report_draws_each_recognizers_figures_of_the_combined_runs(ali
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     for stem in ("radar_lfw_occluded_fake", "roc_lfw_occluded_fake_black", "similarity_gap_lfw_occluded_fake_black"):
         assert f"{stem}.png" in names and f"{stem}.pdf" in names
+
+
+class ShiftedMasks:
+    """A stand-in O-Detector that misses: it marks a band above the eyes, whatever the crop."""
+
+    fingerprint = "shifted-band"
+
+    def predict_for(self, crops, relatives=None):
+        masks = np.zeros(np.asarray(crops).shape[:3], dtype=bool)
+        masks[:, 8:30, 16:96] = True
+        return masks
+
+
+@pytest.mark.slow
+def test_the_mask_cost_table_pairs_each_filler_with_itself_under_both_masks(aligned, tmp_path, capsys):
+    from idinpaint.cli import main
+    from idinpaint.evaluation.report import _fold_accuracies, mask_cost_table
+    from idinpaint.evaluation.results import write_results
+
+    specs = ["region:two_eyes@black", "region:mouth@black"]
+    runs = {masks: evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs(),
+                                       progress=False, masks=masks, detector=ShiftedMasks())
+            for masks in ("oracle", "predicted")}
+    key = "fake|region:mouth@black|telea"
+    assert not np.allclose(runs["oracle"].scores[key], runs["predicted"].scores[key])  # the missed hole shows
+    lines = mask_cost_table(runs["oracle"], runs["predicted"], "fake").splitlines()
+    assert lines[0].startswith("| occlusion | occluded | filler | oracle mask | predicted mask | Δ points")
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:]]
+    assert [(c[0], c[2]) for c in cells] == [("region:two_eyes@black", "telea"), ("region:mouth@black", "telea"),
+                                             ("**mean of 2**", "telea")]
+    none_row = next(r for r in runs["oracle"] if r.condition == "fake|region:mouth@black|none")
+    assert cells[1][1] == f"{100 * none_row.accuracy:.2f}"  # the occluded face, the same under both masks
+    mouth = next(line for line in lines if line.startswith("| region:mouth@black |")).split("|")
+    oracle_row = next(r for r in runs["oracle"] if r.condition == key)
+    predicted_row = next(r for r in runs["predicted"] if r.condition == key)
+    assert mouth[4].strip() == f"{100 * oracle_row.accuracy:.2f}" and mouth[5].strip() == f"{100 * predicted_row.accuracy:.2f}"
+    fold_delta = (_fold_accuracies(runs["predicted"], predicted_row) - _fold_accuracies(runs["oracle"], oracle_row)).mean()
+    assert mouth[6].strip() == f"{100 * fold_delta:+.2f}"
+    # a run against itself costs nothing
+    same = mask_cost_table(runs["oracle"], runs["oracle"], "fake")
+    assert all(line.split("|")[6].strip().strip("*") == "+0.00" for line in same.splitlines()[2:])
+    # through the CLI, and refused when the two runs score different pairs
+    for masks, results in runs.items():
+        write_results(results, tmp_path, f"run_{masks}")
+    capsys.readouterr()
+    assert main(["evaluate", "report", str(tmp_path / "run_oracle"), "--predicted", str(tmp_path / "run_predicted"),
+                 "--method", "telea", "--baselines", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "**fake: predicted minus oracle mask**" in out and "| **mean of 2** | | telea |" in out
+    fewer = evaluate_conditions([FakeRecognizer()], specs, ["none", "telea"], aligned, pairs=make_pairs()[:8],
+                                progress=False)
+    with pytest.raises(ValueError, match="same pairs"):
+        mask_cost_table(runs["oracle"], fewer, "fake")

@@ -62,6 +62,10 @@ def add_parser(commands) -> None:
     q.add_argument("--method", default="ca_id", help="the filler judged against the baselines")
     q.add_argument("--baselines", nargs="+", default=["none", "gray:none", "telea", "donor"],
                    help="fillers on the same fill, or FILL:FILLER (gray:none = the gray-filled face)")
+    q.add_argument("--predicted", nargs="+", default=[], metavar="RUN",
+                   help="runs of the same conditions with --masks predicted (FOLDER/STEM_predicted): adds, per "
+                        "recognizer, each filler's accuracy with the oracle and the predicted mask and the paired "
+                        "fold test of the difference")
     add_output_file(q, help="write the markdown here instead of printing it")
     add_figures(q, help="also draw the combined runs' radar, ROC and similarity-gap figures per recognizer "
                         "into this folder (e.g. figures)")
@@ -215,17 +219,13 @@ def _cmd_evaluate_occluded(args) -> int:
     return 0
 
 
-def _cmd_evaluate_report(args) -> int:
-    """Combine saved `evaluate occluded` runs (later runs win for a condition in several) and print
-    the README's tables: accuracy and similarity gap per region and method, the headline means, and
-    the method against each baseline with an exact sign-flip test over the 10 folds."""
-    from idinpaint.evaluation.report import results_report
+def _load_runs(runs):
+    """Saved runs (FOLDER/STEM, a bare STEM in results/lfw_occluded/, STEM:OLD=NEW renames) combined."""
     from idinpaint.evaluation.results import combine_results, load_results, rename_filler
     from idinpaint.paths import results_dir
-    from idinpaint.runinfo import write_text
 
     parts = []
-    for run in args.runs:
+    for run in runs:
         run, _, renames = run.partition(":")  # RUN:OLD=NEW,... renames that run's fillers
         path = Path(run)
         if not path.is_absolute() and not path.parent.parts:
@@ -243,9 +243,36 @@ def _cmd_evaluate_report(args) -> int:
             except ValueError as err:
                 raise CLIError(f"{json_path}: {err}") from None
         parts.append(part)
+    return combine_results(*parts)
+
+
+def _mask_cost_section(oracle, predicted) -> str:
+    from idinpaint.evaluation.report import mask_cost_table
+
+    parts = []
+    for recognizer in dict.fromkeys(row["recognizer"] for row in predicted):
+        try:
+            table = mask_cost_table(oracle, predicted, recognizer)
+        except ValueError as err:
+            raise CLIError(f"--predicted: {err}") from None
+        parts += [f"\n**{recognizer}: predicted minus oracle mask** (accuracy %, paired over the 10 folds, "
+                  "exact sign-flip p)\n", table]
+    return "\n".join(parts) + "\n"
+
+
+def _cmd_evaluate_report(args) -> int:
+    """Combine saved `evaluate occluded` runs (later runs win for a condition in several) and print
+    the README's tables: accuracy and similarity gap per region and method, the headline means, and
+    the method against each baseline with an exact sign-flip test over the 10 folds."""
+    from idinpaint.evaluation.report import results_report
+    from idinpaint.runinfo import write_text
+
+    results = _load_runs(args.runs)
+    predicted = _load_runs(args.predicted) if args.predicted else None
     check_outputs(args, output_file="file", figures="folder")
-    results = combine_results(*parts)
     text = results_report(results, args.method, args.baselines)
+    if predicted is not None:
+        text += _mask_cost_section(results, predicted)
     if args.output_file:
         write_text(Path(args.output_file), text)
         print(f"wrote {args.output_file}")

@@ -1,4 +1,4 @@
-"""``idinpaint detector train | evaluate`` and ``idinpaint recover``: the O-Detector (finding the
+"""``idinpaint detector train | evaluate | protocol`` and ``idinpaint recover``: the O-Detector (finding the
 occluder on an aligned crop) and the photo pipeline built on it (find, segment, fill, verify)."""
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def add_parser(commands) -> None:
     add_lfw_root(q)
     add_output_dir(q, default="results/detector", help="where generalisation_<profile>.json/.md go")
     add_figures(q)
+
+    q = add_command(actions, "protocol", _cmd_detector_protocol,
+                    "IoU, Dice, precision, recall of the predicted mask on the protocol's own occlusions of the "
+                    "test pairs (what `evaluate occluded --masks predicted` hands the fillers)",
+                    root_option="--lfw-root")
+    q.add_argument("--specs", nargs="+", required=True, type=_spec_arg, metavar="SPEC",
+                   help="occlusion specs as `evaluate occluded` takes them, e.g. region:center_block@texture "
+                        "maskthface:KN95")
+    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    q.add_argument("--detector-dir", default=None, metavar="DIR",
+                   help="folder with odetector_cpu_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR or checkpoints/)")
+    add_aligned(q, help="aligned LFW crops (default data/lfw-112)")
+    add_lfw_root(q)
+    add_output_dir(q, default="results/detector", help="where protocol_masks.json/.md go")
 
     q = add_command(commands, "recover", _cmd_recover,
                     "find the occluder on a photo's face, fill it (Telea, CA, CA+ID), verify against a reference",
@@ -169,6 +183,40 @@ def _cmd_detector_evaluate(args) -> int:
     figures = save_figure(face_grid(tiles, titles, columns=9, size=1.2), f"detector_examples_{args.profile}",
                           args.figures)
     print(f"wrote {json_path}, {md_path} and {figures[0]}")
+    return 0
+
+
+def _spec_arg(text: str) -> str:
+    from idinpaint.occlusion import canonical_spec
+
+    try:
+        return canonical_spec(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _cmd_detector_protocol(args) -> int:
+    """How much of the protocol's true hole the shipped detector pair finds, on every distinct
+    second image of the test pairs, each crop by the detector that never saw its person. Writes
+    <output>/protocol_masks.json/.md."""
+    from idinpaint.detection import get_detector, protocol_mask_quality, protocol_masks_markdown
+    from idinpaint.paths import results_dir
+    from idinpaint.runinfo import provenance, write_json, write_text
+
+    check_outputs(args, output="folder")
+    args.profile = "cpu"
+    detector = get_detector(folder=_detector_dir(args), lfw_root=args.lfw_root)
+    started = time.time()
+    rows = protocol_mask_quality(detector, args.specs, aligned_root=args.aligned, lfw_root=args.lfw_root,
+                                 folds=args.folds)
+    output = Path(args.output or results_dir() / "detector")
+    text = protocol_masks_markdown(rows)
+    config = {"specs": args.specs, "folds": args.folds, "detector": repr(detector), "aligned_root": args.aligned}
+    json_path = write_json(output / "protocol_masks.json", {**provenance(config), "rows": rows,
+                                                              "seconds": round(time.time() - started, 1)})
+    md_path = write_text(output / "protocol_masks.md", text)
+    print(text, end="")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Tables and statistics from saved protocol runs: the accuracy / similarity-gap / realism tables
 per recognizer, the headline (means over regions and the hardest three), the paired fold-by-fold
-sign-flip test of a method against its baselines, and the inputs of the radar and ROC figures."""
+sign-flip test of a method against its baselines, the cost of the O-Detector's mask against the
+oracle one, and the inputs of the radar and ROC figures."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,12 @@ import numpy as np
 
 from idinpaint.evaluation.realism import REALISM_FIELDS
 from idinpaint.evaluation.results import OccludedResults, condition_key
-from idinpaint.evaluation.verification import PairedComparison, compare_fold_accuracies, kfold_accuracy
+from idinpaint.evaluation.verification import (
+    PairedComparison,
+    compare_fold_accuracies,
+    kfold_accuracy,
+    protocol_folds,
+)
 from idinpaint.occlusion import CLEAN, REGION_NAMES
 
 
@@ -130,6 +136,13 @@ def markdown_table(rows: Sequence[dict], recognizer: str, value: str = "accuracy
     return "\n".join(lines)
 
 
+def _fold_accuracies(results: OccludedResults, row) -> np.ndarray:
+    """Per-fold accuracies of one saved condition (10 balanced sub-folds when the run has one fold)."""
+    scores = np.asarray(results.scores[row["condition"]], np.float64)
+    folds, _ = protocol_folds(results.labels, results.folds)
+    return np.asarray(kfold_accuracy(scores, results.labels, folds)[0])
+
+
 def paired_comparisons(results: OccludedResults, recognizer: str, method: str = "ca_id",
                        baseline: str = "none", fill: str = "black", baseline_fill: str | None = None
                        ) -> dict[str, PairedComparison]:
@@ -146,8 +159,7 @@ def paired_comparisons(results: OccludedResults, recognizer: str, method: str = 
     for region in _region_order(region for region, _, _ in rows):
         keys = ((region, fill, method), (region, baseline_fill, baseline))
         if all(key in rows for key in keys):
-            method_acc, baseline_acc = [kfold_accuracy(np.asarray(results.scores[rows[key]["condition"]], np.float64),
-                                                       results.labels, results.folds)[0] for key in keys]
+            method_acc, baseline_acc = [_fold_accuracies(results, rows[key]) for key in keys]
             per_fold[region] = (method_acc, baseline_acc)
     out = {region: compare_fold_accuracies(m, b) for region, (m, b) in per_fold.items()}
     if per_fold:
@@ -185,6 +197,48 @@ def significance_table(results: OccludedResults, recognizer: str, method: str = 
                                                  f"{c.folds_better}/{len(c.fold_differences)}", f"{c.p_value:.3f}"]
         label = "**mean**" if region == "mean" else region
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def mask_cost_table(oracle: OccludedResults, predicted: OccludedResults, recognizer: str) -> str:
+    """Markdown: what the O-Detector's mask costs each filler against the oracle mask, per occlusion
+    (and the mean over the occlusions both runs have): accuracy with each mask (%), predicted minus
+    oracle in points, folds on which the predicted mask is worse, and the exact sign-flip p over the
+    10 folds (each fold with its own cross-validated threshold). The occluded face (``none``) is the
+    same under both masks and is shown for reference."""
+    if len(oracle.labels) != len(predicted.labels) or not np.array_equal(oracle.labels, predicted.labels):
+        raise ValueError("the oracle and predicted runs must score the same pairs (same folds)")
+
+    def scored(results: OccludedResults) -> dict:
+        return {(r["occlusion"], r["filler"]): r for r in results if r["recognizer"] == recognizer
+                and r["occlusion"] != CLEAN and not r["error"] and r["condition"] in results.scores}
+
+    truth, found = scored(oracle), scored(predicted)
+    occlusions = list(dict.fromkeys(occlusion for occlusion, _ in truth))
+    fillers = [f for f in _method_order(filler for _, filler in truth) if f != "none"]
+    lines = ["| occlusion | occluded | filler | oracle mask | predicted mask | Δ points | folds worse | p |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    means: dict[str, list] = {}
+    for occlusion in occlusions:
+        baseline = truth.get((occlusion, "none"))
+        occluded = "–" if baseline is None else f"{100 * baseline['accuracy']:.2f}"
+        for filler in fillers:
+            a, b = truth.get((occlusion, filler)), found.get((occlusion, filler))
+            if a is None or b is None:
+                continue
+            folds_a, folds_b = _fold_accuracies(oracle, a), _fold_accuracies(predicted, b)
+            means.setdefault(filler, []).append((folds_a, folds_b))
+            c = compare_fold_accuracies(folds_b, folds_a)
+            lines.append(f"| {occlusion} | {occluded} | {filler} | {100 * a['accuracy']:.2f} | "
+                         f"{100 * b['accuracy']:.2f} | {100 * c.mean_difference:+.2f} | "
+                         f"{c.folds_worse}/{len(c.fold_differences)} | {c.p_value:.3f} |")
+    for filler, pairs in means.items():
+        if len(pairs) < 2:
+            continue
+        folds_a, folds_b = np.mean([a for a, _ in pairs], axis=0), np.mean([b for _, b in pairs], axis=0)
+        c = compare_fold_accuracies(folds_b, folds_a)
+        lines.append(f"| **mean of {len(pairs)}** | | {filler} | {100 * folds_a.mean():.2f} | {100 * folds_b.mean():.2f} | "
+                     f"**{100 * c.mean_difference:+.2f}** | {c.folds_worse}/{len(c.fold_differences)} | {c.p_value:.3f} |")
     return "\n".join(lines)
 
 

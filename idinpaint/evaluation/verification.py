@@ -101,6 +101,15 @@ def balanced_subfolds(labels: np.ndarray, k: int = 10) -> np.ndarray:
     return ids
 
 
+def protocol_folds(labels: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, str]:
+    """(fold ids, protocol): the given folds, or with a single fold its 10 balanced sub-folds, so
+    every threshold is chosen on other pairs than those it scores."""
+    folds = np.asarray(folds)
+    if len(np.unique(folds)) < 2:
+        return balanced_subfolds(labels), "subfolds"
+    return folds, "10-fold"
+
+
 def verify(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray,
            fars: tuple[float, ...] = (1e-3, 1e-4)) -> VerificationResult:
     """All verification numbers for one condition from pair scores.
@@ -109,10 +118,8 @@ def verify(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray,
     fold is split into 10 balanced sub-folds and the threshold stays cross-validated
     (``protocol="subfolds"``) — never tuned on the pairs it scores.
     """
-    scores, labels, folds = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool), np.asarray(folds)
-    protocol = "10-fold"
-    if len(np.unique(folds)) < 2:
-        folds, protocol = balanced_subfolds(labels), "subfolds"
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
+    folds, protocol = protocol_folds(labels, folds)
     accuracies, thresholds = kfold_accuracy(scores, labels, folds)
     gaps = [similarity_gap(scores[folds == f], labels[folds == f]) for f in np.unique(folds)]
     return VerificationResult(

@@ -11,11 +11,13 @@ from idinpaint.occlusion.apply import (
     FILLS,
     OCCLUDER_FILL,
     SPEC_KINDS,
+    TEXTURE_FILL,
     OcclusionSpec,
     make_mask,
     make_occlusion,
     occlude,
     parse_spec,
+    texture_groups,
 )
 from idinpaint.occlusion.batch import CLEAN, canonical_spec, occlude_faces, occlusion_seed, region_label
 from idinpaint.occlusion.landmarks import crop_landmarks, crop_landmarks_of
@@ -43,8 +45,8 @@ from idinpaint.occlusion.random_masks import (
 from idinpaint.occlusion.regions import REGION_NAMES, REGIONS, region_box, region_mask
 
 __all__ = [
-    "DEFAULT_BLOCK_SIZE", "FILL_VALUES", "FILLS", "OCCLUDER_FILL", "SPEC_KINDS", "OcclusionSpec",
-    "check_image", "make_mask", "make_occlusion", "occlude", "parse_spec",
+    "DEFAULT_BLOCK_SIZE", "FILL_VALUES", "FILLS", "OCCLUDER_FILL", "SPEC_KINDS", "TEXTURE_FILL",
+    "OcclusionSpec", "check_image", "make_mask", "make_occlusion", "occlude", "parse_spec", "texture_groups",
     "MASKTHEFACE_URL", "YAW_THRESHOLD", "MaskTemplate", "OccludersMissingError", "apply_maskthface",
     "estimate_yaw", "face_anchor_points", "list_templates", "list_textures", "load_template",
     "resolve_template", "retexture",

@@ -14,22 +14,28 @@ Spec grammar: ``<kind>[:<arg>][@<fill>]``
 
 ``@<fill>`` is one of :data:`FILLS` (default ``black``); a maskthface spec defaults to
 ``@occluder`` (the occluder's own pixels) and may instead take a plain fill, which paints its
-exact hole. Region and random masks live on the square crop; landmarks are only used by
+exact hole. ``@texture`` paints the hole with a MaskTheFace texture picture (``check``, ``floral``,
+``fruits``, ``others``: cloth-like patterns, not flat colour) tiled at a random scale and offset,
+the group drawn with ``rng``; ``@texture:<group>`` fixes the group (``random_block:48@texture:floral``). Region and random masks live on the square crop; landmarks are only used by
 maskthface.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from idinpaint.imageio import as_mask, check_image
+from idinpaint.occlusion.composites import TextureBank, make_texture
 from idinpaint.occlusion.maskthface import apply_maskthface
 from idinpaint.occlusion.random_masks import free_form_mask, random_block_mask, random_part_mask
 from idinpaint.occlusion.regions import REGION_NAMES, region_mask
+from idinpaint.paths import occluders_dir
 
 FILL_VALUES = {"black": 0, "gray": 128, "white": 255}
-FILLS: tuple[str, ...] = ("black", "gray", "white", "noise")
+TEXTURE_FILL = "texture"
+FILLS: tuple[str, ...] = ("black", "gray", "white", "noise", TEXTURE_FILL)
 OCCLUDER_FILL = "occluder"
 SPEC_KINDS: tuple[str, ...] = ("region", "random_part", "random_block", "free_form", "maskthface")
 DEFAULT_BLOCK_SIZE = 48
@@ -41,10 +47,38 @@ def _check_rng(rng, why: str) -> np.random.Generator:
     return rng
 
 
+@functools.lru_cache(maxsize=4)
+def _texture_bank(folder: str) -> TextureBank:
+    return TextureBank(folder=folder)
+
+
+def texture_groups() -> tuple[str, ...]:
+    """The MaskTheFace texture groups ``@texture:<group>`` accepts (empty without the occluder folder)."""
+    return tuple(_texture_bank(str(occluders_dir())).groups)
+
+
+def texture_fill(fill: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """The (height, width, 3) uint8 picture ``@texture[:<group>]`` paints with (see the module docstring)."""
+    groups = texture_groups()
+    if not groups:
+        raise ValueError(f"fill {fill!r} needs the MaskTheFace texture pictures; set IDINPAINT_OCCLUDERS "
+                         "to the MaskTheFace folder (see data/README.md)")
+    _, _, group = fill.partition(":")
+    if group and group not in groups:
+        raise ValueError(f"fill {fill!r}: unknown texture group {group!r}; valid: {', '.join(groups)}")
+    group = group or groups[int(rng.integers(len(groups)))]
+    return make_texture(group, height, width, rng, bank=_texture_bank(str(occluders_dir())))
+
+
+def _is_texture(fill: str) -> bool:
+    return fill == TEXTURE_FILL or fill.startswith(TEXTURE_FILL + ":")
+
+
 def occlude(image: np.ndarray, mask: np.ndarray, fill: str = "black",
             rng: np.random.Generator | None = None) -> np.ndarray:
-    """Copy of ``image`` with the hole (mask True) painted: black 0, gray 128, white 255, or
-    ``noise`` (independent uniform uint8 per pixel and channel, drawn from ``rng``)."""
+    """Copy of ``image`` with the hole (mask True) painted: black 0, gray 128, white 255,
+    ``noise`` (independent uniform uint8 per pixel and channel, drawn from ``rng``) or
+    ``texture[:<group>]`` (a tiled MaskTheFace texture picture drawn from ``rng``)."""
     image = check_image(image)
     mask = as_mask(mask, shape=image.shape[:2])
     out = image.copy()
@@ -53,6 +87,9 @@ def occlude(image: np.ndarray, mask: np.ndarray, fill: str = "black",
     elif fill == "noise":
         rng = _check_rng(rng, "fill='noise'")
         out[mask] = rng.integers(0, 256, size=(int(mask.sum()), 3), dtype=np.uint8)
+    elif _is_texture(fill):
+        rng = _check_rng(rng, f"fill={fill!r}")
+        out[mask] = texture_fill(fill, *image.shape[:2], rng)[mask]
     else:
         raise ValueError(f"unknown fill {fill!r}; valid fills: {', '.join(FILLS)}")
     return out
@@ -80,7 +117,10 @@ def parse_spec(spec: str) -> OcclusionSpec:
         raise ValueError(f"{spec!r}: unknown occlusion kind {kind!r}; valid kinds: {', '.join(SPEC_KINDS)}")
     fill = fill or (OCCLUDER_FILL if kind == "maskthface" else "black")
     valid_fills = FILLS + ((OCCLUDER_FILL,) if kind == "maskthface" else ())
-    if fill not in valid_fills:
+    if _is_texture(fill):
+        if not fill.partition(":")[2].isidentifier() and fill != TEXTURE_FILL:
+            raise ValueError(f"{spec!r}: texture group must be a name like 'floral', got {fill.partition(':')[2]!r}")
+    elif fill not in valid_fills:
         raise ValueError(f"{spec!r}: unknown fill {fill!r}; valid fills here: {', '.join(valid_fills)}")
     if kind == "region":
         if arg not in REGION_NAMES:
