@@ -224,10 +224,10 @@ def real_crops(count: int) -> np.ndarray:
 @pytest.fixture
 def counted_ca(monkeypatch):
     """Counts CA forward passes (every CAGenerator, whichever filler owns it); a fresh CA memo."""
+    import torch
+
     from idinpaint.fillers import learned
     from idinpaint.models.ca import CAGenerator
-
-    import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # correctness only: one thread is fastest on a busy machine
