@@ -164,3 +164,20 @@ def test_rows_carry_realism_and_the_summary_puts_both_axes_side_by_side(faces):
     assert summary["telea"]["pool_margin"] < summary["oracle"]["pool_margin"]
     assert summary["telea"]["hole_psnr_hardest3"] > summary["none"]["hole_psnr_hardest3"]
     assert "| oracle |" in summary_markdown(list(summary.values()))
+
+
+def test_one_filling_serves_every_recognizer(faces):
+    from idinpaint.evaluation.retention import fill_regions
+
+    class Other(PoolingRecognizer):
+        name = "other"
+
+    recording = RecordingFiller()
+    fillers = {"none": get_filler("none"), "recording": recording}
+    filled = fill_regions(faces, fillers, ["mouth", "nose"])
+    assert len(recording.seen) == 2  # once per region
+    shared = [identity_retention(r, faces, fillers, ["mouth", "nose"], filled=filled) for r in (PoolingRecognizer(), Other())]
+    assert len(recording.seen) == 2  # the recognizers did not fill again
+    alone = identity_retention(PoolingRecognizer(), faces, fillers, ["mouth", "nose"])
+    assert len(recording.seen) == 4
+    assert shared[0]["rows"] == alone["rows"]

@@ -41,14 +41,46 @@ from idinpaint.occlusion import REGION_NAMES, occlude, region_mask
 from idinpaint.runinfo import provenance, write_json, write_text
 
 
+def _check_images(images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != (112, 112, 3) or images.dtype != np.uint8:
+        raise ValueError(f"images must be aligned RGB uint8 crops (N, 112, 112, 3), got {images.dtype} {images.shape}")
+    return images
+
+
+def fill_regions(images: np.ndarray, fillers: Mapping[str, Filler], regions: Sequence[str] = REGION_NAMES,
+                 fill: str = "black", fills: Mapping[str, str] | None = None) -> dict:
+    """Every (region, label) filled once: ``{(region, label): (filled (N, 112, 112, 3), realism
+    summary)}``. Each region's hole is painted with ``fill`` first, as in the occluded-LFW protocol
+    (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``). Filling does not depend
+    on the recognizer, so one call serves every recognizer of :func:`identity_retention`."""
+    images = _check_images(images)
+    unknown = [r for r in regions if r not in REGION_NAMES]
+    if unknown:
+        raise ValueError(f"unknown regions {unknown}; valid: {', '.join(REGION_NAMES)}")
+    out = {}
+    for region in regions:
+        mask = region_mask(region)
+        masks = np.repeat(mask[None], len(images), axis=0)
+        occluded = {}
+        for label, filler in fillers.items():
+            hole = (fills or {}).get(label, fill)
+            if hole not in occluded:
+                occluded[hole] = np.stack([occlude(image, mask, hole) for image in images])
+            filled = filler.fill(occluded[hole], masks)
+            out[(region, label)] = (filled, summarize(realism_metrics(filled, images, masks)))
+    return out
+
+
 def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Filler],
                        regions: Sequence[str] = REGION_NAMES, fill: str = "black",
-                       fills: Mapping[str, str] | None = None, identities: Sequence[str] | None = None) -> dict:
+                       fills: Mapping[str, str] | None = None, identities: Sequence[str] | None = None,
+                       filled: Mapping | None = None) -> dict:
     """Retention of every (region, filler) on ``images`` (RGB uint8 (N, 112, 112, 3), aligned crops).
 
     ``fillers`` maps a label to a :class:`~idinpaint.fillers.Filler` (``none`` = the occluded face
-    as is). Each region's hole is painted with ``fill`` first, as in the occluded-LFW protocol
-    (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``).
+    as is); the holes are painted and filled by :func:`fill_regions` (``fill``, ``fills``), or
+    ``filled`` is its result, computed once for several recognizers.
 
     With ``identities`` (one name per image) the **margin** is measured too: retention minus the
     filled face's mean cosine to the clean faces of *other* people. Verification needs both: a fill
@@ -59,12 +91,9 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
     identities), "rows": [dict(region, filler, retention, sd, n, <realism fields>[, impostor, margin,
     margin_sd])]}``.
     """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[1:] != (112, 112, 3) or images.dtype != np.uint8:
-        raise ValueError(f"images must be aligned RGB uint8 crops (N, 112, 112, 3), got {images.dtype} {images.shape}")
-    unknown = [r for r in regions if r not in REGION_NAMES]
-    if unknown:
-        raise ValueError(f"unknown regions {unknown}; valid: {', '.join(REGION_NAMES)}")
+    images = _check_images(images)
+    if filled is None:
+        filled = fill_regions(images, fillers, regions, fill, fills)
     clean = recognizer.embed(images)
     others = None
     if identities is not None:
@@ -76,19 +105,13 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
             raise ValueError("identities: the margin needs at least two people")
     per_image, per_image_margin, rows = {}, {}, []
     for region in regions:
-        mask = region_mask(region)
-        masks = np.repeat(mask[None], len(images), axis=0)
-        occluded = {}
-        for label, filler in fillers.items():
-            hole = (fills or {}).get(label, fill)
-            if hole not in occluded:
-                occluded[hole] = np.stack([occlude(image, mask, hole) for image in images])
-            filled = filler.fill(occluded[hole], masks)
-            similarity = (recognizer.embed(filled) @ clean.T).astype(np.float64)  # filled i vs clean j
+        for label in fillers:
+            faces, realism = filled[(region, label)]
+            similarity = (recognizer.embed(faces) @ clean.T).astype(np.float64)  # filled i vs clean j
             cosines = np.diagonal(similarity).copy()
             per_image[(region, label)] = cosines
             row = {"region": region, "filler": label, "retention": float(cosines.mean()),
-                   "sd": _sd(cosines), "n": len(cosines), **summarize(realism_metrics(filled, images, masks))}
+                   "sd": _sd(cosines), "n": len(cosines), **realism}
             if others is not None:
                 impostor = (similarity * others).sum(axis=1) / others.sum(axis=1)
                 margin = cosines - impostor
@@ -257,8 +280,9 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
             gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
                             "fillers": plain}
+        filled = fill_regions(images, labelled, regions, fills=fills)  # once per half, for every recognizer
         for recognizer in recognizers:
-            measured = identity_retention(recognizer, images, labelled, regions, fills=fills,
+            measured = identity_retention(recognizer, images, labelled, regions, filled=filled,
                                           identities=[identity_of(c) or c for c in crops])
             rows += [{"recognizer": recognizer.name, "half": half, **row} for row in measured["rows"]]
             for measure, key in zip(measures, ("per_image", "per_image_margin")):
