@@ -472,3 +472,31 @@ def test_every_profile_resolves_and_the_cpu_fusor_warms_up_without_identity():
     assert [s.get("id_weight") for s in load_training_config(profile="paper")["stages"]] == [None, 5, 7, 9]
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         load_training_config(profile="nope")
+
+
+# --- learning-rate warm-up -------------------------------------------------------------------------
+
+def test_warm_up_ramps_linearly_and_a_resumed_optimiser_goes_on():
+    from idinpaint.training.modules import warm_up
+
+    weight = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.Adam([weight], lr=0.4)
+    factors = [warm_up(optimizer, steps=4, start=0.25) for _ in range(3)]
+    assert factors == pytest.approx([0.4375, 0.625, 0.8125])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.4 * 0.8125)
+    resumed = torch.optim.Adam([weight], lr=0.4)
+    resumed.load_state_dict(optimizer.state_dict())  # what a checkpoint restores
+    assert [warm_up(resumed, steps=4, start=0.25) for _ in range(2)] == pytest.approx([1.0, 1.0])
+    assert resumed.param_groups[0]["lr"] == pytest.approx(0.4)
+    plain = torch.optim.Adam([weight], lr=0.4)
+    assert warm_up(plain) == 1.0 and plain.param_groups[0]["lr"] == 0.4  # no warm-up by default
+
+
+@pytest.mark.slow
+def test_every_optimiser_step_of_a_training_run_goes_through_the_warm_up(smoke_run):
+    output, summary = smoke_run
+    stage = next(s for s in summary["stages"] if s["stage"] == "fusor_id7")
+    checkpoint = torch.load(output / "fusor_id7" / "last.ckpt", map_location="cpu", weights_only=False)
+    groups = [g for state in checkpoint["optimizer_states"] for g in state["param_groups"]]
+    assert groups and all(g["warmup_steps_done"] == stage["batches"] for g in groups)
+    assert all(g["lr"] == g["warmup_base_lr"] for g in groups)  # warmup_steps 0: the configured rate throughout

@@ -47,6 +47,23 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN/inf; the message names the step and the terms."""
 
 
+def warm_up(optimizer, steps: int = 0, start: float = 0.0) -> float:
+    """Linear learning-rate warm-up (Goyal et al., 2017), applied before each optimiser step: over the
+    optimiser's first ``steps`` steps the learning rate of every group rises linearly from ``start``
+    × its configured rate to the full rate. The steps taken are counted in the param groups, which
+    checkpoints keep, so a resumed run goes on with the ramp. Returns the factor applied (1 after the
+    warm-up, or when ``steps`` is 0)."""
+    optimizer = getattr(optimizer, "optimizer", optimizer)  # a LightningOptimizer wraps the torch one
+    factor = 1.0
+    for group in optimizer.param_groups:
+        base = group.setdefault("warmup_base_lr", group["lr"])
+        done = group.get("warmup_steps_done", 0)
+        factor = 1.0 if steps <= 0 or done >= steps else start + (1.0 - start) * (done + 1) / steps
+        group["lr"] = base * factor
+        group["warmup_steps_done"] = done + 1
+    return factor
+
+
 def _black_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return composite(torch.full_like(image, -1.0), image, mask)
 
@@ -120,6 +137,8 @@ class InpaintModule(pl.LightningModule):
         clip = float(self.config.get("trainer", {}).get("gradient_clip", 0) or 0)
         if clip > 0:
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        optim = self.config.get("optim", {})
+        warm_up(optimizer, int(optim.get("warmup_steps", 0) or 0), float(optim.get("warmup_start", 0.0) or 0.0))
         optimizer.step()
 
     def training_step(self, batch, batch_idx):
