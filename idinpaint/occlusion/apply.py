@@ -16,8 +16,9 @@ Spec grammar: ``<kind>[:<arg>][@<fill>]``
 ``@occluder`` (the occluder's own pixels) and may instead take a plain fill, which paints its
 exact hole. ``@texture`` paints the hole with a MaskTheFace texture picture (``check``, ``floral``,
 ``fruits``, ``others``: cloth-like patterns, not flat colour) tiled at a random scale and offset,
-the group drawn with ``rng``; ``@texture:<group>`` fixes the group (``random_block:48@texture:floral``). Region and random masks live on the square crop; landmarks are only used by
-maskthface.
+colour-jittered half of the time, the group drawn with ``rng``; ``@texture:<group>`` fixes the
+group (``random_block:48@texture:floral``). Region and random masks live on the square crop;
+landmarks are only used by maskthface.
 """
 from __future__ import annotations
 
