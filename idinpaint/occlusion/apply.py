@@ -29,7 +29,7 @@ import numpy as np
 
 from idinpaint.imageio import as_mask, check_image
 from idinpaint.occlusion.composites import TextureBank, make_texture
-from idinpaint.occlusion.maskthface import apply_maskthface
+from idinpaint.occlusion.maskthface import MASKTHEFACE_URL, apply_maskthface
 from idinpaint.occlusion.random_masks import free_form_mask, random_block_mask, random_part_mask
 from idinpaint.occlusion.regions import REGION_NAMES, region_mask
 from idinpaint.paths import occluders_dir
@@ -62,8 +62,8 @@ def texture_fill(fill: str, height: int, width: int, rng: np.random.Generator) -
     """The (height, width, 3) uint8 picture ``@texture[:<group>]`` paints with (see the module docstring)."""
     groups = texture_groups()
     if not groups:
-        raise ValueError(f"fill {fill!r} needs the MaskTheFace texture pictures; set IDINPAINT_OCCLUDERS "
-                         "to the MaskTheFace folder (see data/README.md)")
+        raise ValueError(f"fill {fill!r} needs the MaskTheFace texture pictures, not found under {occluders_dir()}; "
+                         f"set IDINPAINT_OCCLUDERS to MaskTheFace's masks/ folder ({MASKTHEFACE_URL})")
     _, _, group = fill.partition(":")
     if group and group not in groups:
         raise ValueError(f"fill {fill!r}: unknown texture group {group!r}; valid: {', '.join(groups)}")
