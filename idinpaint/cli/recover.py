@@ -143,7 +143,7 @@ def _cmd_detector_train(args) -> int:
     return 0
 
 
-def _detector_dir(args) -> Path:
+def _detector_dir(args, profile: str | None = None) -> Path:
     import os
 
     from idinpaint.detection import DETECTOR_DIR_ENV, SHIPPED_DIR
@@ -153,7 +153,8 @@ def _detector_dir(args) -> Path:
         return Path(args.detector_dir)
     if os.environ.get(DETECTOR_DIR_ENV):
         return Path(os.environ[DETECTOR_DIR_ENV])
-    return SHIPPED_DIR if args.profile == "cpu" else results_dir() / "detector" / args.profile
+    profile = profile or args.profile
+    return SHIPPED_DIR if profile == "cpu" else results_dir() / "detector" / profile
 
 
 def _cmd_detector_evaluate(args) -> int:
@@ -204,8 +205,7 @@ def _cmd_detector_protocol(args) -> int:
     from idinpaint.runinfo import provenance, write_json, write_text
 
     check_outputs(args, output="folder")
-    args.profile = "cpu"
-    detector = get_detector(folder=_detector_dir(args), lfw_root=args.lfw_root)
+    detector = get_detector(folder=_detector_dir(args, profile="cpu"), lfw_root=args.lfw_root)
     started = time.time()
     rows = protocol_mask_quality(detector, args.specs, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                  folds=args.folds)
