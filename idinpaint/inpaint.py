@@ -121,8 +121,8 @@ def _write_like(path, image: np.ndarray, mode: str) -> None:
         write_rgb(path, image)
 
 
-def inpaint_file(checkpoint, image_path, mask_path, output_path, blend_method: str = DEFAULT_BLEND,
-                 device=None, backend: str | None = None) -> dict:
+def inpaint_file(checkpoint, image_path, mask_path, output_path=None, blend_method: str = DEFAULT_BLEND,
+                 device=None, backend: str | None = None, output_dir=None) -> dict:
     """``idinpaint inpaint``: read an image and a mask PNG (255 = hole), fill, write the result.
 
     Everything that can be checked is checked before the model runs; the output is written
@@ -130,13 +130,18 @@ def inpaint_file(checkpoint, image_path, mask_path, output_path, blend_method: s
     single-channel file a single-channel one. An all-zero mask writes the input unchanged
     (``info['nothing_to_fill']``). ``info['notes']``: what the output lost (alpha, 16 bits).
     ``backend``: ``torch`` / ``onnx`` / ``auto`` (see :class:`~idinpaint.fillers.learned.CheckpointFiller`).
+    Without ``output_path`` the result is ``output_dir/<image stem>_<filler>.png``, named by what filled
+    it (``ca`` or ``ca_id``, the checkpoint's kind).
     """
-    check_output_path(output_path)
+    if output_path is not None:
+        check_output_path(output_path)
     image = read_rgb(image_path)
     mode = image_mode(image_path)
     mask = read_mask(mask_path, shape=image.shape[:2])
     _check_hole(mask, str(mask_path), "the image")
     filler = CheckpointFiller(checkpoint, kind=None, device=device, blend=blend_method, backend=backend)
+    if output_path is None:
+        output_path = Path(output_dir or ".") / f"{Path(image_path).stem}_{filler.name}.png"
     result = {"kind": filler.name, "output": str(output_path), "notes": []}
     if not mask.any():
         if _same_format(image_path, output_path):
@@ -145,12 +150,33 @@ def inpaint_file(checkpoint, image_path, mask_path, output_path, blend_method: s
             _write_like(output_path, image, mode)
         return {**result, "nothing_to_fill": True, "aligned": False, "uncovered": 0}
     out, info = inpaint_photo(filler, image, mask, image_name=str(image_path), mask_name=str(mask_path))
-    if (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all():
-        changed = (out != image).any(axis=-1)  # the fill is in colour: back to gray, where it changed
-        out[changed] = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[changed][:, None]
+    out = keep_gray(image, out)
     _write_like(output_path, out, mode)
-    if mode in ("RGBA", "LA", "PA"):
-        result["notes"].append("transparency flattened onto gray")
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        result["notes"].append(f"{mode} input written as 8-bit")
+    result["notes"] += input_notes(mode)
     return {**result, **info}
+
+
+def is_gray(image: np.ndarray) -> bool:
+    """Whether an RGB image is a gray photo (R = G = B everywhere; a single-channel file read as RGB)."""
+    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+
+
+def keep_gray(image: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (a fill of ``image``) back to gray where it changed, when ``image`` is a gray photo: the
+    recognisers saw three equal channels, and the fill stays gray like the photo around it."""
+    if not is_gray(image):
+        return out
+    out = out.copy()
+    changed = (out != image).any(axis=-1)
+    out[changed] = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[changed][:, None]
+    return out
+
+
+def input_notes(mode: str) -> list[str]:
+    """What an output loses of an input file stored in PIL ``mode`` (transparency, 16 bits)."""
+    notes = []
+    if mode in ("RGBA", "LA", "PA"):
+        notes.append("transparency flattened onto gray")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        notes.append(f"{mode} input written as 8-bit")
+    return notes

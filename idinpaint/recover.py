@@ -13,11 +13,18 @@ The ID-Inpainter pipeline on a real photo, no hand-made mask:
    mask is warped back into the photo, the crop filled and pasted back by the inverse warp, so only
    occluded pixels of the photo change;
 5. with a reference photo, **verify** the pair with each recognizer (cosine, and same/different at
-   a threshold calibrated on clean LFW) for the occluded, the Telea-filled and the recovered photos.
+   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``;
+   :mod:`idinpaint.evaluation.thresholds`) for the occluded photo and each fill.
+
+Each fill is written under its filler's name (``<stem>_telea.png``, ``_ca.png``, ``_ca_id.png``): Telea's
+is the one for a person to look at, CA + ID's the one for a recogniser (it keeps the identity best, but
+its texture is not a face). A gray photo stays gray: the recognisers see three equal channels and each
+fill is turned back to gray where it changed.
 
 LFW photos are sent to the models of the LFW half that never saw their person (:func:`choose_half`);
-any other photo to half A's. Outputs are written last and all together (:func:`write_outputs`), so
-an error leaves nothing half-written.
+for any other file name half A's models are a guess, and said so (``--half A|B`` chooses). Outputs are
+written last and all together (:func:`write_outputs`), so an error leaves nothing half-written.
+:func:`recover_file` is the whole ``idinpaint recover`` command as one call.
 """
 from __future__ import annotations
 
@@ -32,52 +39,57 @@ import numpy as np
 
 from idinpaint.align import CROP_SIZE, Detection, NoFaceError, YuNetDetector, pick_face, warp_to_template
 from idinpaint.data.aligned import read_landmarks
-from idinpaint.data.lfw import lfw_half_people
-from idinpaint.detection import NOTHING_FRACTION, overlay
+from idinpaint.data.lfw import default_aligned_root, lfw_half_people, load_pairs
+from idinpaint.detection import NOTHING_FRACTION, get_detector, overlay
+from idinpaint.evaluation.thresholds import announce_calibration, calibrate, load_thresholds
 from idinpaint.fillers import Filler
-from idinpaint.imageio import BadImageError, check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
-from idinpaint.inpaint import inpaint_photo
+from idinpaint.fillers.learned import method_fillers
+from idinpaint.imageio import check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
+from idinpaint.inpaint import input_notes, inpaint_photo, keep_gray
 from idinpaint.occlusion import apply_maskthface
 from idinpaint.occlusion.composites import TextureBank, make_texture
+from idinpaint.paths import results_dir
+from idinpaint.recognizers import get_recognizer
 
 #: Eyes closer than this (photo pixels) are refused: the aligned crop (35 px between the eyes) would
 #: be an upscaled blur that neither the O-Detector nor the recognisers can read.
 MIN_EYE_DISTANCE = 16.0
-#: Stored image modes refused, and why (PIL modes; 16-bit colour PNGs are caught by their bit depth).
-REFUSED_MODES = {
-    "L": "grayscale photo", "1": "black-and-white (1-bit) photo", "LA": "grayscale photo with transparency",
-    "I;16": "16-bit grayscale image", "I;16B": "16-bit grayscale image", "I;16L": "16-bit grayscale image",
-    "I": "32-bit integer image", "F": "floating-point image", "RGBA": "photo with an alpha channel (RGBA)",
-    "PA": "palette photo with transparency", "P;16": "16-bit palette image",
-}
 SIDE_HEIGHT = 224
+#: The fill for a person to look at and the fill for a recogniser (README, "recover").
+FOR_VIEWING, FOR_RECOGNISER = "telea", "ca_id"
+#: What each fill is, in the strip and the printed summary.
+FILL_LABELS = {"telea": "Telea (to look at)", "ca": "CA (coarse)", "ca_id": "CA+ID (for a recogniser)"}
 
 
 def read_photo(path, option: str = "photo") -> np.ndarray:
-    """An 8-bit colour photo as RGB uint8; anything else is a one-line :class:`BadImageError` naming
-    the file and the reason (missing, empty, not an image, grayscale, transparent, 16-bit)."""
-    path = Path(path)
-    mode = image_mode(path)  # missing / empty / non-image / truncated files fail here, one line
-    what = REFUSED_MODES.get(mode)
-    if what is None and path.suffix.lower() in (".png", ".tif", ".tiff"):
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if raw is not None and raw.dtype != np.uint8:
-            what = f"{raw.dtype.itemsize * 8}-bit image"
-    if what is not None:
-        raise BadImageError(path, f"{what} (mode {mode}): {option} must be an 8-bit colour (RGB) photo; "
-                                  "convert it first, e.g. `convert in.png -depth 8 -type TrueColor out.png`")
+    """A photo as RGB uint8, read as ``idinpaint inpaint`` reads it: a gray photo gives three equal
+    channels, transparency is flattened onto gray and 16 bits become 8 (:func:`photo_notes` says so).
+    A missing, empty, truncated or non-image file is a one-line :class:`BadImageError` naming it."""
     return read_rgb(path)
+
+
+def photo_notes(path) -> list[str]:
+    """What the outputs lose of the photo file at ``path`` (transparency, 16 bits), and whether it is gray."""
+    mode = image_mode(path)
+    notes = input_notes(mode)
+    if mode in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
+        notes.append("gray photo: the recognisers see it as three equal channels and the fills stay gray")
+    return notes
 
 
 def choose_half(photo_path, pairs) -> tuple[str, str]:
     """(half, why): the LFW half whose models never saw the photo's person. An LFW photo is named
-    ``<Name>/<Name>_NNNN.jpg``; people of pairs folds 1-5 -> ``A``, folds 6-10 -> ``B``; anyone else -> ``A``."""
+    ``<Name>/<Name>_NNNN.jpg`` (or ``<Name>_NNNN.<ext>``); people of pairs folds 1-5 -> ``A``, folds
+    6-10 -> ``B``. For any other file name the person is unknown: half A is a guess, and ``why`` says so
+    and how to choose (``--half``); it does not claim the person is outside the test pairs."""
     path = Path(photo_path)
     person = path.parent.name if path.stem.startswith(path.parent.name + "_") else path.stem.rsplit("_", 1)[0]
     for half in ("A", "B"):
         if person in lfw_half_people(pairs, half):
             return half, f"{person} is in LFW pairs half {half}: using the models that never saw this person"
-    return "A", "not a person of the LFW test pairs: using half A's models"
+    return "A", (f"the file name {path.name!r} names no person of the LFW test pairs, so half A's models are a "
+                 "guess; for a person of LFW's pairs pass --half A (pairs folds 1-5) or --half B (folds 6-10), "
+                 "the half whose models never saw them")
 
 
 @dataclass
@@ -176,7 +188,7 @@ def recover_photo(image: np.ndarray, detector, fillers: list[Filler], yunet=None
     filled = {}
     for filler in fillers:
         out, fill_info = inpaint_photo(filler, image, mask, detector=yunet, image_name=name, mask_name=f"{name} (mask)")
-        filled[filler.name] = out
+        filled[filler.name] = keep_gray(image, out)
         if fill_info.get("uncovered"):
             info["notes"].append(f"{filler.name}: {fill_info['uncovered']} hole pixels outside the face crop "
                                  "left as they were")
@@ -222,8 +234,7 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
 def side_by_side(recovery: Recovery, reference: np.ndarray | None = None, height: int = SIDE_HEIGHT) -> np.ndarray:
     """One RGB strip: the photo | the found occluder (tinted) | each filler's photo (| the reference)."""
     tiles = [("photo", recovery.photo), ("O-Detector mask", overlay(recovery.photo, recovery.mask))]
-    names = {"telea": "Telea", "ca": "CA", "ca_id": "CA+ID (recovered)"}
-    tiles += [(names.get(n, n), photo) for n, photo in recovery.filled.items()]
+    tiles += [(FILL_LABELS.get(n, n), photo) for n, photo in recovery.filled.items()]
     if recovery.nothing_occluded:
         tiles.append(("unchanged: nothing occluded", recovery.photo))
     if reference is not None:
@@ -238,30 +249,27 @@ def side_by_side(recovery: Recovery, reference: np.ndarray | None = None, height
     return np.concatenate(strip[:-1], axis=1)
 
 
-def output_names(stem: str) -> dict[str, str]:
-    return {"recovered": f"{stem}_recovered.png", "mask": f"{stem}_mask.png", "telea": f"{stem}_telea.png",
-            "ca": f"{stem}_ca.png", "side_by_side": f"{stem}_side_by_side.png", "report": f"{stem}_recover.json"}
+def output_names(stem: str, fillers=("telea", "ca", "ca_id")) -> dict[str, str]:
+    """Each output's file name: every fill under its filler's name (``<stem>_<filler>.png``)."""
+    return {"mask": f"{stem}_mask.png", **{name: f"{stem}_{name}.png" for name in fillers},
+            "side_by_side": f"{stem}_side_by_side.png", "report": f"{stem}_recover.json"}
 
 
 def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
                   reference: np.ndarray | None = None) -> dict[str, str]:
-    """Write the recovered photo (CA+ID, or the last filler; the input unchanged when nothing is
-    occluded), the mask (255 = occluded), the other fillers' photos, the side-by-side strip and the
-    JSON report. All are written into a temporary folder first and moved in at the end, so a failure
-    leaves none of them."""
+    """Write each filler's photo as ``<stem>_<filler>.png`` (none when nothing is occluded), the mask
+    (255 = occluded), the side-by-side strip and the JSON report (which names the fill to look at and
+    the one for a recogniser). All are written into a temporary folder first and moved in at the end,
+    so a failure leaves none of them."""
     import json
 
     output_dir = Path(check_output_path(output_dir, "folder"))
     output_dir.mkdir(parents=True, exist_ok=True)
-    names = output_names(stem)
-    images = {"mask": None, "side_by_side": side_by_side(recovery, reference)}
-    if recovery.nothing_occluded or not recovery.filled:
-        images["recovered"] = recovery.photo
-    else:
-        method = "ca_id" if "ca_id" in recovery.filled else list(recovery.filled)[-1]
-        images["recovered"] = recovery.filled[method]
-        report["recovered_with"] = method
-        images.update({n: photo for n, photo in recovery.filled.items() if n != method and n in names})
+    names = output_names(stem, list(recovery.filled))
+    images = {"mask": None, **recovery.filled, "side_by_side": side_by_side(recovery, reference)}
+    if recovery.filled:
+        report["for_viewing"] = FOR_VIEWING if FOR_VIEWING in recovery.filled else None
+        report["for_recogniser"] = FOR_RECOGNISER if FOR_RECOGNISER in recovery.filled else None
     written = {key: str(output_dir / names[key]) for key in [*images, "report"]}
     for path in written.values():
         if Path(path).is_dir():
@@ -280,6 +288,68 @@ def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+# --- the whole command -----------------------------------------------------------------------------
+
+def recover_file(photo, output_dir=None, reference=None, half: str = "auto", detector_file=None, detector_dir=None,
+                 detector_profile: str = "cpu", mask_threshold: float | None = None,
+                 recognizers=("sface", "dlib"), thresholds: dict | None = None, calibrate_thresholds: bool = False,
+                 aligned=None, lfw_root=None, say=print) -> tuple[Recovery, dict, dict]:
+    """``idinpaint recover`` as one call: read ``photo`` (and ``reference``), find, segment, fill, verify
+    and write the outputs into ``output_dir`` (default ``results/recover``). Returns (recovery, report,
+    written files).
+
+    Verification thresholds: ``thresholds`` ({recogniser: cosine}) where given, else the shipped ones
+    (:data:`~idinpaint.evaluation.thresholds.SHIPPED_THRESHOLDS`); ``calibrate_thresholds`` recomputes
+    them on the clean LFW pairs of ``aligned`` first (minutes: ``say`` gets a first line saying what
+    and how long, then a progress bar runs). Every input is checked before any model runs."""
+    output = Path(output_dir or results_dir() / "recover")
+    check_output_path(output, "folder")
+    image = read_photo(photo, "photo")
+    ref_image = read_photo(reference, "--reference") if reference is not None else None
+    yunet = YuNetDetector()
+    face = find_face(image, yunet, str(photo))
+    if ref_image is not None:
+        find_face(ref_image, yunet, f"--reference {reference}")  # no face there: fail before any work
+    pairs = load_pairs(lfw_root)
+    if half == "auto":
+        half, why = choose_half(photo, pairs)
+        guessed = "guess" in why
+    else:
+        why, guessed = f"half {half} (--half)", False
+    chosen = {}
+    source = None
+    if ref_image is not None:
+        given = dict(thresholds or {})
+        missing = [name for name in recognizers if name not in given]
+        if missing and calibrate_thresholds:
+            aligned = Path(aligned or default_aligned_root())
+            say(announce_calibration(missing, aligned, lfw_root))
+            found = {name: entry["threshold"] for name, entry in
+                     calibrate(missing, aligned, lfw_root, workers=os.cpu_count() or 1).items()}
+            source = f"calibrated now on the clean LFW pairs of {aligned} (--calibrate)"
+        elif missing:
+            found, source = load_thresholds()
+        else:
+            found = {}
+        chosen = {**{n: found[n] for n in missing if n in found}, **given}
+        if given:
+            source = "given with --thresholds" + (f"; the others {source}" if missing else "")
+    detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
+                            threshold=mask_threshold)
+    recovery = recover_photo(image, detector, method_fillers(half), yunet, str(photo), face)
+    recovery.info["notes"] = photo_notes(photo) + recovery.info["notes"]
+    report = {"photo": str(photo), "reference": None if reference is None else str(reference), "half": half,
+              "half_reason": why, "half_guessed": guessed, "detector": repr(detector),
+              "mask_settings": getattr(detector, "mask", None), **recovery.info}
+    if ref_image is not None:
+        models = [get_recognizer(name) for name in recognizers]
+        report["verification"] = verify_against(recovery, ref_image, models, chosen, yunet,
+                                                f"--reference {reference}")
+        report["thresholds_source"] = source
+    written = write_outputs(recovery, output, Path(photo).stem, report, ref_image)
+    return recovery, report, written
 
 
 # --- examples: occluders put on in photo space -----------------------------------------------------

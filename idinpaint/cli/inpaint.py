@@ -9,7 +9,8 @@ def add_parser(commands) -> None:
     p.add_argument("--checkpoint", required=True, help="last.ckpt / best.ckpt / inpainter.pt of a training run")
     p.add_argument("--image", required=True)
     p.add_argument("--mask", required=True, help="single-channel PNG, 255 = hole")
-    add_output_file(p, required=True, help="the image to write (.png, .jpg, ...)")
+    add_output_file(p, help="the image to write (.png, .jpg, ...; default results/inpaint/<image stem>_<filler>.png, "
+                            "the filler being ca or ca_id, the checkpoint's kind)")
     p.add_argument("--blend", choices=BLENDS, default="alpha", metavar="BLEND",
                    help="how the fill is blended into the hole: %(choices)s (default alpha, chosen on held-out "
                         "crops; poisson = Poisson image editing, solved exactly)")
@@ -26,12 +27,14 @@ def _cmd_inpaint(args) -> int:
     into the photo; a 112x112 image must show a face. An all-zero mask writes the image unchanged; a
     hole over 90 % of the image is refused; a gray photo gets a gray result."""
     from idinpaint.inpaint import inpaint_file
+    from idinpaint.paths import results_dir
 
     check_inputs(args, "--image", "--mask", "--checkpoint")
     check_outputs(args, output_file="image")
     check_device(args.device)
     info = inpaint_file(args.checkpoint, args.image, args.mask, args.output_file, blend_method=args.blend,
-                        device=args.device, backend=args.backend)
+                        device=args.device, backend=args.backend, output_dir=None if args.output_file else
+                        results_dir() / "inpaint")
     if info.get("nothing_to_fill"):
         print(f"{args.mask}: nothing to fill (the mask has no 255 pixels); wrote the input unchanged to "
               f"{info['output']}")

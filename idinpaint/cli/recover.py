@@ -71,15 +71,15 @@ def add_parser(commands) -> None:
     q = add_command(commands, "recover", _cmd_recover,
                     "find the occluder on a photo's face, fill it (Telea, CA, CA+ID), verify against a reference",
                     root_option="--lfw-root")
-    q.add_argument("photo", help="the photo of an occluded face (8-bit colour: JPEG, PNG, ...)")
+    q.add_argument("photo", help="the photo of an occluded face (JPEG, PNG, ...; a gray photo stays gray)")
     q.add_argument("--reference", default=None, metavar="PHOTO",
                    help="a photo of the person to verify against, with both recognizers")
     add_output_dir(q, default="results/recover",
-                   help="where <stem>_recovered.png, _mask.png, _telea.png, _ca.png, _side_by_side.png and "
-                        "_recover.json go")
+                   help="where <stem>_telea.png (to look at), _ca.png, _ca_id.png (for a recognizer), _mask.png, "
+                        "_side_by_side.png and _recover.json go")
     q.add_argument("--half", choices=("auto", "A", "B"), default="auto",
-                   help="whose LFW-half models to use (auto: the half that never saw an LFW photo's person; A "
-                        "for anyone else)")
+                   help="whose LFW-half models to use (auto: the half that never saw an LFW photo's person, by its "
+                        "file name <Name>_NNNN; for any other name half A, a guess)")
     q.add_argument("--detector", default=None, metavar="FILE", help="one O-Detector file instead of the shipped pair")
     q.add_argument("--detector-dir", default=None, metavar="DIR",
                    help="folder with odetector_<detector-profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR "
@@ -90,8 +90,12 @@ def add_parser(commands) -> None:
                         "lower finds more of the occluder and more false alarms")
     add_recognizers(q, ["sface", "dlib"], help="recognizers that verify the pair (with --reference)")
     q.add_argument("--thresholds", nargs="+", default=[], type=_threshold, metavar="NAME=COSINE",
-                   help="same/different thresholds instead of calibrating them on the clean LFW crops of --aligned")
-    add_aligned(q, help="clean aligned LFW the thresholds are calibrated on (default data/lfw-112)")
+                   help="same/different thresholds instead of the shipped ones (checkpoints/recognizer_thresholds.json, "
+                        "best accuracy on the 6,000 clean LFW pairs)")
+    q.add_argument("--calibrate", action="store_true",
+                   help="recompute the thresholds on the clean LFW pairs of --aligned first (minutes: every crop "
+                        "of the pairs is embedded by each recognizer, cached for the next time)")
+    add_aligned(q, help="with --calibrate: the clean aligned LFW the thresholds are calibrated on (default data/lfw-112)")
     add_lfw_root(q)
 
 
@@ -220,71 +224,21 @@ def _cmd_detector_protocol(args) -> int:
     return 0
 
 
-def calibrated_thresholds(names, aligned, lfw_root=None) -> tuple[dict, str]:
-    """Cosine thresholds that maximise accuracy on the clean LFW View-2 pairs whose crops are in
-    ``aligned`` (all 6,000 with data/lfw-112; embeddings come from the evaluation cache)."""
-    import numpy as np
-
-    from idinpaint.data.aligned import aligned_name
-    from idinpaint.data.lfw import load_pairs
-    from idinpaint.evaluation.lfw import score_pairs
-    from idinpaint.evaluation.verification import best_threshold
-    from idinpaint.recognizers import get_recognizer
-
-    aligned = Path(aligned)
-    pairs = [p for p in load_pairs(lfw_root)
-             if (aligned / aligned_name(p.first)).is_file() and (aligned / aligned_name(p.second)).is_file()]
-    if not pairs:
-        return {}, f"no clean LFW pairs in {aligned}: cosines only (give --thresholds or --aligned)"
-    labels = np.array([p.same for p in pairs])
-    thresholds = {}
-    for name in names:
-        scores = score_pairs(get_recognizer(name), pairs, aligned, progress=False)
-        thresholds[name] = best_threshold(scores, labels)[0]
-    return thresholds, f"calibrated on {len(pairs)} clean LFW pairs of {aligned} (best accuracy)"
-
-
 def _cmd_recover(args) -> int:
     """Find the face (YuNet), segment the occluder on its aligned crop (O-Detector), fill it with Telea,
-    CA and CA+ID and paste the fill back into the photo (only occluded pixels change); writes the
-    recovered photo, the mask (255 = occluded), the other fills, a side-by-side strip and a JSON report
-    into --output. With --reference, prints each recognizer's cosine and same/different (thresholds
-    calibrated on clean LFW) for the occluded, Telea-filled and recovered photo."""
-    from idinpaint.align import YuNetDetector
-    from idinpaint.data.lfw import default_aligned_root, load_pairs
-    from idinpaint.detection import get_detector
-    from idinpaint.fillers.learned import method_fillers
-    from idinpaint.paths import results_dir
-    from idinpaint.recognizers import get_recognizer
-    from idinpaint.recover import choose_half, find_face, read_photo, recover_photo, verify_against, write_outputs
+    CA and CA+ID and paste each fill back into the photo (only occluded pixels change); writes each
+    fill as <stem>_<filler>.png (Telea's to look at, CA+ID's for a recognizer), the mask (255 =
+    occluded), a side-by-side strip and a JSON report into --output. With --reference, prints each
+    recognizer's cosine and same/different for the occluded photo and each fill, at the thresholds it
+    reaches on clean LFW (shipped; --calibrate recomputes them)."""
+    from idinpaint.recover import recover_file
 
     check_outputs(args, output="folder")
-    output = Path(args.output or results_dir() / "recover")
-    photo = read_photo(args.photo, "photo")
-    reference = read_photo(args.reference, "--reference") if args.reference else None
-    yunet = YuNetDetector()
-    face = find_face(photo, yunet, args.photo)
-    if reference is not None:
-        find_face(reference, yunet, f"--reference {args.reference}")  # no face there: fail before any work
-    pairs = load_pairs(args.lfw_root)
-    half, why = (args.half, f"half {args.half} (--half)") if args.half != "auto" else choose_half(args.photo, pairs)
-    detector = get_detector(args.detector, args.detector_dir, args.detector_profile, default_half=half, pairs=pairs,
-                            threshold=args.mask_threshold)
-    recovery = recover_photo(photo, detector, method_fillers(half), yunet, args.photo, face)
-    report = {"photo": str(args.photo), "reference": args.reference, "half": half, "half_reason": why,
-              "detector": repr(detector), "mask_settings": getattr(detector, "mask", None), **recovery.info}
-    if reference is not None:
-        thresholds = dict(args.thresholds)
-        missing = [n for n in args.recognizers if n not in thresholds]
-        source = "given with --thresholds"
-        if missing:
-            found, source = calibrated_thresholds(missing, args.aligned or default_aligned_root(), args.lfw_root)
-            thresholds.update(found)
-        recognizers = [get_recognizer(name) for name in args.recognizers]
-        report["verification"] = verify_against(recovery, reference, recognizers, thresholds, yunet,
-                                                f"--reference {args.reference}")
-        report["thresholds_source"] = source
-    written = write_outputs(recovery, output, Path(args.photo).stem, report, reference)
+    recovery, report, written = recover_file(
+        args.photo, args.output, args.reference, half=args.half, detector_file=args.detector,
+        detector_dir=args.detector_dir, detector_profile=args.detector_profile, mask_threshold=args.mask_threshold,
+        recognizers=args.recognizers, thresholds=dict(args.thresholds), calibrate_thresholds=args.calibrate,
+        aligned=args.aligned, lfw_root=args.lfw_root)
     _print_recovery(args, recovery, report, written)
     return 0
 
@@ -292,7 +246,8 @@ def _cmd_recover(args) -> int:
 def _print_recovery(args, recovery, report, written) -> None:
     info = recovery.info
     print(f"{args.photo}: face score {info['face_score']:.2f}, eyes {info['eye_distance_px']:.0f} px apart; "
-          f"models of LFW half {report['half']} ({report['half_reason']})")
+          f"models of LFW half {report['half']}")
+    print(f"  {'note' if report.get('half_guessed') else 'half'}: {report['half_reason']}")
     for note in info["notes"]:
         print(f"  note: {note}")
     if recovery.nothing_occluded:
@@ -312,4 +267,8 @@ def _print_recovery(args, recovery, report, written) -> None:
         print(f"  {name:6s} {head}: " + " | ".join(cells))
     if report.get("verification"):
         print(f"  thresholds {report['thresholds_source']}")
+    if report.get("for_viewing") or report.get("for_recogniser"):
+        print(f"  to look at: {written.get(report.get('for_viewing'), '-')} (Telea: a plausible fill); for a "
+              f"recognizer: {written.get(report.get('for_recogniser'), '-')} (CA+ID: keeps the identity best, its "
+              "texture is not a face)")
     print(f"wrote {', '.join(written.values())}", file=sys.stdout)
