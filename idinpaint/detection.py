@@ -51,7 +51,7 @@ from idinpaint.checkpoints import (
     file_sha256,
     read_checkpoint,
 )
-from idinpaint.config import load_yaml
+from idinpaint.config import check_keys, load_yaml
 from idinpaint.data.aligned import aligned_name, read_faces, read_landmarks
 from idinpaint.data.lfw import (
     check_half,
@@ -117,10 +117,11 @@ def load_detector_config(profile: str = "smoke", path=DEFAULT_CONFIG, overrides:
     profiles = [name for name in raw if name != "defaults"]
     if profile not in profiles:
         raise ValueError(f"{path}: detector: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    check_keys(raw["defaults"], dict.fromkeys(CONFIG_SECTIONS), f"{path}: detector: defaults",
+               open_paths=CONFIG_SECTIONS)
+    check_keys(raw[profile] or {}, raw["defaults"], f"{path}: detector: {profile}")
+    check_keys(overrides or {}, raw["defaults"], "--set")
     config = _merge(_merge(raw["defaults"], raw[profile] or {}), overrides or {})
-    unknown = sorted(set(config) - set(CONFIG_SECTIONS))
-    if unknown:
-        raise ValueError(f"{path}: detector: unknown keys {unknown}; valid: {', '.join(CONFIG_SECTIONS)}")
     config["profile"] = profile
     return config
 

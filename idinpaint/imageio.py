@@ -96,7 +96,8 @@ def image_mode(path) -> str:
     return _open_image(path, mode)
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically (a temp file in the same folder, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -124,7 +125,7 @@ def write_rgb(path, image: np.ndarray) -> None:
     path = Path(path)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{path}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
-    _atomic_write_bytes(path, _encode(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)))
+    atomic_write_bytes(path, _encode(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)))
 
 
 def write_gray(path, image: np.ndarray) -> None:
@@ -132,12 +133,12 @@ def write_gray(path, image: np.ndarray) -> None:
     path = Path(path)
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"{path}: expected gray uint8 (H, W), got {image.dtype} {image.shape}")
-    _atomic_write_bytes(path, _encode(path, image))
+    atomic_write_bytes(path, _encode(path, image))
 
 
 def copy_file(source, target) -> None:
     """Atomically copy a file's bytes (e.g. an input written back unchanged)."""
-    _atomic_write_bytes(Path(target), Path(source).read_bytes())
+    atomic_write_bytes(Path(target), Path(source).read_bytes())
 
 
 def check_output_path(path, kind: str = "image") -> Path:
@@ -168,7 +169,7 @@ def write_mask(path, mask: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", mask.astype(np.uint8) * 255)
     if not ok:  # pragma: no cover - PNG encoding of uint8 does not fail
         raise ValueError(f"{path}: could not encode mask")
-    _atomic_write_bytes(Path(path), encoded.tobytes())
+    atomic_write_bytes(Path(path), encoded.tobytes())
 
 
 def read_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:

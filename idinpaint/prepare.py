@@ -8,7 +8,7 @@ Layout of ``output_dir`` (``rel`` = an input image's relative path, written as `
     <output_dir>/prepare.json    provenance, arguments and counts
 
 Images keep the input's relative paths, so the folder can stand in for the clean one wherever a
-"second_root" of occluded copies is expected (e.g. :func:`idinpaint.evaluation.lfw.score_pairs`).
+"second_root" of occluded copies is expected (e.g. :func:`idinpaint.evaluation.clean.score_pairs`).
 An input identity folder literally named ``masks`` would collide with the mask folder and is refused.
 
 The occlusion of each image is seeded from (spec, relative output path, ``seed``) exactly as the

@@ -34,14 +34,14 @@ import argparse
 import sys
 
 from idinpaint.cli import data, evaluate, inpaint, notebooks, recover, train
-from idinpaint.cli._common import EXPECTED_ERRORS, CLIError, _Parser, add_debug, run_command
+from idinpaint.cli._common import EXPECTED_ERRORS, CLIError, Parser, add_debug, run_command
 
 #: Subcommand modules, in the order of the data flow (the order of ``idinpaint --help``).
 COMMAND_MODULES = (data, evaluate, train, inpaint, recover, notebooks)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="idinpaint", description=__doc__.split("\n\n")[0],
+    parser = Parser(prog="idinpaint", description=__doc__.split("\n\n")[0],
                      epilog="Errors are one line `error: <file or option>: <reason>` (exit status 2); "
                             "--debug shows the traceback.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -59,7 +59,7 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._format_action_invocation(action)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one ``error:`` line too (naming options canonically)."""
 
     def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):

@@ -143,7 +143,7 @@ def _cmd_evaluate_lfw(args) -> int:
     """Score every View-2 pair of the aligned crops with each recognizer; writes
     <output>/<recognizer>.json and a ROC figure per recognizer."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.lfw import evaluate_clean
+    from idinpaint.evaluation.clean import evaluate_clean
     from idinpaint.figures import plot_roc, save_figure
     from idinpaint.paths import results_dir
     from idinpaint.runinfo import provenance, write_json

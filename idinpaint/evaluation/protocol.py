@@ -46,7 +46,7 @@ from idinpaint.data.lfw import Pair, default_aligned_root, load_pairs, pair_arra
 from idinpaint.detection import get_detector
 from idinpaint.evaluation.cache import CACHE_VERSION, DEFAULT_CHUNK, embed_condition, realism_condition
 from idinpaint.evaluation.embeddings import embed_folder
-from idinpaint.evaluation.lfw import clean_landmarks_lookup
+from idinpaint.evaluation.clean import clean_landmarks_lookup
 from idinpaint.evaluation.realism import summarize
 from idinpaint.evaluation.results import DEFAULT_STEM, OccludedResults, Row, write_results
 from idinpaint.evaluation.verification import cosine_scores, recovery_ratio, verify

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from idinpaint.evaluation.realism import REALISM_FIELDS
-from idinpaint.imageio import _atomic_write_bytes
+from idinpaint.imageio import atomic_write_bytes
 from idinpaint.occlusion import CLEAN, parse_spec, region_label
 from idinpaint.paths import results_dir
 from idinpaint.runinfo import provenance, write_json, write_text
@@ -164,7 +164,7 @@ def rows_to_csv(rows: Sequence[Row]) -> str:
 def _atomic_npz(path: Path, **arrays) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def write_results(results: OccludedResults, folder=None, stem: str = DEFAULT_STEM, config: dict | None = None) -> list[Path]:

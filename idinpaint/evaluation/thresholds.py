@@ -4,7 +4,7 @@ A verifier says *same person* when the cosine of two faces is at least a thresho
 has its own scale (SFace's cosines spread widely, dlib's crowd near 1), so each has its own
 threshold: the one that gets the most of the clean LFW View-2 pairs right
 (:func:`~idinpaint.evaluation.verification.best_threshold` on the scores of
-:func:`~idinpaint.evaluation.lfw.evaluate_clean`, the path of ``idinpaint evaluate lfw``).
+:func:`~idinpaint.evaluation.clean.evaluate_clean`, the path of ``idinpaint evaluate lfw``).
 
 The thresholds reached on all 6,000 pairs ship in :data:`SHIPPED_THRESHOLDS` (written by
 ``idinpaint evaluate lfw --recognizers sface dlib --thresholds-file checkpoints/recognizer_thresholds.json``,
@@ -22,7 +22,7 @@ from idinpaint.checkpoints import SHIPPED_DIR
 from idinpaint.data.aligned import aligned_name
 from idinpaint.data.lfw import default_aligned_root, load_pairs, pair_arrays, pair_images
 from idinpaint.evaluation.embeddings import cache_file, load_embedding_cache
-from idinpaint.evaluation.lfw import evaluate_clean
+from idinpaint.evaluation.clean import evaluate_clean
 from idinpaint.evaluation.verification import best_threshold
 from idinpaint.runinfo import provenance, write_json
 

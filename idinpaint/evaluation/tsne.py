@@ -33,9 +33,9 @@ from idinpaint.data.lfw import default_aligned_root
 from idinpaint.data.registry import IMAGE_SUFFIXES, DatasetError, dataset_root
 from idinpaint.evaluation.cache import embed_condition, fill_chunk, filled_cache_dir
 from idinpaint.evaluation.embeddings import embed_folder
-from idinpaint.evaluation.lfw import clean_landmarks_lookup
+from idinpaint.evaluation.clean import clean_landmarks_lookup
 from idinpaint.fillers import Filler, build_filler
-from idinpaint.imageio import _atomic_write_bytes
+from idinpaint.imageio import atomic_write_bytes
 from idinpaint.occlusion import CLEAN, canonical_spec, crop_landmarks_of, occlude_faces, parse_spec, region_label
 from idinpaint.paths import results_dir
 from idinpaint.recognizers import get_recognizer
@@ -258,7 +258,7 @@ def write_tsne(conditions: Sequence[TsneCondition], subjects: Subjects, folder=N
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     npz_path = folder / f"{stem}.npz"
-    _atomic_write_bytes(npz_path, buffer.getvalue())
+    atomic_write_bytes(npz_path, buffer.getvalue())
     return [json_path, npz_path]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import Pair, default_aligned_root, load_pairs, unpaired_crops
 from idinpaint.fillers.base import Filler
-from idinpaint.imageio import _atomic_write_bytes
+from idinpaint.imageio import atomic_write_bytes
 from idinpaint.paths import cache_dir
 from idinpaint.runinfo import write_json
 
@@ -95,7 +95,7 @@ class MeanFaceFiller(Filler):
             raise ValueError(f"{path}: mean face files are .npy")
         buffer = io.BytesIO()
         np.save(buffer, mean, allow_pickle=False)
-        _atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue())
         return path
 
     @classmethod

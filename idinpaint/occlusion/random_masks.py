@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from idinpaint.align import CROP_SIZE
-from idinpaint.occlusion.regions import REGION_NAMES, _check_size, region_mask
+from idinpaint.occlusion.regions import REGION_NAMES, check_size, region_mask
 
 #: Hole-fraction bounds of :func:`free_form_mask` by default. Below 5 % a hole is a few thin
 #: scratches that any filler repairs and recognizers ignore; above 45 % the "face" left is mostly
@@ -40,7 +40,7 @@ def random_part_mask(rng: np.random.Generator, size: int = CROP_SIZE) -> np.ndar
 def random_block_mask(rng: np.random.Generator, block_size: int, size: int = CROP_SIZE) -> np.ndarray:
     """A ``block_size`` square hole fully inside the ``size`` x ``size`` image, at a uniform random place."""
     rng = _check_rng(rng)
-    size = _check_size(size)
+    size = check_size(size)
     if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or not 1 <= block_size <= size:
         raise ValueError(f"block_size must be an integer in [1, {size}], got {block_size!r}")
     x, y = (int(v) for v in rng.integers(0, size - block_size + 1, size=2))
@@ -100,7 +100,7 @@ def free_form_mask(
     deterministic; after ``max_tries`` failed draws a RuntimeError names the parameters to change.
     """
     rng = _check_rng(rng)
-    size = _check_size(size)
+    size = check_size(size)
     scale = size / CROP_SIZE
     min_width = 5.0 * scale if min_width is None else float(min_width)
     max_width = 17.0 * scale if max_width is None else float(max_width)

@@ -43,7 +43,8 @@ REGIONS: "OrderedDict[str, tuple[int, int, int, int]]" = OrderedDict(
 REGION_NAMES: tuple[str, ...] = tuple(REGIONS)
 
 
-def _check_size(size) -> int:
+def check_size(size) -> int:
+    """``size`` as an int: a square crop's side in pixels; ValueError for anything else."""
     if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive integer (pixels of a square crop), got {size!r}")
     return int(size)
@@ -53,7 +54,7 @@ def region_box(name: str, size: int = CROP_SIZE) -> tuple[int, int, int, int]:
     """The box of region ``name`` on a ``size`` x ``size`` crop (scaled from the 112 definition)."""
     if name not in REGIONS:
         raise ValueError(f"unknown region {name!r}; valid regions: {', '.join(REGION_NAMES)}")
-    size = _check_size(size)
+    size = check_size(size)
     if size == CROP_SIZE:
         return REGIONS[name]
     scale = size / CROP_SIZE

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from idinpaint.checkpoints import export_checkpoint, read_checkpoint
-from idinpaint.config import load_yaml
+from idinpaint.config import check_keys, load_yaml
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT
@@ -56,6 +56,12 @@ DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
 MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
 STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
 INIT_PARTS = ("ca", "fusor", "discriminator")
+#: Settings a profile or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they
+#: have their default in the code. Anything else is a typo (:func:`idinpaint.config.check_keys`).
+CODE_DEFAULT_KEYS = ("trainer.export", "trainer.projector_every", "discriminator.local", "fusor.band_limit",
+                     "fusor.luma_only")
+#: Sections whose keys are names, not settings: the loss weights of each model.
+OPEN_KEYS = ("losses.ca", "losses.fusor")
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -82,8 +88,12 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
         chain.append(name)
         name = (profiles[name] or {}).get("extends")
     config = raw.get("defaults") or {}
+    known = {**config, "stages": None}
     for name in reversed(chain):
+        check_keys({k: v for k, v in (profiles[name] or {}).items() if k != "extends"}, known,
+                   f"{path}: profile {name}", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
         config = deep_merge(config, {k: v for k, v in (profiles[name] or {}).items() if k != "extends"})
+    check_keys(overrides or {}, known, "--set", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
     config = deep_merge(config, overrides or {})
     config["profile"] = profile
     stages = config.get("stages") or []
@@ -101,6 +111,7 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
         bad_parts = sorted(set(s.get("init_only") or ()) - set(INIT_PARTS))
         if bad_parts:
             raise ValueError(f"stage {s['name']}: init_only takes {', '.join(INIT_PARTS)}, got {bad_parts}")
+        check_keys(s.get("data") or {}, known.get("data") or {}, f"stage {s['name']}")
         if (s.get("steps") is None) == (s.get("epochs") is None):
             raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
     export = (config.get("trainer") or {}).get("export", "best")
