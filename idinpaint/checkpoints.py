@@ -135,7 +135,12 @@ def export_checkpoint(source, target, ca_only: bool = False) -> Path:
     """Write a small inference-only file (kind, configs, ``state_dicts``) from a training checkpoint
     or an exported file. ``ca_only``: keep only the CA (kind ``ca``) — e.g. to train a fresh Fusor on
     a shipped model's CA with ``init_from``."""
-    checkpoint = read_checkpoint(source)
+    return write_inference_file(read_checkpoint(source), target, ca_only=ca_only, source=source)
+
+
+def write_inference_file(checkpoint: dict, target, ca_only: bool = False, source="checkpoint") -> Path:
+    """:func:`export_checkpoint` of a checkpoint already in memory (``{"idinpaint": meta,
+    "state_dict": ...}``, e.g. a training module's state: the EMA snapshots of a run)."""
     meta = dict(checkpoint["idinpaint"])
     if meta.get("kind") not in KINDS:
         raise CheckpointError(f"{source}: unknown model kind {meta.get('kind')!r}")

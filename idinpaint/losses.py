@@ -202,6 +202,15 @@ def feature_matching_loss(fake_features: Sequence[Sequence[torch.Tensor]],
     return torch.stack(terms).mean()
 
 
+def r1_penalty(real_logits: Logits, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al., ICML 2018): the mean over images of ``||grad_x sum D(x)||^2`` at the real
+    images ``real`` (which must require grad; ``real_logits`` = D(real), every scale summed). The
+    caller scales it by gamma / 2."""
+    total = sum(r.sum() for r in _as_list(real_logits))
+    (grad,) = torch.autograd.grad(total, real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
 def identity_similarity(embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample cosine similarity (N,) of two embedding batches (normalised here)."""
     return F.cosine_similarity(embedding.float(), target.float(), dim=1, eps=1e-8)

@@ -6,7 +6,13 @@ Both use manual optimisation with the step split into readable halves, as LaMa's
 * :meth:`discriminator_step` — hinge loss of the multiscale discriminator on real vs the
   (detached) composited output -> (loss, logs).
 
-``training_step`` runs the generator step, then the discriminator step. Before any backward pass
+``training_step`` runs the generator step, then the discriminator step. The ``gan`` section of the
+config adds the tools for adversarial training on a few thousand faces: DiffAugment on every
+discriminator input (``gan.augment``, :mod:`.augment`), a lazy R1 penalty on the real images
+(``gan.r1`` = gamma, every ``gan.r1_every`` discriminator steps; Mescheder et al., 2018), and an EMA
+copy of the generator (``gan.ema`` = decay) that validation and the exported inference file use;
+spectral norm and an optional full-resolution window on the hole are the discriminator's own
+(:mod:`idinpaint.models.discriminator`). Before any backward pass
 every loss is checked: a NaN/inf raises :class:`NonFiniteLossError` (agreed across DDP ranks), so
 the run stops with a one-line message and no checkpoint is written from the broken state — the
 last good ``last.ckpt`` stays on disk.
@@ -26,6 +32,8 @@ of ``state_dict``.
 """
 from __future__ import annotations
 
+import copy
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -36,6 +44,7 @@ from idinpaint.data.lfw import identity_of
 from idinpaint.models import get_model
 from idinpaint.models.layers import composite
 from idinpaint.recognizers.sface import load_sface_module
+from idinpaint.training.augment import diff_augment, parse_policy
 
 ID_SOURCES = ("prior", "occluded", "reference")
 #: Validations between two projector logs of the first validation batch (``trainer.projector_every``).
@@ -74,6 +83,8 @@ class InpaintModule(pl.LightningModule):
     kind = "base"
     loss_section = "ca"
     loss_terms: tuple[str, ...] = ()
+    #: The network this module trains (the attribute name), and so the one its EMA copy follows.
+    generator_name = ""
 
     def __init__(self, config: dict, stage: str = "", id_weight: float | None = None):
         super().__init__()
@@ -96,6 +107,69 @@ class InpaintModule(pl.LightningModule):
             raise ValueError(f"losses.{self.loss_section}: unknown weights {unknown}; valid: {', '.join(self.loss_terms)}")
         self._grid_logged_at = -1
         self._projector_validations, self._projector_logged_at = 0, -1
+        gan = config.get("gan") or {}
+        self.augment = parse_policy(gan.get("augment"))
+        self.r1_gamma, self.r1_every = float(gan.get("r1", 0) or 0), max(1, int(gan.get("r1_every", 1) or 1))
+        self.ema_decay = float(gan.get("ema", 0) or 0)
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"gan.ema must be a decay in [0, 1), got {self.ema_decay}")
+        self._d_steps = 0
+
+    # --- the generator's EMA copy ---------------------------------------------------------------
+    def setup_ema(self) -> None:
+        """After the generator exists: its EMA copy ``<generator>_ema`` (frozen, in checkpoints), when
+        ``gan.ema`` > 0. It is copied from the generator at the first training step, so a stage that
+        starts from other weights averages from there; a resumed stage restores it."""
+        if self.ema_decay > 0:
+            ema = copy.deepcopy(getattr(self, self.generator_name)).requires_grad_(False).eval()
+            setattr(self, f"{self.generator_name}_ema", ema)
+            self.register_buffer("ema_started", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def ema(self):
+        return getattr(self, f"{self.generator_name}_ema", None)
+
+    @property
+    def evaluated(self):
+        """The generator validation and export use: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else getattr(self, self.generator_name)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        live = getattr(self, self.generator_name)
+        if not bool(self.ema_started):
+            self.ema.load_state_dict(live.state_dict())
+            self.ema_started.fill_(True)
+            return
+        for averaged, current in zip(self.ema.parameters(), live.parameters()):
+            averaged.lerp_(current.detach(), 1.0 - self.ema_decay)
+        for averaged, current in zip(self.ema.buffers(), live.buffers()):
+            averaged.copy_(current)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.ema is not None:
+            self.ema.eval()
+        return self
+
+    # --- the critic -------------------------------------------------------------------------------
+    def critic(self, image, mask, features: bool = False):
+        """The discriminator on a DiffAugmented copy of (image, mask) (no augmentation when off)."""
+        if self.augment:
+            image, mask = diff_augment(image, mask, self.augment)
+        return self.discriminator(image, mask, features=features)
+
+    def paired_critic_features(self, fake, real, mask):
+        """(fake logits, fake features, real features): both through the *same* random augmentation,
+        so feature matching compares like with like; the real pass has no gradient."""
+        devices = [fake.device] if fake.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            fake_logits, fake_feats = self.critic(fake, mask, features=True)
+        with torch.no_grad():
+            _, real_feats = self.critic(real, mask, features=True)
+        return fake_logits, fake_feats, real_feats
 
     # --- helpers ---------------------------------------------------------------------------
     @property
@@ -150,6 +224,7 @@ class InpaintModule(pl.LightningModule):
         self.check_finite("generator", logs_g, batch_idx)
         self._step(opt_g, loss_g)
         self.untoggle_optimizer(opt_g)
+        self.update_ema()
         logs = dict(logs_g)
         if self.discriminator is not None:
             opt_d = optimizers[1]
@@ -164,17 +239,27 @@ class InpaintModule(pl.LightningModule):
         return None
 
     def discriminator_step(self, batch, outputs):
-        """Hinge loss: D(real target) vs D(composited output, detached); both see the mask."""
+        """Hinge loss: D(real target) vs D(composited output, detached); both see the mask (and are
+        augmented, see :meth:`critic`). Every ``r1_every`` steps the R1 penalty
+        ``gamma / 2 * E ||grad_x D(x)||^2`` on the real images is added, scaled by ``r1_every``."""
         image, mask = batch["image"], batch["mask"]
         fake = outputs["fake"].detach()
-        real_logits = self.discriminator(image, mask)
-        fake_logits = self.discriminator(fake, mask)
+        self._d_steps += 1
+        penalise = self.r1_gamma > 0 and self._d_steps % self.r1_every == 0
+        real = image.detach().requires_grad_(True) if penalise else image
+        real_logits = self.critic(real, mask)
+        fake_logits = self.critic(fake, mask)
         loss = L.hinge_d_loss(real_logits, fake_logits)
-        return loss, {"d_hinge": loss, "d_real": torch.stack([r.mean() for r in real_logits]).mean(),
-                      "d_fake": torch.stack([f.mean() for f in fake_logits]).mean()}
+        logs = {"d_hinge": loss, "d_real": torch.stack([r.mean() for r in real_logits]).mean(),
+                "d_fake": torch.stack([f.mean() for f in fake_logits]).mean()}
+        if penalise:
+            r1 = L.r1_penalty(real_logits, real)
+            logs["r1"] = r1
+            loss = loss + 0.5 * self.r1_gamma * self.r1_every * r1
+        return loss, logs
 
     def _adversarial(self, fake, mask):
-        return L.hinge_g_loss(self.discriminator(fake, mask))
+        return L.hinge_g_loss(self.critic(fake, mask))
 
     # --- validation -------------------------------------------------------------------------
     def validation_outputs(self, batch) -> dict[str, torch.Tensor]:
@@ -270,11 +355,13 @@ class CAModule(InpaintModule):
 
     kind = "ca"
     loss_section = "ca"
-    loss_terms = ("coarse_hole", "coarse_valid", "hole", "valid", "adv", "id")
+    loss_terms = ("coarse_hole", "coarse_valid", "hole", "valid", "adv", "fm", "id")
+    generator_name = "ca"
 
     def __init__(self, config: dict, stage: str = "", id_weight: float | None = None):
         super().__init__(config, stage, id_weight)
         self.ca = get_model("ca", **config["ca"])
+        self.setup_ema()
 
     def generator_parameters(self):
         return self.ca.parameters()
@@ -288,8 +375,15 @@ class CAModule(InpaintModule):
         rec = L.reconstruction_loss(refined, image, mask)
         terms = {"coarse_hole": coarse_rec["hole"], "coarse_valid": coarse_rec["valid"],
                  "hole": rec["hole"], "valid": rec["valid"]}
+        if w.get("fm", 0) > 0 and self.discriminator is None:
+            raise ValueError("losses.ca.fm (feature matching) needs the discriminator: set adv > 0")
         if w.get("adv", 0) > 0:
-            terms["adv"] = self._adversarial(final, mask)
+            if w.get("fm", 0) > 0:
+                fake_logits, fake_feats, real_feats = self.paired_critic_features(final, image, mask)
+                terms["adv"] = L.hinge_g_loss(fake_logits)
+                terms["fm"] = L.feature_matching_loss(fake_feats, real_feats)
+            else:
+                terms["adv"] = self._adversarial(final, mask)
         if w.get("id", 0) > 0:
             with torch.no_grad():
                 target = self.embed(image)
@@ -299,12 +393,15 @@ class CAModule(InpaintModule):
 
     @torch.no_grad()
     def validation_outputs(self, batch):
-        _, refined = self.ca(batch["image"], batch["mask"])
+        _, refined = self.evaluated(batch["image"], batch["mask"])
         final = composite(refined, batch["image"], batch["mask"])
         return {"final": final, "ca": final}
 
     def inference_meta(self) -> dict:
-        return checkpoint_meta("ca", self.stage, {"ca": dict(self.ca.config)})
+        meta = checkpoint_meta("ca", self.stage, {"ca": dict(self.ca.config)})
+        if self.ema is not None:  # the inference file carries the averaged weights
+            meta["prefixes"]["ca"] = "ca_ema."
+        return meta
 
 
 class FusorModule(InpaintModule):
@@ -322,6 +419,7 @@ class FusorModule(InpaintModule):
     kind = "ca_id"
     loss_section = "fusor"
     loss_terms = ("adv", "att", "id", "hole", "valid", "chroma", "fm")
+    generator_name = "fusor"
 
     def __init__(self, config: dict, stage: str = "", id_weight: float | None = None):
         super().__init__(config, stage, id_weight)
@@ -329,6 +427,7 @@ class FusorModule(InpaintModule):
         self.ca.requires_grad_(False)
         self.ca.eval()
         self.fusor = get_model("fusor", **config["fusor"])
+        self.setup_ema()
         self.id_source = config.get("sampler", {}).get("source", "prior")
         if self.id_source not in ID_SOURCES:
             raise ValueError(f"sampler.source must be one of {', '.join(ID_SOURCES)}, got {self.id_source!r}")
@@ -370,9 +469,7 @@ class FusorModule(InpaintModule):
             raise ValueError("losses.fusor.fm (feature matching) needs the discriminator: set adv > 0")
         if w.get("adv", 0) > 0:
             if w.get("fm", 0) > 0:
-                fake_logits, fake_feats = self.discriminator(out, mask, features=True)
-                with torch.no_grad():
-                    _, real_feats = self.discriminator(image, mask, features=True)
+                fake_logits, fake_feats, real_feats = self.paired_critic_features(out, image, mask)
                 terms["adv"] = L.hinge_g_loss(fake_logits)
                 terms["fm"] = L.feature_matching_loss(fake_feats, real_feats)
             else:
@@ -393,12 +490,15 @@ class FusorModule(InpaintModule):
     @torch.no_grad()
     def validation_outputs(self, batch):
         prior, z_id = self.prior_and_identity(batch)
-        out, _, _ = self.fusor(prior, batch["mask"], z_id)
+        out, _, _ = self.evaluated(prior, batch["mask"], z_id)
         return {"final": out, "ca": prior}
 
     def inference_meta(self) -> dict:
-        return checkpoint_meta("ca_id", self.stage, {"ca": dict(self.ca.config), "fusor": dict(self.fusor.config)},
-                              sampler={"source": self.id_source})
+        meta = checkpoint_meta("ca_id", self.stage, {"ca": dict(self.ca.config), "fusor": dict(self.fusor.config)},
+                               sampler={"source": self.id_source})
+        if self.ema is not None:
+            meta["prefixes"]["fusor"] = "fusor_ema."
+        return meta
 
 
 MODULES = {"ca": CAModule, "fusor": FusorModule}

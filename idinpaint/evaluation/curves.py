@@ -1,0 +1,148 @@
+"""Learning curves of a long adversarial run on both axes: *is it a face* and *is it this person*.
+
+A run with ``trainer.snapshot_every`` keeps its evaluated generator (the EMA copy) every N batches in
+``<run>/<stage>/snapshots/step_NNNNNN.pt``. :func:`learning_curves` scores each snapshot on the
+run's own held-out validation crops (people the model never trained on and never evaluated on: the
+split ``idinpaint train`` made, :func:`~idinpaint.data.lfw.validation_crops`) at the hardest regions:
+
+* realism: the C2ST AUC of the fill against real hole content (:func:`.realism.c2st`; 0.5 = told
+  apart no better than chance);
+* identity: the margin of an independent recognizer (dlib by default, never a training loss):
+  retention minus impostor similarity (:func:`.retention.identity_retention`).
+
+The same numbers for reference fillers on the same crops (Telea and the shipped CA + ID by default)
+are the lines a curve has to cross. Every score is cached as JSON beside the snapshots
+(``<run>/<stage>/curves/``), so scoring resumes and a growing run only scores its new snapshots;
+the table goes to ``<run>/<stage>/curves.csv``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from idinpaint.data.aligned import read_faces
+from idinpaint.data.lfw import identity_of, validation_crops
+from idinpaint.evaluation.realism import C2ST_VERSION, c2st
+from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention
+from idinpaint.fillers import Filler
+from idinpaint.fillers.learned import CheckpointFiller
+from idinpaint.occlusion import region_mask
+from idinpaint.runinfo import write_json, write_text
+
+CURVE_FIELDS = ("label", "batches", "c2st_auc", "c2st_low", "c2st_high", "margin", "margin_se", "retention")
+DEFAULT_BASELINES = ("telea", "ca_id")
+
+
+def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
+    """(batches, path) of every snapshot of ``stage`` in ``run_dir``, in training order."""
+    folder = Path(run_dir) / stage / "snapshots"
+    found = []
+    for path in sorted(folder.glob("step_*.pt")):
+        try:
+            found.append((int(path.stem.split("_", 1)[1]), path))
+        except ValueError:
+            continue
+    return found
+
+
+def run_settings(run_dir) -> dict:
+    """The half, aligned folder, validation size and seed a run folder was trained with."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.json)")
+    config = json.loads(path.read_text())
+    data = config.get("data") or {}
+    return {"half": str(data.get("half", "A")).upper(), "root": data.get("root") or "data/lfw-112",
+            "val_images": int(data.get("val_images", 64)), "seed": int(config.get("seed", 0))}
+
+
+def score_fillers(fillers: Mapping[str, Filler], images: np.ndarray, relatives: Sequence[str], recognizer,
+                  regions: Sequence[str] = HARDEST, seed: int = 0) -> dict[str, dict]:
+    """Both axes of each filler on ``images`` at ``regions``: ``{label: {region: {c2st_auc, c2st_low,
+    c2st_high, margin, margin_se, retention}, "mean": {...}}}`` (the mean over regions; its margin
+    standard error is over faces, each face's margin averaged over the regions)."""
+    identities = [identity_of(r) or r for r in relatives]
+    filled = fill_regions(images, fillers, regions)
+    identity = identity_retention(recognizer, images, fillers, regions, identities=identities, filled=filled)
+    rows = {(r["region"], r["filler"]): r for r in identity["rows"]}
+    out = {}
+    for label in fillers:
+        entry = {}
+        for region in regions:
+            masks = np.repeat(region_mask(region)[None], len(images), axis=0)
+            judged = c2st(images, filled[(region, label)][0], masks, relatives, seed=seed)
+            row = rows[(region, label)]
+            entry[region] = {"c2st_auc": judged.auc, "c2st_low": judged.low, "c2st_high": judged.high,
+                             "margin": row["margin"], "retention": row["retention"],
+                             "margin_se": row["margin_sd"] / math.sqrt(row["n"])}
+        per_face = np.mean([identity["per_image_margin"][(region, label)] for region in regions], axis=0)
+        entry["mean"] = {key: float(np.mean([entry[r][key] for r in regions]))
+                         for key in ("c2st_auc", "c2st_low", "c2st_high", "margin", "retention")}
+        entry["mean"]["margin_se"] = float(per_face.std(ddof=1) / math.sqrt(len(per_face)))
+        out[label] = entry
+    return out
+
+
+def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["scores"]
+    scores = compute()
+    write_json(path, {"key": key, "scores": scores})
+    return scores
+
+
+def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, baselines: Sequence[str] = DEFAULT_BASELINES,
+                    regions: Sequence[str] = HARDEST, aligned_root=None, limit: int | None = None,
+                    log: Callable[[str], None] = print) -> list[dict]:
+    """Score every ``every``-th snapshot of ``stage`` (and the last one) and the ``baselines`` on the
+    run's held-out validation crops; returns the rows of ``curves.csv`` (one per snapshot and region
+    plus ``mean``, and one per baseline with ``batches`` empty). ``limit``: at most this many crops."""
+    from idinpaint.recognizers import get_recognizer
+
+    settings = run_settings(run_dir)
+    root = Path(aligned_root or settings["root"])
+    relatives = validation_crops(settings["half"], settings["val_images"], settings["seed"], aligned_root=root)
+    if limit:
+        relatives = relatives[: int(limit)]
+    images = read_faces(root, relatives)
+    recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
+    found = snapshot_files(run_dir, stage)
+    if not found:
+        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+    chosen = [s for i, s in enumerate(found) if i % max(1, int(every)) == 0 or i == len(found) - 1]
+    folder = Path(run_dir) / stage / "curves"
+    base_key = {"crops": len(relatives), "regions": list(regions), "recognizer": recognizer.name, "judge": C2ST_VERSION,
+                "half": settings["half"]}
+    rows = []
+
+    def add(label: str, batches, scores: dict) -> None:
+        for region in [*regions, "mean"]:
+            rows.append({"label": label, "batches": batches, "region": region,
+                         **{k: scores[region][k] for k in CURVE_FIELDS[2:]}})
+
+    fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=root) if baselines else ({}, {})
+    for label, filler in fillers.items():
+        log(f"curves: baseline {label} on {len(relatives)} validation crops of half {settings['half']}")
+        scores = _cached(folder / f"baseline_{label}.json", {**base_key, "filler": label},
+                         lambda: score_fillers({label: filler}, images, relatives, recognizer, regions)[label])
+        add(label, "", scores)
+    for position, (batches, path) in enumerate(chosen, 1):
+        log(f"curves: {stage} at batch {batches} ({position} of {len(chosen)})")
+        filler = CheckpointFiller(path, kind=None, backend="torch", share_ca=False)
+        scores = _cached(folder / f"{path.stem}.json", {**base_key, "sha256": filler.sha256},
+                         lambda: score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage])
+        add(stage, batches, scores)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["label", "batches", "region", *CURVE_FIELDS[2:]])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(Path(run_dir) / stage / "curves.csv", buffer.getvalue())
+    return rows

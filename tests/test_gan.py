@@ -1,0 +1,135 @@
+"""The tools for adversarial training on few faces: DiffAugment, the hole window of the
+discriminator, R1, the generator's EMA copy (validation, export, resume), snapshots and a stage
+that grows over several runs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from idinpaint.losses import r1_penalty
+from idinpaint.models.discriminator import MultiscaleDiscriminator
+from idinpaint.training.augment import diff_augment, parse_policy, translation
+
+from test_training import _overrides, _synthetic_faces
+
+GAN = {"augment": "color,translation,cutout", "r1": 1.0, "r1_every": 1, "ema": 0.5}
+
+
+def test_policy_names_are_checked():
+    assert parse_policy("color, cutout") == ("color", "cutout")
+    assert parse_policy(None) == ()
+    with pytest.raises(ValueError, match="unknown transforms \\['rotate'\\]"):
+        parse_policy("color,rotate")
+
+
+def test_translation_moves_the_mask_with_the_image_and_augmentation_is_differentiable():
+    torch.manual_seed(0)
+    image = torch.full((4, 3, 32, 32), -1.0)
+    mask = torch.zeros(4, 1, 32, 32)
+    image[:, :, 10:14, 12:20] = 1.0
+    mask[:, :, 10:14, 12:20] = 1.0
+    moved, moved_mask = translation(image, mask)
+    assert not torch.equal(moved_mask, mask.expand_as(moved_mask))  # some image moved (seeded)
+    assert torch.equal(moved[:, :1] > 0, moved_mask > 0.5)  # the hole went where the pixels went
+    x = image.clone().requires_grad_(True)
+    out, _ = diff_augment(x, mask, "color,translation,cutout")
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_the_hole_window_is_centred_on_the_hole_and_judged_at_full_resolution():
+    disc = MultiscaleDiscriminator(width=4, scales=2, layers=3, local=16)
+    image = torch.randn(2, 3, 64, 64)
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[0, :, 4:8, 4:8] = 1      # near the corner: the window is shifted inside the image
+    mask[1, :, 40:44, 30:34] = 1
+    windows = disc.hole_windows(torch.cat([image, mask], 1), mask)
+    assert windows.shape == (2, 4, 16, 16)
+    assert torch.equal(windows[0, :3], image[0, :, 0:16, 0:16])
+    assert torch.equal(windows[1, :3], image[1, :, 33:49, 23:39])
+    logits = disc(image, mask)
+    assert len(logits) == 3 and logits[-1].shape[-1] == 2  # two scales + the window (16 / 2**3)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        MultiscaleDiscriminator(width=4, scales=1, layers=3, local=12)
+
+
+def test_r1_is_the_squared_input_gradient_of_the_real_logits():
+    x = torch.randn(3, 2, 4, 4, requires_grad=True)
+    w = torch.randn(2, 4, 4)
+    logits = [(x * w).sum(dim=(1, 2, 3)), 2 * (x * w).sum(dim=(1, 2, 3))]   # d/dx = 3 w per image
+    assert float(r1_penalty(logits, x)) == pytest.approx(float(9 * w.pow(2).sum()), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    return _synthetic_faces(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
+def gan_run(faces, tmp_path_factory):
+    from idinpaint.training.stages import run_training
+
+    output = tmp_path_factory.mktemp("gan") / "run"
+    stages = [{"name": "ca", "model": "ca", "steps": 2}]
+    overrides = _overrides(faces, stages=stages, gan=GAN,
+                           losses={"ca": {"adv": 0.3, "fm": 1.0}},
+                           discriminator={"width": 8, "scales": 2, "layers": 3, "local": 32},
+                           trainer={"snapshot_every": 1, "checkpoint_every": 1})
+    summary = run_training(profile="smoke", output=output, overrides=overrides, log=lambda *_: None)
+    return output, summary, overrides
+
+
+def test_ema_generator_is_what_validation_and_the_inference_file_use(gan_run):
+    from idinpaint.checkpoints import read_checkpoint
+
+    output, summary, _ = gan_run
+    assert summary["status"] == "done", summary.get("error")
+    last = torch.load(output / "ca" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = last["state_dict"]
+    ema = {k[len("ca_ema."):]: v for k, v in state.items() if k.startswith("ca_ema.")}
+    live = {k[len("ca."):]: v for k, v in state.items() if k.startswith("ca.")}
+    assert ema and set(ema) == set(live) and bool(state["ema_started"])
+    assert any(not torch.equal(ema[k], live[k]) for k in ema)  # averaged, not a copy
+    exported = read_checkpoint(output / "ca" / "inpainter.pt")["idinpaint"]["state_dicts"]["ca"]
+    assert all(torch.equal(exported[k], ema[k]) for k in ema)
+
+
+def test_snapshots_follow_the_batches(gan_run):
+    from idinpaint.evaluation.curves import snapshot_files
+
+    output, _, _ = gan_run
+    assert [b for b, _ in snapshot_files(output, "ca")] == [1, 2]
+
+
+def test_a_finished_stage_grows_when_its_steps_are_raised(gan_run, tmp_path):
+    import shutil
+
+    from idinpaint.training.stages import run_training
+
+    source, _, overrides = gan_run
+    output = tmp_path / "grown"
+    shutil.copytree(source, output)
+    longer = dict(overrides, stages=[{"name": "ca", "model": "ca", "steps": 3}])
+    summary = run_training(profile="smoke", output=output, overrides=longer, log=lambda *_: None)
+    record = summary["stages"][0]
+    assert record["resumed_from"] == str(output / "ca" / "last.ckpt")
+    assert record["batches"] == 3 and record["batches_run"] == 1
+    assert json.loads((output / "ca" / "stage.json").read_text())["status"] == "done"
+    from idinpaint.evaluation.curves import snapshot_files
+
+    assert [b for b, _ in snapshot_files(output, "ca")] == [1, 2, 3]
+
+
+def test_a_fusor_stage_starts_from_the_averaged_ca(gan_run, faces, tmp_path):
+    from idinpaint.training.modules import FusorModule
+    from idinpaint.training.stages import _init_module, load_training_config
+
+    output, _, overrides = gan_run
+    config = load_training_config(profile="smoke", overrides=overrides)
+    module = FusorModule(config, stage="f")
+    _init_module(module, output / "ca" / "last.ckpt", log=lambda *_: None)
+    state = torch.load(output / "ca" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    for key, value in module.ca.state_dict().items():
+        assert torch.equal(value, state[f"ca_ema.{key}"])
