@@ -1,6 +1,7 @@
 """Run configuration: one YAML format. Profiles live in ``config/profiles.yaml``."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import yaml
@@ -24,11 +25,42 @@ def load_yaml(path) -> dict:
     return loaded
 
 
+#: The settings a run profile of ``config/profiles.yaml`` may have (the notebooks and the runner read them).
+RUN_PROFILE_KEYS = {"aligned_dir": None, "pairs_per_fold": None, "workers": None, "recognizers": None,
+                    "regions": None, "fills": None, "fillers": None, "tsne_people": None,
+                    "tsne_images_per_person": None, "notebook_parameters": {}}
+
+
+def check_keys(config: dict, known: dict, where: str, extra=(), open_paths=(), prefix: str = "") -> None:
+    """Every key of ``config``, at every depth, must be known: a key of ``known`` at the same place
+    (e.g. a YAML ``defaults`` block) or one of the dotted paths in ``extra`` (settings with a default
+    in the code). Below a dotted path of ``open_paths`` anything goes (e.g. per-notebook parameters).
+    An unknown key is a one-line ValueError naming it, where it was found and the closest known key
+    (a typo such as ``trainer.max_epochz`` fails before any work instead of being saved and ignored)."""
+    for key, value in (config or {}).items():
+        path = f"{prefix}{key}"
+        if path in open_paths:
+            continue
+        level = [k for k in (known or {})] + [p[len(prefix):] for p in extra
+                                               if p.startswith(prefix) and "." not in p[len(prefix):]]
+        if key not in level:
+            match = difflib.get_close_matches(str(key), [str(k) for k in level], n=1, cutoff=0.6)
+            hint = f"; did you mean {prefix}{match[0]}?" if match else ""
+            known_here = ", ".join(sorted(str(k) for k in level)) or "none"
+            raise ValueError(f"{where}: unknown key {path!r}{hint} (known {'under ' + prefix[:-1] if prefix else 'keys'}: "
+                             f"{known_here})")
+        below = (known or {}).get(key)
+        if isinstance(value, dict) and (isinstance(below, dict) or any(p.startswith(path + ".") for p in extra)):
+            check_keys(value, below if isinstance(below, dict) else {}, where, extra, open_paths, prefix=path + ".")
+
+
 def load_profile(name: str, path=PROFILES_FILE) -> dict:
-    """A profile's settings, with ``aligned_dir`` resolved against the repository root."""
+    """A profile's settings, with ``aligned_dir`` resolved against the repository root; an unknown
+    setting (a typo) is a one-line error naming it (:func:`check_keys`)."""
     profiles = load_yaml(path)
     if name not in profiles:
         raise ValueError(f"{path}: unknown profile {name!r}; choose one of {', '.join(profiles)}")
+    check_keys(profiles[name] or {}, RUN_PROFILE_KEYS, f"{path}: profile {name}", open_paths=("notebook_parameters",))
     profile = dict(profiles[name])
     if profile.get("aligned_dir"):
         aligned = Path(profile["aligned_dir"])

@@ -32,6 +32,9 @@ def add_parser(commands) -> None:
     q = add_command(targets, "lfw", _cmd_evaluate_lfw, "clean LFW 10-fold verification")
     add_recognizers(q, ["sface"])
     _add_lfw_options(q, "results/lfw_clean")
+    q.add_argument("--thresholds-file", default=None, metavar="FILE",
+                   help="also write each recognizer's best-accuracy threshold on these pairs here (what `recover` "
+                        "uses; the shipped one is checkpoints/recognizer_thresholds.json)")
 
     q = add_command(targets, "occluded", _cmd_evaluate_occluded,
                     "LFW with occluded (and filled) second images, per region and filler")
@@ -141,9 +144,11 @@ def _folds_suffix(folds) -> str:
 
 def _cmd_evaluate_lfw(args) -> int:
     """Score every View-2 pair of the aligned crops with each recognizer; writes
-    <output>/<recognizer>.json and a ROC figure per recognizer."""
+    <output>/<recognizer>.json (10-fold result and the best-accuracy threshold on all the pairs) and a
+    ROC figure per recognizer; --thresholds-file also writes the thresholds together, for `recover`."""
     from idinpaint.data.lfw import default_aligned_root
     from idinpaint.evaluation.clean import evaluate_clean
+    from idinpaint.evaluation.thresholds import threshold_entry, write_thresholds
     from idinpaint.figures import plot_roc, save_figure
     from idinpaint.paths import results_dir
     from idinpaint.runinfo import provenance, write_json
@@ -154,21 +159,28 @@ def _cmd_evaluate_lfw(args) -> int:
     output_file = args.output if args.output and Path(args.output).suffix == ".json" else None
     if output_file and len(args.recognizers) > 1:
         raise CLIError(f"--output {args.output}: give a folder (it gets <recognizer>.json for each recognizer)")
-    check_outputs(args, output="file" if output_file else "folder", figures="folder")
+    check_outputs(args, output="file" if output_file else "folder", figures="folder", thresholds_file="file")
+    best = {}
     for name in args.recognizers:
         started = time.time()
         recognizer = _recognizer(name, args.workers)
         result, scores, pairs = evaluate_clean(recognizer, aligned, args.lfw_root, args.folds)
         seconds = time.time() - started
         print(f"LFW clean, {name}, {result.pairs} pairs: {result.line()}")
+        labels = [p.same for p in pairs]
+        best[name] = threshold_entry(scores, labels)
+        print(f"  best-accuracy threshold on all {best[name]['pairs']} pairs: cosine {best[name]['threshold']:.4f} "
+              f"({100 * best[name]['accuracy']:.2f} %)")
         extra = {"dlib_fallback_boxes": recognizer.fallbacks} if hasattr(recognizer, "fallbacks") else {}
         output = Path(output_file or Path(args.output or results_dir() / "lfw_clean") / f"{name}.json")
         write_json(output, {**provenance({"recognizer": name, "aligned": str(aligned), "folds": args.folds}),
-                            "seconds": round(seconds, 1), "result": result.as_dict(), **extra})
-        labels = [p.same for p in pairs]
+                            "seconds": round(seconds, 1), "result": result.as_dict(), "best_threshold": best[name],
+                            **extra})
         fig = plot_roc({f"{name} clean": (scores, labels)}, title=f"LFW clean, {name}")
         figures = save_figure(fig, f"roc_lfw_clean_{name}{_folds_suffix(args.folds)}", args.figures)
         print(f"wrote {output} and {figures[0]}")
+    if args.thresholds_file:
+        print(f"wrote {write_thresholds(args.thresholds_file, best, aligned)}")
     return 0
 
 

@@ -111,7 +111,7 @@ def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides:
         bad_parts = sorted(set(s.get("init_only") or ()) - set(INIT_PARTS))
         if bad_parts:
             raise ValueError(f"stage {s['name']}: init_only takes {', '.join(INIT_PARTS)}, got {bad_parts}")
-        check_keys(s.get("data") or {}, known.get("data") or {}, f"stage {s['name']}")
+        check_keys(s.get("data") or {}, known.get("data") or {}, f"{path}: stage {s['name']}", prefix="data.")
         if (s.get("steps") is None) == (s.get("epochs") is None):
             raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
     export = (config.get("trainer") or {}).get("export", "best")
