@@ -51,6 +51,7 @@ train-cpu: setup
 # A GPU loan spent training, not setting up (docs/training.md): checks first (CUDA, the aligned crops),
 # then both halves of recipe_gpu, the speed benchmark on cuda, and the pair exported with cards + ONNX.
 GPU_PROFILE ?= recipe_gpu
+GPU_LAST_STAGE ?= fusor_id2
 GPU_PAIR    ?= results/train/$(GPU_PROFILE)_pair
 train-gpu: setup
 	@$(BIN)/python -c "import sys, torch; torch.cuda.is_available() or sys.exit('make train-gpu: no CUDA GPU here (torch.cuda.is_available() is False); it trains $(GPU_PROFILE) on one GPU')"
@@ -58,10 +59,10 @@ train-gpu: setup
 	$(BIN)/idinpaint train --profile $(GPU_PROFILE) --half A
 	$(BIN)/idinpaint train --profile $(GPU_PROFILE) --half B
 	$(BIN)/python benchmarks/bench_method.py --profile $(GPU_PROFILE) --device cuda --steps 40 \
-		--checkpoint results/train/$(GPU_PROFILE)_halfA/fusor_id5/inpainter.pt
-	$(BIN)/idinpaint export --checkpoint results/train/$(GPU_PROFILE)_halfA/fusor_id5/last.ckpt --onnx \
+		--checkpoint results/train/$(GPU_PROFILE)_halfA/$(GPU_LAST_STAGE)/inpainter.pt
+	$(BIN)/idinpaint export --checkpoint results/train/$(GPU_PROFILE)_halfA/$(GPU_LAST_STAGE)/last.ckpt --onnx \
 		--output-file $(GPU_PAIR)/idinpainter_$(GPU_PROFILE)_halfA.pt --runs results/train/$(GPU_PROFILE)_halfA
-	$(BIN)/idinpaint export --checkpoint results/train/$(GPU_PROFILE)_halfB/fusor_id5/last.ckpt --onnx \
+	$(BIN)/idinpaint export --checkpoint results/train/$(GPU_PROFILE)_halfB/$(GPU_LAST_STAGE)/last.ckpt --onnx \
 		--output-file $(GPU_PAIR)/idinpainter_$(GPU_PROFILE)_halfB.pt --runs results/train/$(GPU_PROFILE)_halfB
 
 benchmark: setup

@@ -20,11 +20,16 @@ Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
                       the default) or last.ckpt (``export: last``: selecting by the loss network's own
                       similarity favours whatever fools it most)
     <stage>/stage.json status (done / failed), batches, seconds, images/s, best score
+    <stage>/snapshots/step_NNNNNN.pt  the evaluated generator (its EMA copy where ``gan.ema`` is set)
+                      as an inference file every ``trainer.snapshot_every`` batches, for learning
+                      curves scored afterwards (``idinpaint evaluate curves``)
     tb/<stage>/       TensorBoard logs (every loss, image grids, hparams)
 
 Each stage starts from the previous stage's ``last.ckpt`` (weights; a Fusor stage takes the CA
 from it), or from ``init_from`` when a stage gives one. Re-running the same command resumes:
-finished stages are skipped and an unfinished stage continues from its ``last.ckpt``;
+finished stages are skipped and an unfinished stage continues from its ``last.ckpt``; a finished
+stage whose ``steps`` were raised since (``--set``, or the YAML) continues too, so a long run can
+grow over several sittings;
 ``resume=CKPT`` resumes the stage that checkpoint belongs to. Seeds are fixed
 (``seed_everything(seed, workers=True)``; masks are seeded per item). Trainer settings
 (accelerator, devices, strategy, num_nodes, precision) come from ``trainer`` in the config, so the
@@ -40,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from idinpaint.checkpoints import export_checkpoint, read_checkpoint
+from idinpaint.checkpoints import export_checkpoint, read_checkpoint, write_inference_file
 from idinpaint.config import check_keys, load_yaml
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
@@ -209,7 +214,23 @@ def _callbacks():
         def images_per_second(self) -> float | None:
             return round(self.images / self.seconds, 3) if self.seconds > 0 else None
 
-    return LastCheckpoint, SpeedMeter
+    class Snapshots(pl.Callback):
+        """Every ``every`` batches (counted by the global step, so a resumed stage keeps the grid):
+        the module's inference file (its EMA generator where there is one) into ``folder``."""
+
+        def __init__(self, folder: Path, every: int, optimizers: int):
+            self.folder, self.every, self.optimizers = Path(folder), int(every or 0), optimizers
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            batches = trainer.global_step // self.optimizers
+            if self.every <= 0 or batches % self.every or not trainer.is_global_zero:
+                return
+            target = self.folder / f"step_{batches:06d}.pt"
+            if not target.is_file():
+                write_inference_file({"idinpaint": pl_module.inference_meta(), "state_dict": pl_module.state_dict()},
+                                     target, source=f"{pl_module.stage} at batch {batches}")
+
+    return LastCheckpoint, SpeedMeter, Snapshots
 
 
 def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, optimizers: int):
@@ -218,7 +239,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
     from pytorch_lightning.loggers import TensorBoardLogger
 
     t = config.get("trainer", {})
-    LastCheckpoint, SpeedMeter = _callbacks()
+    LastCheckpoint, SpeedMeter, Snapshots = _callbacks()
     best = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor="val/id_similarity", mode="max",
                            save_top_k=1, save_last=False, auto_insert_metric_name=False,
                            enable_version_counter=False)
@@ -239,7 +260,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
         num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
         sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
         log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
-        callbacks=[best, last, speed], enable_progress_bar=bool(t.get("progress_bar", False)),
+        callbacks=[best, last, speed, Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
         enable_model_summary=False, default_root_dir=str(run_dir), **timing)
     return trainer, best, speed
 
@@ -260,6 +281,10 @@ def _init_module(module, source: Path, log, only=None) -> None:
     if only:
         prefixes = tuple(p for p in prefixes if p.rstrip(".") in only)
     state = checkpoint.get("state_dict")
+    for net, prefix in (meta.get("prefixes") or {}).items():  # e.g. the CA's EMA copy, "ca_ema."
+        if state and prefix != f"{net}." and any(k.startswith(prefix) for k in state):
+            state = {**{k: v for k, v in state.items() if not k.startswith(f"{net}.")},
+                     **{f"{net}.{k[len(prefix):]}": v for k, v in state.items() if k.startswith(prefix)}}
     if state is None and "state_dicts" in meta:
         # An exported inference file (e.g. a shipped checkpoints/*.pt): {network: weights}, no
         # discriminator — a stage initialised from it starts its discriminator from scratch.
@@ -358,7 +383,9 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         status = _stage_status(stage_dir)
         selected = stage is None or stage == name
         skip_before_resume = resume_stage is not None and names.index(name) < names.index(resume_stage)
-        done_before = status.get("status") == "done" and resume_stage != name and stage != name
+        grown = (status.get("status") == "done" and spec.get("steps") is not None
+                 and int(status.get("batches") or 0) < int(spec["steps"]))  # steps raised since: go on
+        done_before = status.get("status") == "done" and not grown and resume_stage != name and stage != name
         # once a stage has (re)trained here, later stages are stale and run again
         if not selected or skip_before_resume or (done_before and not trained_here):
             if (stage_dir / "last.ckpt").is_file():
@@ -381,7 +408,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         ckpt_path = None
         if resume_stage == name:
             ckpt_path = str(resume)
-        elif (stage_dir / "last.ckpt").is_file() and status.get("status") != "done":  # interrupted or failed
+        elif (stage_dir / "last.ckpt").is_file() and (status.get("status") != "done" or grown):  # interrupted, failed, grown
             ckpt_path = str(stage_dir / "last.ckpt")
         if ckpt_path:
             log(f"  resuming from {ckpt_path}")
