@@ -13,9 +13,10 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from idinpaint.align import ARCFACE_TEMPLATE  # noqa: E402
 from idinpaint.data.aligned import aligned_name, read_landmarks  # noqa: E402
+from idinpaint.evaluation.curves import learning_curves  # noqa: E402
 from idinpaint.evaluation.realism import realism_metrics  # noqa: E402
 from idinpaint.evaluation.report import accuracy_table, roc_panels  # noqa: E402
-from idinpaint.imageio import read_rgb  # noqa: E402
+from idinpaint.imageio import overlay, read_rgb  # noqa: E402
 from idinpaint.occlusion import (  # noqa: E402
     FILLS,
     REGION_NAMES,
@@ -27,6 +28,7 @@ from idinpaint.occlusion import (  # noqa: E402
     region_mask,
     texture_groups,
 )
+from idinpaint.occlusion.metrics import mask_metrics  # noqa: E402
 from idinpaint.paths import figures_dir  # noqa: E402
 
 
@@ -564,3 +566,74 @@ def plot_training_curves(run_dir, tags=("train/", "val/")):
                  fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def learning_curves_figure(rows, title: str = "", name: str | None = None, folder=None):
+    """Both axes of a long run against training batches (rows of
+    :func:`idinpaint.evaluation.curves.learning_curves`): left, the C2ST AUC (mean over the hardest
+    regions, with its interval; each region thin); right, the independent recognizer's margin (± one
+    standard error). Reference fillers on the same crops are dashed lines. Saved when ``name`` is given."""
+    trained = [r for r in rows if r["batches"] not in ("", None)]
+    references = [r for r in rows if r["batches"] in ("", None) and r["region"] == "mean"]
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key, label in ((axes[0], "c2st_auc", "C2ST AUC (0.5 = indistinguishable)"),
+                           (axes[1], "margin", "dlib margin (retention − impostor)")):
+        for region in dict.fromkeys(r["region"] for r in trained):
+            mine = sorted((r for r in trained if r["region"] == region), key=lambda r: int(r["batches"]))
+            x = np.array([int(r["batches"]) for r in mine])
+            y = np.array([float(r[key]) for r in mine])
+            if region == "mean":
+                ax.plot(x, y, "o-", color="black", lw=2, label="mean of the hardest three")
+                if key == "c2st_auc":
+                    ax.fill_between(x, [float(r["c2st_low"]) for r in mine], [float(r["c2st_high"]) for r in mine],
+                                    color="black", alpha=0.12)
+                else:
+                    se = np.array([float(r["margin_se"]) for r in mine])
+                    ax.fill_between(x, y - se, y + se, color="black", alpha=0.12)
+            else:
+                ax.plot(x, y, "-", lw=0.9, alpha=0.7, label=region)
+        for i, ref in enumerate(references):
+            ax.axhline(float(ref[key]), ls="--", lw=1.2, color=colours[(i + 3) % len(colours)], label=ref["label"])
+        ax.set_xlabel("training batches")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if name:
+        save_figure(fig, name, folder)
+    return fig
+
+
+def detector_example_tiles(examples: dict, families=None) -> tuple[list[np.ndarray], list[str]]:
+    """Tiles (crop | truth | prediction per example) and titles for :func:`face_grid`, from the
+    ``examples`` of :func:`idinpaint.evaluation.detector.evaluate_detector`."""
+    tiles, titles = [], []
+    for family in families or list(examples):
+        for image, truth, predicted in examples.get(family, []):
+            iou = mask_metrics(predicted, truth)["iou"][0]
+            tiles += [image, overlay(image, truth, (0, 200, 80)), overlay(image, predicted)]
+            titles += [family, "truth", f"prediction (IoU {iou:.2f})"]
+    return tiles, titles
+
+
+def detector_examples_figure(examples: dict, name: str | None = None, folder=None, per_family: int = 1):
+    """The generalisation table's figure: one example per family, crop | truth | prediction."""
+    tiles, titles = detector_example_tiles({k: v[:per_family] for k, v in examples.items()})
+    fig = face_grid(tiles, titles, columns=9, size=1.2)
+    if name:
+        save_figure(fig, name, folder)
+    return fig
+
+
+def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
+    """:func:`idinpaint.evaluation.curves.learning_curves` of a run, then its figure
+    ``curves_<run folder>_<stage>`` (PNG + PDF). Returns (rows, written paths)."""
+    rows = learning_curves(run_dir, stage, **kwargs)
+    name = f"curves_{Path(run_dir).name}_{stage}"
+    fig = learning_curves_figure(rows, title=f"{Path(run_dir).name} {stage}: held-out validation crops")
+    written = save_figure(fig, name, folder)
+    plt.close(fig)
+    return rows, written

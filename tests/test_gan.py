@@ -133,3 +133,56 @@ def test_a_fusor_stage_starts_from_the_averaged_ca(gan_run, faces, tmp_path):
     state = torch.load(output / "ca" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     for key, value in module.ca.state_dict().items():
         assert torch.equal(value, state[f"ca_ema.{key}"])
+
+
+class _ColourRecognizer:
+    """A stand-in recognizer for the curves' plumbing: mean colour of 4 x 4 cells, L2-normalised."""
+
+    name = "colour"
+
+    def embed(self, images, **_):
+        import numpy as np
+
+        x = np.asarray(images, np.float32).reshape(len(images), 4, 28, 4, 28, 3).mean(axis=(2, 4)).reshape(len(images), -1)
+        x -= x.mean(axis=1, keepdims=True)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan_run, monkeypatch, tmp_path):
+    import csv
+
+    import numpy as np
+
+    import idinpaint.evaluation.curves as curves
+    from idinpaint.imageio import write_rgb
+
+    output, _, _ = gan_run
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "val"
+    relatives = []
+    for p in range(40):   # 40 people: enough for a 5-fold judge on each side of the split by person
+        base = rng.integers(40, 220, size=(7, 7, 3))
+        for i in range(1):
+            image = np.clip(base + rng.integers(-15, 15, size=base.shape), 0, 255).repeat(16, 0).repeat(16, 1)
+            rel = f"P{p}/P{p}_{i + 1:04d}.png"
+            write_rgb(folder / rel, image.astype(np.uint8))
+            relatives.append(rel)
+    monkeypatch.setattr(curves, "validation_crops", lambda *a, **k: relatives)
+    rows = curves.learning_curves(output, "ca", recognizer=_ColourRecognizer(), baselines=("telea",),
+                                  regions=("two_eyes",), aligned_root=folder, log=lambda *_: None)
+    assert [(r["label"], r["batches"], r["region"]) for r in rows] == [
+        ("telea", "", "two_eyes"), ("telea", "", "mean"),
+        ("ca", 1, "two_eyes"), ("ca", 1, "mean"), ("ca", 2, "two_eyes"), ("ca", 2, "mean")]
+    assert all(0.0 <= r["c2st_auc"] <= 1.0 and np.isfinite(r["margin"]) for r in rows)
+    with open(output / "ca" / "curves.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
+    assert sorted(p.name for p in (output / "ca" / "curves").iterdir()) == [
+        "baseline_telea.json", "step_000001.json", "step_000002.json"]
+
+    def no_judging(*args, **kwargs):
+        raise AssertionError("scored again instead of read from the cache")
+
+    monkeypatch.setattr(curves, "c2st", no_judging)
+    again = curves.learning_curves(output, "ca", recognizer=_ColourRecognizer(), baselines=("telea",),
+                                   regions=("two_eyes",), aligned_root=folder, log=lambda *_: None)
+    assert again == rows

@@ -57,6 +57,16 @@ def add_parser(commands) -> None:
                         "$IDINPAINT_DETECTOR_DIR or checkpoints/)")
     _add_lfw_options(q, "results/lfw_occluded")
 
+    q = add_command(targets, "curves", _cmd_evaluate_curves,
+                    "a long run's snapshots on both axes (C2ST AUC, dlib margin) against training batches")
+    q.add_argument("run", help="training run folder (trained with trainer.snapshot_every > 0)")
+    q.add_argument("--stage", default="ca_gan", help="the stage whose snapshots are scored (default ca_gan)")
+    q.add_argument("--every", type=int, default=1, help="score every N-th snapshot (and always the last)")
+    q.add_argument("--recognizer", default="dlib", help="the independent recognizer of the margin (default dlib)")
+    q.add_argument("--baselines", nargs="*", default=["telea", "ca_id"], metavar="FILLER",
+                   help="reference fillers scored on the same crops (default telea ca_id: the shipped pair)")
+    q.add_argument("--figures", default=None, metavar="DIR", help="where the figure goes (default figures/)")
+
     q = add_command(targets, "report", _cmd_evaluate_report,
                     "markdown tables (accuracy, gap, headline, paired fold test) of saved runs")
     q.add_argument("runs", nargs="+", help="saved runs as FOLDER/STEM (e.g. results/lfw_occluded/lfw_occluded_dlib) "
@@ -298,6 +308,20 @@ def _cmd_evaluate_report(args) -> int:
         for recognizer in dict.fromkeys(row["recognizer"] for row in results):
             written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, "", args.figures)
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _cmd_evaluate_curves(args) -> int:
+    """Score a run's EMA snapshots on its held-out validation crops; writes <run>/<stage>/curves.csv
+    and the figure curves_<run folder name>_<stage> (PNG + PDF)."""
+    from idinpaint.figures import draw_learning_curves
+
+    rows, written = draw_learning_curves(args.run, args.stage, recognizer=args.recognizer, every=args.every,
+                                         baselines=args.baselines, folder=args.figures)
+    shown = [r for r in rows if r["region"] == "mean"]
+    for row in shown:
+        print(f"{row['label']:>10} {str(row['batches']):>6}  C2ST {row['c2st_auc']:.3f}  margin {row['margin']:.4f}")
+    print(f"wrote {Path(args.run) / args.stage / 'curves.csv'}, {', '.join(str(p) for p in written)}")
     return 0
 
 
