@@ -170,3 +170,132 @@ def test_periodicity_flags_a_luminance_pattern_that_the_chroma_spread_misses():
     spread = realism_metrics(np.stack([fills["stripes"]]), clean[None], mask[None])["chroma_spread"][0]
     assert spread < 1.25  # the same colours: the spread alone would call the stripes a face
     assert periodicity(clean, np.zeros_like(mask)) != periodicity(clean, np.zeros_like(mask))  # NaN: no hole
+
+
+# --- the learned judge: classifier two-sample test ------------------------------------------------
+
+C2ST_CROPS = 256  # one crop per person: about 20 s per judged condition on 2 cores
+
+
+@pytest.fixture(scope="module")
+def judged_crops(lfw_root, tmp_path_factory):
+    """(relatives, faces): one real aligned LFW crop of each of 256 people (every k-th person in name
+    order, their first photo), read from data/lfw-112 when it holds them, else aligned here."""
+    from pathlib import Path
+
+    from idinpaint.data.aligned import aligned_name, read_faces
+    from idinpaint.preprocess import preprocess_folder
+
+    people = sorted(p for p in (lfw_root / "raw").iterdir() if p.is_dir())
+    chosen = [p for p in people[:: max(1, len(people) // C2ST_CROPS)] if any(p.glob("*.jpg"))][:C2ST_CROPS]
+    files = [f"{p.name}/{sorted(p.glob('*.jpg'))[0].name}" for p in chosen]
+    local = Path(__file__).resolve().parents[1] / "data" / "lfw-112"
+    if all((local / aligned_name(f)).is_file() for f in files):
+        root = local
+    else:
+        root = tmp_path_factory.mktemp("judged")
+        preprocess_folder(lfw_root / "raw", root, files=files, progress=False)
+    relatives = [aligned_name(f) for f in files if (root / aligned_name(f)).is_file()]
+    assert len(relatives) >= 0.95 * C2ST_CROPS
+    return relatives, read_faces(root, relatives)
+
+
+def _eyes(n: int) -> np.ndarray:
+    from idinpaint.occlusion import region_mask
+
+    return np.repeat(region_mask("two_eyes")[None], n, axis=0)
+
+
+@pytest.mark.slow
+def test_c2st_cannot_tell_clean_hole_content_from_clean(judged_crops):
+    from idinpaint.evaluation.realism import c2st
+
+    relatives, faces = judged_crops
+    judged = c2st(faces, faces, _eyes(len(faces)), relatives, seed=0)
+    assert judged.low <= 0.5 <= judged.high, judged
+    assert judged.n_real + judged.n_fill == len(faces) and min(judged.n_real, judged.n_fill) > 0.3 * len(faces)
+
+
+@pytest.mark.slow
+def test_c2st_always_tells_a_black_hole_from_real_content(judged_crops):
+    from idinpaint.evaluation.realism import C2ST_FIELDS, c2st
+    from idinpaint.occlusion import occlude
+
+    relatives, faces = judged_crops
+    masks = _eyes(len(faces))
+    black = np.stack([occlude(face, mask, "black") for face, mask in zip(faces, masks)])
+    judged = c2st(faces, black, masks, relatives, seed=0)
+    assert judged.auc >= 0.99, judged
+    assert judged.auc == max(judged.cnn, judged.features)  # the stronger judge is reported
+    assert set(judged.fields()) == set(C2ST_FIELDS)
+
+
+@pytest.mark.slow
+def test_c2st_catches_a_blurred_copy_of_the_true_hole_content(judged_crops):
+    from idinpaint.evaluation.realism import c2st
+
+    relatives, faces = judged_crops
+    masks = _eyes(len(faces))
+    blurred = np.stack([np.where(mask[..., None], cv2.GaussianBlur(face, (0, 0), 2), face)
+                        for face, mask in zip(faces, masks)])
+    judged = c2st(faces, blurred, masks, relatives, seed=0)
+    assert judged.auc > 0.75 and judged.low > 0.6, judged  # the true pixels, only softened: still caught
+
+
+def test_delong_interval_matches_sklearn_and_a_pairwise_computation():
+    from sklearn.metrics import roc_auc_score
+
+    from idinpaint.evaluation.realism import delong_interval
+
+    rng = np.random.default_rng(0)
+    labels = rng.random(120) < 0.4
+    scores = np.round(rng.normal(0, 1, 120) + 0.8 * labels, 1)  # rounded: ties count half
+    auc, low, high = delong_interval(labels, scores)
+    assert auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    # DeLong's variance written out pair by pair: psi(p, n) = 1 if p > n, 1/2 if equal, else 0
+    pos, neg = scores[labels], scores[~labels]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    var = psi.mean(axis=1).var(ddof=1) / len(pos) + psi.mean(axis=0).var(ddof=1) / len(neg)
+    assert (low, high) == pytest.approx((auc - 1.959964 * math.sqrt(var), auc + 1.959964 * math.sqrt(var)))
+    # perfectly separated: AUC 1 with a zero-width interval; one class only: undefined
+    assert delong_interval([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == (1.0, 1.0, 1.0)
+    assert all(math.isnan(v) for v in delong_interval([1, 1, 1], [0.1, 0.2, 0.3]))
+    # more samples of the same distributions: a narrower interval
+    labels_big = rng.random(2000) < 0.4
+    _, low_big, high_big = delong_interval(labels_big, rng.normal(0, 1, 2000) + 0.8 * labels_big)
+    assert high_big - low_big < 0.5 * (high - low)
+
+
+def test_person_split_puts_every_person_on_one_side_only():
+    from idinpaint.evaluation.realism import person_split
+
+    relatives = [f"Person_{p:03d}/Person_{p:03d}_{k:04d}.png" for p in range(60) for k in range(1, 1 + p % 4 + 1)]
+    flat = [r.split("/")[1] for r in relatives]  # a flat folder: the person is the name up to _NNNN
+    first = person_split(relatives, seed=0)
+    np.testing.assert_array_equal(first, person_split(flat, seed=0))
+    side: dict[str, set] = {}
+    for rel, is_first in zip(relatives, first):
+        side.setdefault(rel.split("/")[0], set()).add(bool(is_first))
+    assert all(len(sides) == 1 for sides in side.values())  # nobody on both sides
+    people_first = sum(True in sides for sides in side.values())
+    assert 15 < people_first < 45  # about half the people on each side
+    np.testing.assert_array_equal(first, person_split(list(reversed(relatives)), seed=0)[::-1])  # order-free
+    assert not np.array_equal(first, person_split(relatives, seed=1))  # the seed draws another split
+
+
+def test_too_few_crops_give_nan_fields_and_the_draw_is_stable():
+    from idinpaint.evaluation.realism import C2ST_FIELDS, TooFewToJudge, c2st, c2st_draw, c2st_fields
+
+    faces = np.stack([skin_like(30 + i) for i in range(8)])
+    masks = np.stack([hole()] * 8)
+    with pytest.raises(ValueError, match="too few"):
+        c2st(faces, faces, masks, [f"P{i}/P{i}_0001.png" for i in range(8)])
+    fields = c2st_fields(faces, faces, masks, [f"P{i}/P{i}_0001.png" for i in range(8)])
+    assert set(fields) == set(C2ST_FIELDS) and all(math.isnan(v) for v in fields.values())
+    assert issubclass(TooFewToJudge, ValueError)
+    relatives = [f"P{i}/P{i}_0001.png" for i in range(50)]
+    drawn = c2st_draw(relatives, 20, seed=0)
+    assert len(drawn) == 20 and drawn == [r for r in relatives if r in drawn]  # in the given order
+    assert c2st_draw(list(reversed(relatives)), 20, seed=0) == list(reversed(drawn))
+    assert set(c2st_draw(relatives[:30], 20, seed=0)) >= set(drawn) & set(relatives[:30])  # a subset keeps its draws
+    assert c2st_draw(relatives, 20, seed=1) != drawn and c2st_draw(relatives, 100) == relatives
