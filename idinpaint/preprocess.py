@@ -22,7 +22,7 @@ from idinpaint.align import CROP_SIZE, NoFaceError, YuNetDetector, align_face
 from idinpaint.data.aligned import LANDMARK_COLUMNS, LANDMARKS_FILE, aligned_name, read_landmarks
 from idinpaint.data.registry import list_images
 from idinpaint.imageio import BadImageError, read_rgb, write_rgb
-from idinpaint.progress import progress_bar
+from idinpaint.progress import ignore_interrupts, progress_bar
 from idinpaint.runinfo import JobReport, provenance, write_json, write_text
 
 FAILURES_FILE = "failures.csv"
@@ -42,6 +42,11 @@ _detector: YuNetDetector | None = None
 
 
 def _init_worker():
+    ignore_interrupts()  # Ctrl-C: the main process stops the pool, no traceback from each worker
+    _load_detector()
+
+
+def _load_detector():
     global _detector
     cv2.setNumThreads(1)  # parallelism comes from processes; threads inside would oversubscribe
     _detector = YuNetDetector()
@@ -88,8 +93,7 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
     if limit is not None:
         relatives = relatives[:limit]
     output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in output_dir.rglob(".*.tmp"):  # a crop a killed run was writing: redone below
-        stale.unlink(missing_ok=True)
+    _remove_partial_crops(output_dir)  # a crop a killed run was writing: redone below
     done = {rel for rel in read_landmarks(output_dir) if (output_dir / aligned_name(rel)).is_file()}
     todo = [rel for rel in relatives if rel not in done]
     report = PreprocessReport(total=len(relatives), skipped=len(relatives) - len(todo))
@@ -108,7 +112,7 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
             results = pool.imap_unordered(_align_one, tasks, chunksize=16)
         else:
             pool = None
-            _init_worker()
+            _load_detector()
             results = map(_align_one, tasks)
         try:
             bar = progress_bar(results, total=len(tasks), desc="align", unit="img", disable=not progress)
@@ -121,6 +125,12 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
                     report.aligned += 1
                 else:
                     report.failures.append((relative, payload))
+        except BaseException:  # an interrupt: stop the workers, then remove what they were writing
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            _remove_partial_crops(output_dir)
+            raise
         finally:
             if pool is not None:
                 pool.terminate()
@@ -135,6 +145,11 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
         "report": {"total": report.total, "aligned": report.aligned, "skipped": report.skipped,
                    "failed": len(report.failures), "seconds": round(report.seconds, 2)}})
     return report
+
+
+def _remove_partial_crops(output_dir: Path) -> None:
+    for stale in output_dir.rglob(".*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def read_failures(output_dir) -> list[tuple[str, str]]:

@@ -12,15 +12,23 @@ to set a variable. ``IDINPAINT_QUIET=1`` forces it (e.g. a CI log), ``IDINPAINT_
 (live bars in JupyterLab).
 
 Use :func:`progress_bar` where the code would call ``tqdm(...)``; it takes the same arguments.
+
+**Interrupts.** :func:`handle_interrupts` (installed by the CLI in the main process only) turns Ctrl-C
+(SIGINT) and SIGTERM into one ``KeyboardInterrupt``; :func:`interrupt_line` then says how far the
+innermost running bar got (``interrupted after 1,024 of 13,233 img (align); run the same command
+again to resume``). Worker processes call :func:`ignore_interrupts` first: the main process stops
+them, so a Ctrl-C (sent by the terminal to every process of the group) prints no worker traceback.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
+import weakref
 from typing import Iterable, Iterator
 
 #: A quiet loop that ran at least this long writes its one summary line.
@@ -138,7 +146,7 @@ class QuietProgress:
         if self._closed:
             return
         self._closed = True
-        if self.disable or self.n == 0 or self.elapsed < self.min_seconds:
+        if self.disable or self.n == 0 or self.elapsed < self.min_seconds or interrupted():
             return
         stream = self.file or sys.stderr
         stream.write(self.summary() + "\n")
@@ -157,12 +165,123 @@ def progress_bar(iterable: Iterable | None = None, *, desc: str | None = None, t
     """``tqdm(iterable, desc=..., total=..., unit=..., disable=..., **kwargs)`` in a terminal;
     :class:`QuietProgress` (no bar, one summary line for a long loop) when :func:`is_quiet`."""
     if is_quiet():
-        return QuietProgress(iterable, desc=desc, total=total, unit=unit, disable=disable,
-                             min_seconds=min_seconds, **kwargs)
-    from tqdm import tqdm
+        bar = QuietProgress(iterable, desc=desc, total=total, unit=unit, disable=disable,
+                            min_seconds=min_seconds, **kwargs)
+    else:
+        kwargs.setdefault("mininterval", 0.5)
+        bar = _tqdm_class()(iterable, desc=desc, total=total, unit=unit, disable=disable, **kwargs)
+    _BARS.append(weakref.ref(bar))
+    del _BARS[:-32]  # only the latest bars can still be running
+    return bar
 
-    kwargs.setdefault("mininterval", 0.5)
-    return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, **kwargs)
+
+_TQDM = []
+
+
+def _tqdm_class():
+    """tqdm whose count is exact while it iterates (tqdm's own iterator syncs ``n`` only when it
+    redraws), so an interrupt can say how many items were done."""
+    if not _TQDM:
+        from tqdm import tqdm
+
+        class ExactTqdm(tqdm):
+            def __iter__(self):
+                if self.disable:
+                    yield from self.iterable
+                    return
+                try:
+                    for item in self.iterable:
+                        yield item
+                        self.update(1)
+                finally:
+                    self.close()
+
+        _TQDM.append(ExactTqdm)
+    return _TQDM[0]
+
+
+# --- interrupts ------------------------------------------------------------------------------------
+
+#: The bars made by :func:`progress_bar`, latest last (weak: a finished bar goes away by itself).
+_BARS: list = []
+#: Set to the signal's name once an interrupt arrived.
+_INTERRUPT: dict = {}
+EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def _running(bar) -> bool:
+    if isinstance(bar, QuietProgress):
+        return not bar._closed and not bar.disable
+    return not getattr(bar, "disable", True)  # tqdm sets disable when it closes
+
+
+def _on_signal(signum, frame) -> None:
+    name = signal.Signals(signum).name
+    if _INTERRUPT:
+        return  # a second Ctrl-C while stopping: already on the way out
+    _INTERRUPT["signal"] = name
+    _INTERRUPT["progress"] = _progress_now()
+    for logger in LIGHTNING_LOGGERS:  # Lightning's own "Detected KeyboardInterrupt" line
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    raise KeyboardInterrupt(name)
+
+
+def _progress_now() -> tuple | None:
+    """(n, total, unit, desc) of the innermost running bar with a total; its bar line is cleared."""
+    found = None
+    for ref in reversed(_BARS):
+        bar = ref()
+        if bar is None or not _running(bar):
+            continue
+        if found is None and getattr(bar, "total", None):
+            found = (int(bar.n), int(bar.total), getattr(bar, "unit", "it"), getattr(bar, "desc", "") or "")
+        if not isinstance(bar, QuietProgress):
+            bar.leave = False  # tqdm clears its line when it closes
+    return found
+
+
+@contextlib.contextmanager
+def handle_interrupts():
+    """In the main process, around a command: SIGINT and SIGTERM raise one ``KeyboardInterrupt`` (a
+    second signal while stopping is ignored); see :func:`interrupt_line`. The previous handlers come
+    back afterwards."""
+    _INTERRUPT.clear()
+    names = ("SIGINT", "SIGTERM")
+    previous = {name: signal.getsignal(getattr(signal, name)) for name in names}
+    for name in names:
+        signal.signal(getattr(signal, name), _on_signal)
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler if handler is not None else signal.SIG_DFL)
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C goes to the whole process group, but only the main process acts
+    on it (it stops the workers); SIGTERM keeps its default, so stopping a worker is quiet."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def interrupted() -> str | None:
+    """The signal's name (``SIGINT`` / ``SIGTERM``) once an interrupt arrived, else None."""
+    return _INTERRUPT.get("signal")
+
+
+def interrupt_line() -> str:
+    """The one line an interrupted command prints."""
+    progress = _INTERRUPT.get("progress") or _progress_now()
+    if progress:
+        n, total, unit, desc = progress
+        where = f" after {n:,} of {total:,} {unit}" + (f" ({desc})" if desc else "")
+    else:
+        where = ""
+    return f"interrupted{where}; run the same command again to resume"
+
+
+def interrupt_status() -> int:
+    """The exit status of an interrupted command: 128 + the signal number (130 for Ctrl-C)."""
+    return EXIT_STATUS.get(interrupted() or "SIGINT", 130)
 
 
 @contextlib.contextmanager

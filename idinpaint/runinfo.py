@@ -1,6 +1,7 @@
 """What produced a result: config, package versions, git SHA, machine. Written beside every output."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -73,25 +74,37 @@ def provenance(config: dict | None = None) -> dict:
 
 
 
-def write_json(path, payload) -> Path:
-    """Atomically write JSON (temp file + rename)."""
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a temporary path beside ``path`` to write; it becomes ``path`` (rename) when the block
+    ends, and is removed when the block raises, an interrupt (Ctrl-C, SIGTERM) included: a reader
+    never sees half a file, and none is left behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, payload) -> Path:
+    """Atomically write JSON (temp file + rename)."""
+    path = Path(path)
+    with atomic_file(path) as tmp, open(tmp, "w") as handle:
         json.dump(payload, handle, indent=2, default=str)
         handle.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
-    os.replace(tmp, path)
     return path
 
 
 
 def write_text(path, text: str) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        Path(tmp).write_text(text)
     return path

@@ -23,14 +23,28 @@ EXPECTED_ERRORS = (CLIError, OSError, ValueError, KeyError, RuntimeError)
 
 def run_command(args: argparse.Namespace) -> int:
     """The one error-to-exit-code wrapper: the handler's status, or 2 and one ``error:`` line on
-    stderr for an expected failure (``--debug`` re-raises it, traceback and all)."""
-    try:
-        return int(args.func(args) or 0)
-    except EXPECTED_ERRORS as err:
-        if args.debug:
-            raise
-        print(f"error: {error_line(err, getattr(args, 'root_option', None))}", file=sys.stderr)
-        return 2
+    stderr for an expected failure (``--debug`` re-raises it, traceback and all). Ctrl-C or SIGTERM:
+    one line saying how far it got and to run the command again (it resumes), exit status 130 / 143."""
+    from idinpaint.progress import handle_interrupts, interrupt_line, interrupt_status, interrupted
+
+    with handle_interrupts():
+        try:
+            return int(args.func(args) or 0)
+        except EXPECTED_ERRORS as err:
+            if args.debug:
+                raise
+            print(f"error: {error_line(err, getattr(args, 'root_option', None))}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            if args.debug:
+                raise
+            print(interrupt_line(), file=sys.stderr, flush=True)
+            return interrupt_status()
+        except SystemExit:  # Lightning ends an interrupted fit with sys.exit(1)
+            if not interrupted() or args.debug:
+                raise
+            print(interrupt_line(), file=sys.stderr, flush=True)
+            return interrupt_status()
 
 
 def error_line(err: BaseException, root_option: str | None) -> str:

@@ -6,7 +6,6 @@ pickle. Only images missing from the cache are embedded; the cache is rewritten 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from idinpaint.data.aligned import read_faces
 from idinpaint.paths import cache_dir
 from idinpaint.progress import progress_bar
+from idinpaint.runinfo import atomic_file
 
 
 def cache_file(recognizer_name: str, folder, tag: str = "") -> Path:
@@ -30,15 +30,11 @@ def load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
 
 
 def save_embedding_cache(path: Path, table: dict[str, np.ndarray]) -> None:
-    """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows.
-    The temp file has a fixed name beside the cache, so one left by a killed run is overwritten and
-    renamed away by the next save instead of lingering."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows,
+    and leaves no temp file (:func:`~idinpaint.runinfo.atomic_file`)."""
     keys = sorted(table)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, paths=np.array(keys), embeddings=np.stack([table[k] for k in keys]))
-    os.replace(tmp, path)
 
 
 def embed_folder(recognizer, folder, relatives: list[str], *, tag: str = "", chunk: int = 512,

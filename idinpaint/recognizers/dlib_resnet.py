@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from idinpaint.progress import ignore_interrupts
 from idinpaint.recognizers.base import Recognizer, check_faces
 
 #: dlib's HOG detector on an ArcFace-aligned 112 crop nearly always returns this box; it is the
@@ -45,6 +46,7 @@ _worker_net = None
 
 def _init_worker():
     global _worker_net
+    ignore_interrupts()  # Ctrl-C: the main process stops the pool, no traceback from each worker
     _worker_net = _dlib_models()[3]
 
 

@@ -182,7 +182,11 @@ def _callbacks():
 
         def save(self, trainer):
             tmp = self.path.with_name(f".{self.path.name}.tmp")
-            trainer.save_checkpoint(tmp, weights_only=False)
+            try:
+                trainer.save_checkpoint(tmp, weights_only=False)
+            except BaseException:  # an interrupt mid-save: the last whole last.ckpt stays, no temp file
+                tmp.unlink(missing_ok=True)
+                raise
             if trainer.is_global_zero:
                 os.replace(tmp, self.path)
             trainer.strategy.barrier("last_checkpoint")
