@@ -20,7 +20,8 @@ import torch
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import default_aligned_root
 from idinpaint.data.registry import list_images
-from idinpaint.detection import Detector, load_detector, load_detector_config
+from idinpaint.config import load_training_config
+from idinpaint.detection import Detector, load_detector
 from idinpaint.models import count_parameters, get_model
 from idinpaint.occlusion.composites import CompositeSampler
 from idinpaint.runinfo import provenance, write_json
@@ -50,7 +51,7 @@ def main() -> None:
         detector = load_detector(args.checkpoint)
         model_config = detector.meta["models"]["detector"]
     else:
-        model_config = load_detector_config("cpu")["model"]
+        model_config = load_training_config(profile="detector_cpu")["detector"]["network"]
         detector = Detector(get_model("detector", **model_config).eval(), {"mask": {}})
     parameters = count_parameters(get_model("detector", **model_config))
     rows = []

@@ -16,15 +16,16 @@ found by :func:`shipped_checkpoints`; :func:`checkpoint_card` writes what produc
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from idinpaint.models import get_model
+from idinpaint.models.detector import Detector
 from idinpaint.models.inpainter import Inpainter
 from idinpaint.paths import REPO_ROOT
+from idinpaint.runs import read_run_files
 
 #: The version of the ``idinpaint`` entry this code writes and reads.
 CHECKPOINT_FORMAT = 1
@@ -165,11 +166,7 @@ def training_runs(runs) -> list[dict]:
     for entry in runs:
         folder, _, wanted = str(entry).partition(":")
         run = Path(folder)
-        sources = {name: run / f"{name}.json" for name in ("run", "provenance", "config")}
-        missing = [f.name for f in sources.values() if not f.is_file()]
-        if missing:
-            raise FileNotFoundError(f"{run}: not a training run folder (missing {', '.join(missing)})")
-        loaded = {name: json.loads(f.read_text()) for name, f in sources.items()}
+        loaded = read_run_files(run)
         provenance = {k: loaded["provenance"].get(k) for k in ("created", "argv", "git_sha", "versions", "machine")}
         stages = [s for s in loaded["run"].get("stages", []) if s.get("status") == "done"]
         if wanted:
@@ -232,7 +229,96 @@ def shipped_checkpoints(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str
     points the default ``ca`` / ``ca_id`` fillers at another folder of the same two names (your own
     trained pair), so every command and notebook evaluates it unchanged.
     """
-    if folder is None:
-        folder = os.environ.get(CHECKPOINT_DIR_ENV) or SHIPPED_DIR
-    folder = Path(folder)
-    return {half: folder / f"idinpainter_{profile}_half{half}.pt" for half in ("A", "B")}
+    return shipped_pair(INPAINTER_PREFIX, profile, folder, CHECKPOINT_DIR_ENV)
+
+
+INPAINTER_PREFIX, DETECTOR_PREFIX = "idinpainter", "odetector"
+
+
+def shipped_pair(prefix: str, profile: str = SHIPPED_PROFILE, folder=None, env: str | None = None) -> dict[str, Path]:
+    """{"A": <folder>/<prefix>_<profile>_halfA.pt, "B": ...}: the one naming of the LFW-half pairs
+    (inpainters and O-Detectors); ``folder`` defaults to ``$<env>`` or ``checkpoints/``."""
+    folder = Path(folder or (os.environ.get(env) if env else None) or SHIPPED_DIR)
+    return {half: folder / f"{prefix}_{profile}_half{half}.pt" for half in ("A", "B")}
+
+
+# --- O-Detector files ----------------------------------------------------------------------------------
+#: ``odetector_<profile>_half<H>.pt``: an ``idinpaint`` entry of kind ``detector`` (format, network
+#: config, state dict, half, held-out families, mask settings), read with ``weights_only``; the
+#: training module stores the same entry in its ``.ckpt`` files (:func:`export_detector` makes the
+#: small file from them).
+DETECTOR_KIND = "detector"
+DETECTOR_DIR_ENV = "IDINPAINT_DETECTOR_DIR"
+
+
+def detector_meta(model_config: dict, state_dict: dict | None = None, half: str | None = None, **extra) -> dict:
+    """The ``idinpaint`` entry of a detector file (``state_dict`` None: of a training checkpoint,
+    whose weights are its ``state_dict`` under the prefix ``detector.``)."""
+    meta = {"format": CHECKPOINT_FORMAT, "kind": DETECTOR_KIND, "stage": DETECTOR_KIND,
+            "models": {DETECTOR_KIND: model_config}, "half": half, **extra}
+    if state_dict is None:
+        meta["prefixes"] = {DETECTOR_KIND: f"{DETECTOR_KIND}."}
+    else:
+        meta["state_dicts"] = {DETECTOR_KIND: state_dict}
+    return meta
+
+
+def _save_atomic(payload: dict, target) -> Path:
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def save_detector(model: torch.nn.Module, model_config: dict, target, half: str | None = None, **extra) -> Path:
+    """Write an inference file of a detector network (weights-only loadable), atomically."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return _save_atomic({"idinpaint": detector_meta(dict(model_config), state, half, **extra)}, target)
+
+
+def _detector_parts(checkpoint: dict, path) -> tuple[dict, dict, dict]:
+    meta = checkpoint["idinpaint"]
+    if meta.get("kind") != DETECTOR_KIND:
+        raise CheckpointError(f"{path}: this is a {meta.get('kind')!r} checkpoint, not an O-Detector ('detector')")
+    if meta.get("format") not in SUPPORTED_FORMATS:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format')!r} is not supported "
+                              f"(this version reads {SUPPORTED_FORMATS})")
+    config = (meta.get("models") or {}).get(DETECTOR_KIND)
+    weights = (meta.get("state_dicts") or {}).get(DETECTOR_KIND)
+    if weights is None and meta.get("prefixes"):
+        prefix = meta["prefixes"][DETECTOR_KIND]
+        weights = {k[len(prefix):]: v for k, v in (checkpoint.get("state_dict") or {}).items() if k.startswith(prefix)}
+    if not isinstance(config, dict) or not isinstance(weights, dict) or not weights:
+        raise CheckpointError(f"{path}: O-Detector file without its model config or weights")
+    return meta, config, weights
+
+
+def export_detector(source, target, half: str | None = None) -> Path:
+    """The small inference file of a detector training checkpoint (``last.ckpt`` / ``best.ckpt``)."""
+    meta, config, weights = _detector_parts(read_checkpoint(source), source)
+    meta = {k: v for k, v in meta.items() if k not in ("prefixes", "state_dicts", "models", "half")}
+    return _save_atomic({"idinpaint": detector_meta(config, weights, half or meta.get("half"), **{
+        k: v for k, v in meta.items() if k not in ("format", "kind", "stage")})}, target)
+
+
+def load_detector(path, device=None, **mask_settings) -> Detector:
+    """A :class:`~idinpaint.models.detector.Detector` from a detector file (or training checkpoint);
+    one-line :class:`CheckpointError` for anything else."""
+    meta, config, weights = _detector_parts(read_checkpoint(path), path)
+    try:
+        model = get_model(DETECTOR_KIND, **config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: incompatible detector config ({_first_line(err)})") from None
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: detector weights do not fit its stored config ({_first_line(err)})") from None
+    return Detector(model, meta, path, device, sha256=file_sha256(path)[:12], **mask_settings)
+
+
+def shipped_detectors(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str, Path]:
+    """{"A": <folder>/odetector_<profile>_halfA.pt, "B": ...}; ``folder`` defaults to
+    ``$IDINPAINT_DETECTOR_DIR`` or ``checkpoints/``."""
+    return shipped_pair(DETECTOR_PREFIX, profile, folder, DETECTOR_DIR_ENV)

@@ -1,6 +1,8 @@
-"""Run configuration: one YAML format. Profiles live in ``config/profiles.yaml``."""
+"""Configuration: one YAML format. Run profiles live in ``config/profiles.yaml``; training profiles
+(the CA, the Fusor and the O-Detector) in ``config/train.yaml``, resolved by :func:`load_training_config`."""
 from __future__ import annotations
 
+import copy
 import difflib
 from pathlib import Path
 
@@ -28,7 +30,7 @@ def load_yaml(path) -> dict:
 #: The settings a run profile of ``config/profiles.yaml`` may have (the notebooks and the runner read them).
 RUN_PROFILE_KEYS = {"aligned_dir": None, "pairs_per_fold": None, "workers": None, "recognizers": None,
                     "regions": None, "fills": None, "fillers": None, "tsne_people": None,
-                    "tsne_images_per_person": None, "notebook_parameters": {}}
+                    "tsne_images_per_person": None, "mean_face_images": None, "notebook_parameters": {}}
 
 
 def check_keys(config: dict, known: dict, where: str, extra=(), open_paths=(), prefix: str = "") -> None:
@@ -93,3 +95,86 @@ def parse_overrides(items) -> dict:
             node = child
         node[parts[-1]] = value
     return out
+
+
+# --- training profiles ----------------------------------------------------------------------------
+
+#: The one training file: CA, Fusor and O-Detector profiles (:func:`load_training_config`).
+TRAIN_CONFIG = REPO_ROOT / "config" / "train.yaml"
+#: What a stage may train (``model:``); :mod:`idinpaint.training.stages` has a Lightning module for each.
+TRAINING_MODELS = ("ca", "fusor", "detector")
+STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
+INIT_PARTS = ("ca", "fusor", "discriminator")
+#: Settings a profile or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they
+#: have their default in the code. Anything else is a typo (:func:`idinpaint.config.check_keys`).
+CODE_DEFAULT_KEYS = ("trainer.export", "trainer.projector_every", "discriminator.local", "fusor.band_limit",
+                     "fusor.luma_only")
+#: Sections whose keys are names, not settings: the loss weights of each model.
+OPEN_KEYS = ("losses.ca", "losses.fusor")
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_training_config(path=TRAIN_CONFIG, profile: str = "smoke", overrides: dict | None = None) -> dict:
+    """The resolved training profile of ``config/train.yaml`` (the one loader of every training: CA,
+    Fusor, O-Detector): ``defaults`` <- the profiles it ``extends`` <- ``profiles[profile]`` <-
+    ``overrides``; every key checked against ``defaults`` (:func:`check_keys`), stages checked."""
+    raw = load_yaml(path)
+    profiles = raw.get("profiles") or {}
+    if profile not in profiles:
+        raise ValueError(f"{path}: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    chain, name = [], profile
+    while name is not None:  # a profile may extend another: defaults <- base <- ... <- profile
+        if name in chain or name not in profiles:
+            raise ValueError(f"{path}: profile {profile!r} extends {'itself' if name in chain else repr(name)}, "
+                             "which is no profile")
+        chain.append(name)
+        name = (profiles[name] or {}).get("extends")
+    config = raw.get("defaults") or {}
+    known = {**config, "stages": None}
+    for name in reversed(chain):
+        check_keys({k: v for k, v in (profiles[name] or {}).items() if k != "extends"}, known,
+                   f"{path}: profile {name}", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
+        config = deep_merge(config, {k: v for k, v in (profiles[name] or {}).items() if k != "extends"})
+    check_keys(overrides or {}, known, "--set", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
+    overrides = dict(overrides or {})
+    per_stage = overrides.pop("stages") if isinstance(overrides.get("stages"), dict) else {}
+    config = deep_merge(config, overrides)
+    config["profile"] = profile
+    stages = config.get("stages") or []
+    for stage_name, update in per_stage.items():  # --set stages.<name>.steps=200 changes that stage only
+        index = next((i for i, s in enumerate(stages) if s.get("name") == stage_name), None)
+        if index is None or not isinstance(update, dict):
+            raise ValueError(f"--set stages.{stage_name}: this profile's stages are "
+                             f"{', '.join(str(s.get('name')) for s in stages)}; give stages.<name>.<key>=<value>")
+        stages[index] = deep_merge(stages[index], update)
+    if not stages:
+        raise ValueError(f"{path}: profile {profile!r} has no stages")
+    names = [s.get("name") for s in stages]
+    if len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"{path}: profile {profile!r}: every stage needs a unique name, got {names}")
+    for s in stages:
+        unknown = sorted(set(s) - STAGE_KEYS)
+        if unknown:
+            raise ValueError(f"stage {s['name']}: unknown keys {unknown}; valid: {sorted(STAGE_KEYS)}")
+        if s.get("model") not in TRAINING_MODELS:
+            raise ValueError(f"stage {s['name']}: model must be one of {', '.join(TRAINING_MODELS)}, "
+                             f"got {s.get('model')!r}")
+        bad_parts = sorted(set(s.get("init_only") or ()) - set(INIT_PARTS))
+        if bad_parts:
+            raise ValueError(f"stage {s['name']}: init_only takes {', '.join(INIT_PARTS)}, got {bad_parts}")
+        check_keys(s.get("data") or {}, known.get("data") or {}, f"{path}: stage {s['name']}", prefix="data.")
+        if (s.get("steps") is None) == (s.get("epochs") is None):
+            raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
+    export = (config.get("trainer") or {}).get("export", "best")
+    if export not in ("best", "last"):
+        raise ValueError(f"{path}: profile {profile!r}: trainer.export must be best or last, got {export!r}")
+    return config

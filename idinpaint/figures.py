@@ -619,13 +619,11 @@ def detector_example_tiles(examples: dict, families=None) -> tuple[list[np.ndarr
     return tiles, titles
 
 
-def detector_examples_figure(examples: dict, name: str | None = None, folder=None, per_family: int = 1):
-    """The generalisation table's figure: one example per family, crop | truth | prediction."""
+def detector_examples_figure(examples: dict, name: str, folder=None, per_family: int = 1) -> list[Path]:
+    """The generalisation table's figure (one example per family, crop | truth | prediction),
+    saved as ``<folder>/<name>.png/.pdf``; returns the paths."""
     tiles, titles = detector_example_tiles({k: v[:per_family] for k, v in examples.items()})
-    fig = face_grid(tiles, titles, columns=9, size=1.2)
-    if name:
-        save_figure(fig, name, folder)
-    return fig
+    return save_figure(face_grid(tiles, titles, columns=9, size=1.2), name, folder)
 
 
 def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):

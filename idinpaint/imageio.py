@@ -228,3 +228,14 @@ def check_image(image, name: str = "image") -> np.ndarray:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{name}: expected RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
     return image
+
+
+def overlay(crop: np.ndarray, mask: np.ndarray, colour=(255, 0, 160), strength: float = 0.55) -> np.ndarray:
+    """The crop with ``mask`` tinted: where the mask is True, a mix of the crop and ``colour``, with
+    the mask's outline drawn in full colour (what a person looks at to judge a mask)."""
+    out = crop.astype(np.float32).copy()
+    mask = np.asarray(mask, dtype=bool)
+    out[mask] = out[mask] * (1 - strength) + np.array(colour, np.float32) * strength
+    edge = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    out[edge] = colour
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -251,3 +251,13 @@ def weighted_total(terms: Mapping[str, torch.Tensor], weights: Mapping[str, floa
     if total is None:
         return torch.zeros((), device=next(iter(terms.values())).device) if terms else torch.zeros(())
     return total
+
+
+def detector_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0) -> tuple[torch.Tensor, dict]:
+    """The O-Detector's segmentation loss: BCE + ``dice_weight`` * (1 - soft Dice over the whole
+    batch: clean crops' empty targets count). Returns (loss, {"bce", "dice"} detached)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target)
+    prob = torch.sigmoid(logits)
+    dice = (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
+    loss = bce + dice_weight * (1 - dice)
+    return loss, {"bce": bce.detach(), "dice": dice.detach()}

@@ -16,6 +16,7 @@ papermill get the same output.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -72,11 +73,25 @@ def _execute_all(notebooks: list[Path], output_dir: Path, profile: str, paramete
                     parameters=notebook_parameters(profile, notebook, parameters), cwd=str(REPO_ROOT),
                     progress_bar=False, log_output=False, config=_kernel_config(Path(sockets)))
         except Exception as err:  # keep going: report every failing notebook at the end
-            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            status = f"FAILED: {first_line[:160]}"
+            status = f"FAILED: {failure_line(err)}"
+            print(f"{notebook.name}: {failure_line(err, 400)} (executed copy: {output_dir / notebook.name})",
+                  file=sys.stderr, flush=True)
         timings.append((notebook.name, time.time() - started, status))
         print(f"{notebook.name:34s} {timings[-1][1]:7.1f} s  {status}", flush=True)
     return timings
+
+
+def failure_line(err: Exception, width: int = 160) -> str:
+    """The one line that says why a notebook failed: the cell's exception (``NotReadyError: ...``),
+    not papermill's banner, which is the first line of its message."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        lines = [line.strip() for line in str(evalue or "").splitlines() if line.strip()]
+        text = f"{ename}: {lines[0]}" if lines else ename
+    else:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip() and not set(line.strip()) <= set("-=")]
+        text = lines[0] if lines else type(err).__name__
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _write_timings(path: Path, profile: str, publish: bool, timings) -> None:

@@ -55,6 +55,23 @@ def figures_dir(publish: bool | None = None) -> Path:
     return PUBLISHED_FIGURES if publishing(publish) else results_dir() / "figures"
 
 
+class NotReadyError(RuntimeError):
+    """An input made by an earlier step (aligned crops, a training run, saved scores) is not there yet;
+    the message names the file and the notebook or command that makes it. In a notebook it shows as
+    that one line, not a traceback; from a command, as one ``error:`` line."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of the traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def require_input(path, made_by: str) -> Path:
+    """``path`` when it exists, else :class:`NotReadyError` saying to run ``made_by`` first."""
+    path = Path(path)
+    if not path.exists():
+        raise NotReadyError(f"{path}: not there yet; run {made_by} first")
+    return path
+
+
 def cache_dir() -> Path:
     """Converted models and other derived artefacts that are safe to delete."""
     return _env_path("IDINPAINT_CACHE", data_dir() / "cache")

@@ -19,9 +19,12 @@ from pathlib import Path
 import cv2
 
 from idinpaint.align import CROP_SIZE, NoFaceError, YuNetDetector, align_face
+from idinpaint.config import load_profile
 from idinpaint.data.aligned import LANDMARK_COLUMNS, LANDMARKS_FILE, aligned_name, read_landmarks
-from idinpaint.data.registry import list_images
+from idinpaint.data.lfw import lfw_files_for_profile
+from idinpaint.data.registry import dataset_root, list_images
 from idinpaint.imageio import BadImageError, read_rgb, write_rgb
+from idinpaint.paths import NotReadyError
 from idinpaint.progress import ignore_interrupts, progress_bar
 from idinpaint.runinfo import JobReport, provenance, write_json, write_text
 
@@ -145,6 +148,36 @@ def preprocess_folder(root, output_dir, has_subdirs: bool | None = None, workers
         "report": {"total": report.total, "aligned": report.aligned, "skipped": report.skipped,
                    "failed": len(report.failures), "seconds": round(report.seconds, 2)}})
     return report
+
+
+def aligned_for_profile(profile, lfw_root=None, aligned_dir=None, workers: int | None = None,
+                        progress: bool = True) -> Path:
+    """The aligned LFW crops a run profile (a name of ``config/profiles.yaml`` or its settings) needs,
+    for a notebook or command that may run first. A small subset (the smoke profile's) is aligned now
+    when any of it is missing (seconds; what notebook 00 does, resumable); all of LFW (cpu, paper) is
+    not: a missing or unfinished folder is a one-line :class:`NotReadyError` naming notebook 00 and the
+    command."""
+    settings = load_profile(profile) if isinstance(profile, str) else profile
+    name = settings.get("name", "this")
+    aligned = Path(aligned_dir or settings["aligned_dir"])
+    files = lfw_files_for_profile(settings, lfw_root)
+    if files is None:
+        if not (aligned / MANIFEST_FILE).is_file():
+            state = "unfinished (no preprocess.json)" if (aligned / LANDMARKS_FILE).is_file() else "no aligned crops"
+            raise NotReadyError(
+                f"{aligned}: {state}; run notebook 00_preprocess with profile {name} first, or `idinpaint preprocess "
+                f"--raw {dataset_root('lfw', lfw_root) / 'raw'} --aligned {aligned} --has-subdirs --workers 2` "
+                "(resumable)")
+        return aligned
+    done = set(read_landmarks(aligned)) | {path for path, _ in read_failures(aligned)}
+    missing = [f for f in files if f not in done]
+    if missing:
+        print(f"{aligned}: aligning the {len(missing)} LFW photos the {name} profile needs that are not there yet "
+              "(as notebook 00 does)", flush=True)
+        report = preprocess_folder(dataset_root("lfw", lfw_root) / "raw", aligned, has_subdirs=True,
+                                   workers=workers or settings.get("workers") or 1, files=files, progress=progress)
+        print(report.summary(), flush=True)
+    return aligned
 
 
 def _remove_partial_crops(output_dir: Path) -> None:

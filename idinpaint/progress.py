@@ -60,6 +60,14 @@ def in_notebook_kernel() -> bool:
         return True
 
 
+def has_live_frontend() -> bool:
+    """Whether this kernel was started by a Jupyter server (JupyterLab, Notebook 7; it sets
+    ``JPY_SESSION_NAME``), so widgets are drawn for a person. papermill and nbclient start kernels
+    themselves: there a widget would be saved as its text (``VBox(children=...)``), so notebooks show
+    their static fallback instead. Other frontends (VS Code) pass ``interactive=True`` to a notebook."""
+    return "ipykernel" in sys.modules and bool(os.environ.get("JPY_SESSION_NAME"))
+
+
 def is_quiet() -> bool:
     """Whether progress should be one summary line per long loop instead of live bars:
     ``IDINPAINT_QUIET`` when set (1/0), else :func:`in_notebook_kernel`."""

@@ -22,14 +22,11 @@ def _run(argv, capsys):
 
 
 def test_every_shipped_profile_passes_the_check():
-    from idinpaint.detection import load_detector_config
     from idinpaint.training.stages import load_training_config
 
     raw = yaml.safe_load(TRAIN_YAML.read_text())
-    for name in raw["profiles"]:
+    for name in raw["profiles"]:  # the O-Detector's profiles (detector_*) are training profiles too
         load_training_config(TRAIN_YAML, name)
-    for name in (n for n in raw["detector"] if n != "defaults"):
-        load_detector_config(name, TRAIN_YAML)
     for name in yaml.safe_load(PROFILES_FILE.read_text()):
         load_profile(name)
 
@@ -65,19 +62,20 @@ def test_a_typo_in_a_training_profile_of_the_yaml_is_named_with_its_file(tmp_pat
 
 
 def test_a_typo_in_the_detector_config_is_named(tmp_path, capsys):
-    from idinpaint.detection import load_detector_config
+    from idinpaint.config import load_training_config
 
-    with pytest.raises(ValueError, match=r"--set: unknown key 'train.stepz'; did you mean train.steps\?"):
-        load_detector_config("smoke", TRAIN_YAML, {"train": {"stepz": 3}})
+    with pytest.raises(ValueError, match=r"--set: unknown key 'detector.facez'; did you mean detector.faces\?"):
+        load_training_config(TRAIN_YAML, "detector_smoke", {"detector": {"facez": 3}})
     code, _, err = _run(["detector", "train", "--profile", "smoke", "--output", tmp_path / "d",
-                         "--set", "data.facez=3"], capsys)
-    assert code == 2 and err.count("\n") == 1 and "did you mean data.faces?" in err, err
+                         "--set", "detector.facez=3"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "did you mean detector.faces?" in err, err
     raw = yaml.safe_load(TRAIN_YAML.read_text())
-    raw["detector"]["smoke"] = {**(raw["detector"]["smoke"] or {}), "mask": {"treshold": 0.4}}
+    raw["profiles"]["detector_smoke"]["detector"]["mask"] = {"treshold": 0.4}
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ValueError, match=r"detector: smoke: unknown key 'mask.treshold'; did you mean mask.threshold"):
-        load_detector_config("smoke", path)
+    with pytest.raises(ValueError, match=r"profile detector_smoke: unknown key 'detector.mask.treshold'; "
+                                         r"did you mean detector.mask.threshold"):
+        load_training_config(path, "detector_smoke")
 
 
 def test_a_typo_in_a_run_profile_is_named(tmp_path):

@@ -9,22 +9,12 @@ import pytest
 import torch
 
 from idinpaint.checkpoints import CheckpointError
-from idinpaint.detection import (
-    Detector,
-    LFWHalvesDetector,
-    evaluate_detector,
-    example_tiles,
-    generalisation_markdown,
-    get_detector,
-    load_detector,
-    load_detector_config,
-    mask_metrics,
-    postprocess,
-    save_detector,
-    summarize_metrics,
-    train_detector,
-)
+from idinpaint.config import load_training_config
+from idinpaint.detection import Detector, LFWHalvesDetector, get_detector, load_detector, postprocess, save_detector
+from idinpaint.evaluation.detector import evaluate_detector, generalisation_markdown
+from idinpaint.figures import detector_example_tiles as example_tiles
 from idinpaint.models import get_model
+from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
 from idinpaint.occlusion.composites import (
     CLEAN,
     OWN,
@@ -245,12 +235,19 @@ def test_missing_shipped_pair_says_how_to_make_it(tmp_path):
         get_detector(folder=tmp_path)
 
 
-def test_detector_config_profiles():
-    smoke, cpu = load_detector_config("smoke"), load_detector_config("cpu")
-    assert cpu["composites"]["held_out"] == ["maskthface:KN95", "floral"]
-    assert cpu["train"]["max_minutes"] and smoke["train"]["steps"] < cpu["train"]["steps"]
+def test_detector_profiles_are_training_profiles_of_the_one_file():
+    from idinpaint.training.stages import STAGE_MODULES, DetectorModule
+
+    smoke, cpu = load_training_config(profile="detector_smoke"), load_training_config(profile="detector_cpu")
+    assert cpu["detector"]["composites"]["held_out"] == ["maskthface:KN95", "floral"]
+    assert cpu["trainer"]["max_minutes"] and smoke["stages"][0]["steps"] < cpu["stages"][0]["steps"]
+    assert [s["model"] for s in cpu["stages"]] == ["detector"] and STAGE_MODULES["detector"] is DetectorModule
+    assert load_training_config(profile="detector_smoke", overrides={"stages": {"detector": {"steps": 7}}}
+                                )["stages"][0]["steps"] == 7
     with pytest.raises(ValueError, match="unknown profile"):
-        load_detector_config("nosuch")
+        load_training_config(profile="detector_nosuch")
+    with pytest.raises(ValueError, match="stages are detector"):
+        load_training_config(profile="detector_smoke", overrides={"stages": {"nosuch": {"steps": 7}}})
 
 
 def test_lfw_halves_route_each_crop_to_the_model_that_never_saw_the_person(lfw_root, tmp_path):
@@ -273,11 +270,15 @@ def test_lfw_halves_route_each_crop_to_the_model_that_never_saw_the_person(lfw_r
 def tiny_run(lfw_root, tmp_path_factory):
     if not (SMOKE_CROPS / "landmarks.csv").is_file():
         pytest.skip(f"needs the smoke crops in {SMOKE_CROPS} (`idinpaint notebooks run --profile smoke --only 00`)")
-    config = load_detector_config("smoke", overrides={
-        "model": {"widths": [8, 16, 16], "refine": 4}, "data": {"faces": 64, "background_photos": 6},
-        "train": {"steps": 36, "batch_size": 8, "lr": 5e-3, "log_every": 6, "num_threads": 1}})
-    output = tmp_path_factory.mktemp("detector") / "halfA"
-    return config, train_detector(config, "A", output, lfw_root=lfw_root, progress=False)
+    from idinpaint.training.pairs import train_detector_pair
+
+    overrides = {"detector": {"network": {"widths": [8, 16, 16], "refine": 4}, "faces": 64, "background_photos": 6},
+                 "data": {"batch_size": 8}, "optim": {"detector": {"lr": 5e-3}},
+                 "trainer": {"num_threads": 1, "val_every_n_steps": 12}, "stages": {"detector": {"steps": 36}}}
+    config = load_training_config(profile="detector_smoke", overrides=overrides)
+    output = tmp_path_factory.mktemp("detector")
+    return config, train_detector_pair("smoke", ["A"], lfw_root=lfw_root, output=output, overrides=overrides,
+                                       log=lambda *a: None)[0]
 
 
 @pytest.mark.slow
@@ -286,18 +287,30 @@ def test_a_tiny_training_lowers_the_loss_and_writes_a_card(tiny_run, lfw_root):
 
     from idinpaint.data.lfw import identity_of, lfw_half_people, load_pairs
 
+    from idinpaint.losses import detector_loss
+    from idinpaint.models.detector import crops_to_tensor
+    from idinpaint.training.detector import make_sampler, training_data
+
     config, result = tiny_run
-    losses = [entry["loss"] for entry in result["log"]]
-    assert len(losses) == 6 and losses[-1] < losses[0] * 0.85, losses
     checkpoint = Path(result["checkpoint"])
     assert checkpoint.name == "odetector_smoke_halfA.pt" and result["bytes"] < 5 * 2 ** 20
     card = json.loads(checkpoint.with_suffix(".json").read_text())
     assert card["kind"] == "detector" and card["held_out_families"] == ["maskthface:KN95", "floral"]
-    assert card["runs"][0]["stages"][0]["steps"] == 36
-    run = json.loads((checkpoint.parent / "run.json").read_text())
-    assert run["training_crops"] == 64 and run["background_patches"] > 0
+    assert card["runs"][0]["stages"][0]["batches"] == 36
+    record = json.loads((Path(result["run_dir"]) / "run.json").read_text())["stages"][0]
+    assert record["training_crops"] == 64 and record["background_patches"] > 0 and record["model"] == "detector"
+    # it learned: the loss on fresh composites of the training faces is well below the untrained network's
+    data = training_data(config, "A", lfw_root)
+    images, masks, _ = make_sampler(config, data["bank"]).batch(data["faces"][:32], np.random.default_rng(5),
+                                                                 data["landmarks"][:32])
+    x, target = crops_to_tensor(images), torch.from_numpy(masks[:, None].astype(np.float32))
+    torch.manual_seed(0)
+    untrained = get_model("detector", widths=[8, 16, 16], refine=4).eval()
+    with torch.no_grad():
+        before = float(detector_loss(untrained(x), target)[0])
+        after = float(detector_loss(load_detector(checkpoint).net(x), target)[0])
+    assert after < 0.85 * before, (before, after)
     # identity-disjoint: the half-A detector trained on nobody of half A's pairs
-    from idinpaint.detection import training_data
 
     trained = {identity_of(f) for f in training_data(config, "A", lfw_root)["files"]}
     assert not trained & lfw_half_people(load_pairs(lfw_root), "A")
@@ -329,11 +342,11 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, tmp_pa
         pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
     runs, pair = tmp_path / "runs", tmp_path / "pair"
     code = main(["detector", "train", "--profile", "smoke", "--output", str(runs), "--export-dir", str(pair),
-                 "--set", "train.steps=3", "train.batch_size=4", "data.faces=12", "data.background_photos=2",
-                 "model.widths=[4,8,8]", "train.num_threads=1"])
+                 "--set", "stages.detector.steps=3", "data.batch_size=4", "detector.faces=12",
+                 "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in pair.glob("*.pt")) == ["odetector_smoke_halfA.pt", "odetector_smoke_halfB.pt"]
-    assert (runs / "halfB" / "run.json").is_file()
+    assert (runs / "halfB" / "run.json").is_file() and (runs / "halfB" / "detector" / "odetector.pt").is_file()
     code = main(["detector", "evaluate", "--profile", "smoke", "--detector-dir", str(pair), "--faces", "2",
                  "--output", str(tmp_path / "table"), "--figures", str(tmp_path / "figures")])
     out = capsys.readouterr().out
@@ -341,7 +354,7 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, tmp_pa
     rows = json.loads((tmp_path / "table" / "generalisation_smoke.json").read_text())["rows"]
     assert {row["family"] for row in rows} >= {"floral", "clean", "glasses"} and all(row["n"] == 4 for row in rows)
     assert (tmp_path / "figures" / "detector_examples_smoke.png").is_file()
-    code = main(["detector", "train", "--profile", "smoke", "--set", "composites.held_out=[tartan]",
+    code = main(["detector", "train", "--profile", "smoke", "--set", "detector.composites.held_out=[tartan]",
                  "--output", str(tmp_path / "bad"), "--halves", "A"])
     assert code == 2 and "tartan" in capsys.readouterr().err
 
@@ -404,7 +417,7 @@ def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, tm
 def test_protocol_mask_quality_scores_the_protocols_own_holes(lfw_root, tmp_path):
     from idinpaint.data.aligned import aligned_name
     from idinpaint.data.lfw import load_pairs, subset_pairs
-    from idinpaint.detection import protocol_mask_quality, protocol_masks_markdown
+    from idinpaint.evaluation.detector import protocol_mask_quality, protocol_masks_markdown
     from idinpaint.occlusion import region_mask
 
     if not (SMOKE_CROPS / "landmarks.csv").is_file():

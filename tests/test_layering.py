@@ -67,9 +67,9 @@ SUBFLOORS: dict[str, list[set[str]]] = {
                   {"apply"}, {"batch", "mix"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],
     "fillers": [{"base"}, {"classic", "donor", "mean_face"}, {"learned"}],
-    "training": [{"masks", "augment"}, {"data"}, {"modules", "detector"}, {"stages"}],
+    "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"},
-                   {"protocol", "retention", "tsne", "report", "detector", "thresholds"}],
+                   {"protocol", "retention", "tsne", "report", "detector", "thresholds"}, {"curves"}],
     "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
 }
 

@@ -45,16 +45,17 @@ def occluded_photo(raw_photos, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_detector(lfw_root, tmp_path_factory):
     """An O-Detector trained here for a few dozen batches on smoke crops (half A)."""
-    from idinpaint.detection import load_detector_config, train_detector
+    from idinpaint.training.pairs import train_detector_pair
 
     if not (SMOKE_CROPS / "landmarks.csv").is_file():
         pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
     if not all(p.is_file() for p in SHIPPED):
         pytest.skip("needs the shipped inpainters in checkpoints/")
-    config = load_detector_config("smoke", overrides={
-        "model": {"widths": [8, 16, 16], "refine": 4}, "data": {"faces": 64, "background_photos": 6},
-        "train": {"steps": 40, "batch_size": 8, "lr": 5e-3, "num_threads": 1}})
-    result = train_detector(config, "A", tmp_path_factory.mktemp("detector"), lfw_root=lfw_root, progress=False)
+    overrides = {"detector": {"network": {"widths": [8, 16, 16], "refine": 4}, "faces": 64, "background_photos": 6},
+                 "data": {"batch_size": 8}, "optim": {"detector": {"lr": 5e-3}},
+                 "trainer": {"num_threads": 1, "val_every_n_steps": 20}, "stages": {"detector": {"steps": 40}}}
+    result = train_detector_pair("smoke", ["A"], lfw_root=lfw_root, output=tmp_path_factory.mktemp("detector"),
+                                 overrides=overrides, log=lambda *a: None)[0]
     return Path(result["checkpoint"])
 
 

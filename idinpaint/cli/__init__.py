@@ -24,7 +24,7 @@ building the parser imports no numpy, OpenCV or torch.
 
 Modules: :mod:`._common` (parser, error wrapper, option builders, checks), :mod:`.data` (datasets,
 preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report/retention/tsne), :mod:`.train`
-(train, export), :mod:`.inpaint`, :mod:`.recover` (detector train/evaluate, recover), :mod:`.notebooks`;
+(train, export), :mod:`.inpaint`, :mod:`.detector` (detector train/evaluate/protocol), :mod:`.recover` (recover), :mod:`.notebooks`;
 each registers its subcommands with
 ``add_parser(subparsers)``.
 """
@@ -33,11 +33,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from idinpaint.cli import data, evaluate, inpaint, notebooks, recover, train
+from idinpaint.cli import data, detector, evaluate, inpaint, notebooks, recover, train
 from idinpaint.cli._common import EXPECTED_ERRORS, CLIError, Parser, add_debug, run_command
 
 #: Subcommand modules, in the order of the data flow (the order of ``idinpaint --help``).
-COMMAND_MODULES = (data, evaluate, train, inpaint, recover, notebooks)
+COMMAND_MODULES = (data, evaluate, train, inpaint, detector, recover, notebooks)
 
 
 def build_parser() -> argparse.ArgumentParser:

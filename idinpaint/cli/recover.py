@@ -1,73 +1,21 @@
-"""``idinpaint detector train | evaluate | protocol`` and ``idinpaint recover``: the O-Detector (finding the
-occluder on an aligned crop) and the photo pipeline built on it (find, segment, fill, verify)."""
+"""``idinpaint recover``: the photo pipeline built on the O-Detector (find, segment, fill, verify);
+the detector's own commands are in :mod:`idinpaint.cli.detector`."""
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 
 from idinpaint.cli._common import (
-    HALVES,
     add_aligned,
     add_command,
-    add_figures,
     add_lfw_root,
     add_output_dir,
     add_recognizers,
     check_outputs,
-    override_arg,
 )
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("detector", help="the O-Detector: train it, measure it per occluder family")
-    actions = p.add_subparsers(dest="action", required=True)
-
-    q = add_command(actions, "train", _cmd_detector_train,
-                    "train the O-Detector of each LFW half on synthetic composites", root_option="--lfw-root")
-    _add_profile(q)
-    q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
-                   help="LFW halves (%(choices)s); the detector of half A trains on half B's people + the unpaired")
-    add_aligned(q, help="aligned LFW crops to train on (default: the profile's data.root)")
-    add_lfw_root(q)
-    add_output_dir(q, default="results/detector/<profile>", help="run folders (<output>/half<H>/)")
-    q.add_argument("--export-dir", default=None, metavar="DIR",
-                   help="also copy odetector_<profile>_half<H>.pt + card here (default: the --output folder; "
-                        "checkpoints/ for the shipped pair)")
-    q.add_argument("--set", nargs="+", type=override_arg, default=[], metavar="KEY=VALUE",
-                   help="override the detector config, e.g. --set train.steps=200 train.max_minutes=null")
-
-    q = add_command(actions, "evaluate", _cmd_detector_evaluate,
-                    "IoU, Dice, precision, recall per occluder family (held-out ones marked) and clean-face "
-                    "false alarms, on each half's test people", root_option="--lfw-root")
-    _add_profile(q)
-    q.add_argument("--detector-dir", default=None, metavar="DIR",
-                   help="folder with odetector_<profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR, or "
-                        "checkpoints/ for cpu and results/detector/<profile> otherwise)")
-    q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
-                   help="LFW halves to measure on (%(choices)s), each with its own detector")
-    q.add_argument("--faces", type=int, default=None,
-                   help="crops per half and family (default: the profile's eval.faces)")
-    add_aligned(q, help="aligned LFW crops (default: the profile's data.root)")
-    add_lfw_root(q)
-    add_output_dir(q, default="results/detector", help="where generalisation_<profile>.json/.md go")
-    add_figures(q)
-
-    q = add_command(actions, "protocol", _cmd_detector_protocol,
-                    "IoU, Dice, precision, recall of the predicted mask on the protocol's own occlusions of the "
-                    "test pairs (what `evaluate occluded --masks predicted` hands the fillers)",
-                    root_option="--lfw-root")
-    q.add_argument("--specs", nargs="+", required=True, type=_spec_arg, metavar="SPEC",
-                   help="occlusion specs as `evaluate occluded` takes them, e.g. region:center_block@texture "
-                        "maskthface:KN95")
-    q.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
-    q.add_argument("--detector-dir", default=None, metavar="DIR",
-                   help="folder with odetector_cpu_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR or checkpoints/)")
-    add_aligned(q, help="aligned LFW crops (default data/lfw-112)")
-    add_lfw_root(q)
-    add_output_dir(q, default="results/detector", help="where protocol_masks.json/.md go")
-
     q = add_command(commands, "recover", _cmd_recover,
                     "find the occluder on a photo's face, fill it (Telea, CA, CA+ID), verify against a reference",
                     root_option="--lfw-root")
@@ -99,12 +47,6 @@ def add_parser(commands) -> None:
     add_lfw_root(q)
 
 
-def _add_profile(parser) -> None:
-    parser.add_argument("--profile", default="smoke",
-                        help="the detector profile of config/train.yaml: smoke (CI, minutes) or cpu (the shipped pair)")
-    parser.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
-
-
 def _threshold(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
     try:
@@ -113,115 +55,6 @@ def _threshold(text: str) -> tuple[str, float]:
         return name, float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--thresholds takes NAME=COSINE (e.g. sface=0.33), got {text!r}") from None
-
-
-def _config(args):
-    from idinpaint.config import parse_overrides
-    from idinpaint.detection import DEFAULT_CONFIG, load_detector_config
-
-    overrides = parse_overrides(getattr(args, "set", None) or [])
-    return load_detector_config(args.profile, args.config or DEFAULT_CONFIG, overrides)
-
-
-def _cmd_detector_train(args) -> int:
-    """Train the O-Detector of each half (plain torch loop on composites drawn on the fly); writes
-    <output>/half<H>/ (run.json, provenance.json, config.json, train_log.json) and
-    odetector_<profile>_half<H>.pt with its JSON card, copied to --export-dir."""
-    from idinpaint.detection import train_detector
-    from idinpaint.paths import results_dir
-
-    config = _config(args)
-    output = Path(args.output or results_dir() / "detector" / args.profile)
-    check_outputs(args, output="folder", export_dir="folder")
-    export = Path(args.export_dir) if args.export_dir else output
-    for half in args.halves:
-        result = train_detector(config, half, output / f"half{half}", lfw_root=args.lfw_root,
-                                aligned_root=args.aligned, export=export)
-        val = result["validation"]
-        print(f"half {half}: {result['train_seconds'] / 60:.1f} min of training "
-              f"({result['images_per_second']} crops/s), "
-              f"{result['parameters']:,} parameters, {result['bytes'] / 1e6:.2f} MB; validation IoU "
-              f"{val.get('occluded', {}).get('iou', float('nan')):.3f}, clean-face predicted area "
-              f"{100 * val.get('clean', {}).get('pred_area', float('nan')):.2f} %")
-        print(f"  wrote {', '.join(result['files'])}")
-    return 0
-
-
-def _detector_dir(args, profile: str | None = None) -> Path:
-    import os
-
-    from idinpaint.detection import DETECTOR_DIR_ENV, SHIPPED_DIR
-    from idinpaint.paths import results_dir
-
-    if args.detector_dir:
-        return Path(args.detector_dir)
-    if os.environ.get(DETECTOR_DIR_ENV):
-        return Path(os.environ[DETECTOR_DIR_ENV])
-    profile = profile or args.profile
-    return SHIPPED_DIR if profile == "cpu" else results_dir() / "detector" / profile
-
-
-def _cmd_detector_evaluate(args) -> int:
-    """The generalisation table: each occluder family (held-out ones marked) on crops of each half's
-    test people, scored by that half's detector; clean faces give the false-alarm area. Writes
-    <output>/generalisation_<profile>.json/.md and the figure detector_examples_<profile> (crop |
-    truth | prediction per family)."""
-    from idinpaint.detection import evaluate_detector, example_tiles, generalisation_markdown, get_detector
-    from idinpaint.figures import face_grid, save_figure
-    from idinpaint.paths import results_dir
-    from idinpaint.runinfo import provenance, write_json, write_text
-
-    config = _config(args)
-    check_outputs(args, output="folder", figures="folder")
-    detector = get_detector(folder=_detector_dir(args), profile=args.profile, lfw_root=args.lfw_root)
-    started = time.time()
-    table = evaluate_detector(detector, config, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
-                              faces=args.faces)
-    output = Path(args.output or results_dir() / "detector")
-    text = generalisation_markdown(table["rows"])
-    stem = f"generalisation_{args.profile}"
-    json_path = write_json(output / f"{stem}.json", {**provenance(table["config"]), "rows": table["rows"],
-                                                     "seconds": round(time.time() - started, 1)})
-    md_path = write_text(output / f"{stem}.md", text)
-    print(text, end="")
-    tiles, titles = example_tiles({k: v[:1] for k, v in table["examples"].items()})
-    figures = save_figure(face_grid(tiles, titles, columns=9, size=1.2), f"detector_examples_{args.profile}",
-                          args.figures)
-    print(f"wrote {json_path}, {md_path} and {figures[0]}")
-    return 0
-
-
-def _spec_arg(text: str) -> str:
-    from idinpaint.occlusion import canonical_spec
-
-    try:
-        return canonical_spec(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _cmd_detector_protocol(args) -> int:
-    """How much of the protocol's true hole the shipped detector pair finds, on every distinct
-    second image of the test pairs, each crop by the detector that never saw its person. Writes
-    <output>/protocol_masks.json/.md."""
-    from idinpaint.detection import get_detector, protocol_mask_quality, protocol_masks_markdown
-    from idinpaint.paths import results_dir
-    from idinpaint.runinfo import provenance, write_json, write_text
-
-    check_outputs(args, output="folder")
-    detector = get_detector(folder=_detector_dir(args, profile="cpu"), lfw_root=args.lfw_root)
-    started = time.time()
-    rows = protocol_mask_quality(detector, args.specs, aligned_root=args.aligned, lfw_root=args.lfw_root,
-                                 folds=args.folds)
-    output = Path(args.output or results_dir() / "detector")
-    text = protocol_masks_markdown(rows)
-    config = {"specs": args.specs, "folds": args.folds, "detector": repr(detector), "aligned_root": args.aligned}
-    json_path = write_json(output / "protocol_masks.json", {**provenance(config), "rows": rows,
-                                                              "seconds": round(time.time() - started, 1)})
-    md_path = write_text(output / "protocol_masks.md", text)
-    print(text, end="")
-    print(f"wrote {json_path} and {md_path}")
-    return 0
 
 
 def _cmd_recover(args) -> int:

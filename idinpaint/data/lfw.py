@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from idinpaint.data.registry import dataset_root, list_images
+from idinpaint.data.registry import DatasetError, dataset_root, list_images
 from idinpaint.paths import data_dir
 
 
@@ -225,6 +225,51 @@ def evaluated_half(relative, half_of: dict[str, str], default_half: str | None =
         raise ValueError(f"{relative}: {person!r} is in no LFW pair, so both half {what} trained on this "
                          "person; pass default_half='A' or 'B'")
     return half
+
+
+class LFWHalvesRouter:
+    """The one LFW-half router: each crop goes to the half member (a filler, a detector) that never
+    saw its person — people of pairs folds 1-5 to half A's, 6-10 to half B's. Crops of people in no
+    pair, or without paths, go to ``default_half`` (an error when it is None), so an evaluation can
+    never leak identities. ``what`` names the members in that error (``models``, ``detectors``)."""
+
+    def __init__(self, members: dict, pairs=None, lfw_root=None, default_half: str | None = None,
+                 what: str = "models"):
+        if set(members) != {"A", "B"}:
+            raise ValueError(f"LFW-half {what} are needed for halves A and B, got {sorted(members)}")
+        self.members = dict(sorted(members.items()))
+        self.half_of = half_of_people(load_pairs(lfw_root) if pairs is None else list(pairs))
+        self.default_half = check_half(default_half) if default_half else None
+        self.what = what
+
+    def half_for(self, relative) -> str:
+        return evaluated_half(relative, self.half_of, self.default_half, self.what)
+
+    def default(self):
+        """The member of ``default_half`` (for crops without paths)."""
+        if self.default_half is None:
+            raise ValueError(f"LFW-half {self.what} need each crop's path to pick the one that never saw the "
+                             "person, or a default_half")
+        return self.members[self.default_half]
+
+    def route(self, apply, items, relatives, out):
+        """``out[i] = apply(member, items[chosen])[...]`` for each half's crops; returns ``out``."""
+        if len(relatives) != len(items):
+            raise ValueError(f"{len(relatives)} paths for {len(items)} crops")
+        halves = np.array([self.half_for(r) for r in relatives])
+        for half, member in self.members.items():
+            chosen = np.flatnonzero(halves == half)
+            if len(chosen):
+                out[chosen] = apply(member, items[chosen])
+        return out
+
+
+def lfw_raw_root(lfw_root=None):
+    """LFW's ``raw/`` folder of the registry's LFW (None when LFW is not there)."""
+    try:
+        return dataset_root("lfw", lfw_root) / "raw"
+    except DatasetError:
+        return None
 
 
 def lfw_training_people(eval_half: str, pairs: Iterable[Pair], all_people: Iterable[str]) -> set[str]:

@@ -33,6 +33,7 @@ from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, 
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import region_mask
+from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import write_json, write_text
 
 CURVE_FIELDS = ("label", "batches", "c2st_auc", "c2st_low", "c2st_high", "margin", "margin_se", "retention")
@@ -105,8 +106,6 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     """Score every ``every``-th snapshot of ``stage`` (and the last one) and the ``baselines`` on the
     run's held-out validation crops; returns the rows of ``curves.csv`` (one per snapshot and region
     plus ``mean``, and one per baseline with ``batches`` empty). ``limit``: at most this many crops."""
-    from idinpaint.recognizers import get_recognizer
-
     settings = run_settings(run_dir)
     root = Path(aligned_root or settings["root"])
     relatives = validation_crops(settings["half"], settings["val_images"], settings["seed"], aligned_root=root)

@@ -17,7 +17,6 @@ Backends: ``torch`` (the networks as they are) or ``onnx`` (onnxruntime on expor
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -29,10 +28,11 @@ from torch.profiler import record_function
 
 from idinpaint.blending import BLENDS, DEFAULT_BLEND, blend, blend_tag
 from idinpaint.checkpoints import KINDS, file_sha256, load_checkpoint, shipped_checkpoints, weights_digest
-from idinpaint.data.lfw import evaluated_half, half_of_people, load_pairs
+from idinpaint.data.lfw import LFWHalvesRouter
 from idinpaint.fillers.base import Filler, as_batch
 from idinpaint.fillers.classic import OpenCVFiller
 from idinpaint.onnx_export import OnnxInpainter
+from idinpaint.runs import RUN_FILE, finished_stages, stage_file
 
 CROP = 112
 #: A checkpoint for ``get_filler("ca")`` / ``get_filler("ca_id")`` without an argument.
@@ -249,12 +249,11 @@ class LFWHalvesFiller(Filler):
         # kind "ca": the CA inside each (ca or ca_id) checkpoint; kind "ca_id": the whole model
         self.fillers = {half: CheckpointFiller(path, kind=kind, ca_only=kind == "ca", **filler_kwargs)
                         for half, path in sorted(checkpoints.items())}
-        pairs = load_pairs(lfw_root) if pairs is None else list(pairs)
-        self.half_of = half_of_people(pairs)
-        self.default_half = default_half.upper() if default_half else None
+        self.router = LFWHalvesRouter(self.fillers, pairs, lfw_root, default_half, "models")
+        self.default_half = self.router.default_half
 
     def half_for(self, relative) -> str:
-        return evaluated_half(relative, self.half_of, self.default_half, "models")
+        return self.router.half_for(relative)
 
     def fill_for(self, images, masks, relatives=None):
         if relatives is None:
@@ -262,19 +261,13 @@ class LFWHalvesFiller(Filler):
         images, masks, single = as_batch(images, masks)
         if len(relatives) != len(images):
             raise ValueError(f"{self.name}: {len(relatives)} paths for {len(images)} images")
-        halves = np.array([self.half_for(r) for r in relatives])
-        out = images.copy()
-        for half, filler in self.fillers.items():
-            chosen = np.flatnonzero(halves == half)
-            if len(chosen):
-                out[chosen] = filler.fill(images[chosen], masks[chosen])
+        indices = np.arange(len(images))
+        out = self.router.route(lambda filler, chosen: filler.fill(images[chosen], masks[chosen]), indices,
+                                relatives, images.copy())
         return out[0] if single else out
 
     def _fill(self, images, masks):
-        if self.default_half is None:
-            raise ValueError(f"{self.name}: LFW-half models need each crop's path to pick the model that never saw "
-                             "the person (fill_for), or a default_half")
-        return self.fillers[self.default_half].fill(images, masks)
+        return self.router.default().fill(images, masks)
 
     @property
     def cache_tag(self) -> str | None:
@@ -311,19 +304,14 @@ def method_fillers(half: str = "A", run_dir=None, blend: str = DEFAULT_BLEND,
         learned = [make_learned_filler(kind, default_half=half, blend=blend, backend=backend) for kind in KINDS]
     else:
         run_dir = Path(run_dir)
-        run_file = run_dir / "run.json"
-        if not run_file.is_file():
-            raise FileNotFoundError(f"{run_file}: no training run here (run `idinpaint train` first)")
-        # stage folders relative to run_dir: run.json's paths are relative to where training ran
-        done = [s for s in json.loads(run_file.read_text()).get("stages", [])
-                if s.get("status") == "done" and (run_dir / s["stage"] / "inpainter.pt").is_file()]
-        ca_stages = [s["stage"] for s in done if s.get("model") == "ca"]
+        done = finished_stages(run_dir)
+        ca_stages = [s for s in done if s.get("model") == "ca"]
         if not done or done[-1].get("model") != "fusor":
-            raise FileNotFoundError(f"{run_file}: the run has no finished final Fusor stage yet")
-        final = run_dir / done[-1]["stage"] / "inpainter.pt"
+            raise FileNotFoundError(f"{run_dir / RUN_FILE}: the run has no finished final Fusor stage yet")
+        final = stage_file(run_dir, done[-1])
         # a run whose Fusor started from another model's CA (init_only: [ca]) has no CA stage: the
         # CA inside its final file is the one it built on
-        ca = (CheckpointFiller(run_dir / ca_stages[-1] / "inpainter.pt", kind="ca", blend=blend, backend=backend)
+        ca = (CheckpointFiller(stage_file(run_dir, ca_stages[-1]), kind="ca", blend=blend, backend=backend)
               if ca_stages else CheckpointFiller(final, kind="ca", ca_only=True, blend=blend, backend=backend))
         learned = [ca, CheckpointFiller(final, kind="ca_id", blend=blend, backend=backend)]
     return [OpenCVFiller("telea")] + learned

@@ -49,7 +49,8 @@ import cv2
 import numpy as np
 
 from idinpaint.align import ARCFACE_TEMPLATE, CROP_SIZE
-from idinpaint.imageio import check_image, read_rgb
+from idinpaint.data.aligned import aligned_name, read_landmarks
+from idinpaint.imageio import BadImageError, check_image, read_rgb
 from idinpaint.occlusion.maskthface import (
     TEXTURE_SUFFIXES,
     OccludersMissingError,
@@ -527,4 +528,34 @@ def background_patches(photo: np.ndarray, face_box, rng: np.random.Generator, co
         if px < box[2] and px + side > box[0] and py < box[3] and py + side > box[1]:
             continue
         patches.append(np.ascontiguousarray(photo[py:py + side, px:px + side]))
+    return patches
+
+
+def face_box_from_landmarks(points: np.ndarray) -> tuple[float, float, float, float]:
+    """A generous (x, y, w, h) box around a face from its 5 landmarks (hair and chin included)."""
+    points = np.asarray(points, dtype=np.float64)
+    distance = float(np.hypot(*(points[1] - points[0])))
+    x0, y0 = points[:, 0].min() - 1.0 * distance, points[:, 1].min() - 1.3 * distance
+    x1, y1 = points[:, 0].max() + 1.0 * distance, points[:, 1].max() + 1.2 * distance
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def collect_backgrounds(files: Sequence[str], aligned_root, raw_root, rng: np.random.Generator, photos: int,
+                        per_photo: int = 3) -> list[np.ndarray]:
+    """Background patches from up to ``photos`` raw photos of ``files`` (crop paths), away from the
+    face whose landmarks the aligned folder's ``landmarks.csv`` holds. Unreadable photos are skipped."""
+    if photos <= 0 or raw_root is None or not Path(raw_root).is_dir():
+        return []
+    table = read_landmarks(aligned_root)
+    sources = {aligned_name(source): source for source in table}
+    candidates = [f for f in files if f in sources]
+    order = rng.permutation(len(candidates))[:photos]
+    patches: list[np.ndarray] = []
+    for index in sorted(order.tolist()):
+        source = sources[candidates[index]]
+        try:
+            photo = read_rgb(Path(raw_root) / source)
+        except BadImageError:
+            continue
+        patches += background_patches(photo, face_box_from_landmarks(table[source]), rng, count=per_photo)
     return patches

@@ -43,3 +43,9 @@ def crop_landmarks(aligned_dir, relative: str) -> np.ndarray:
     if points is None:
         raise KeyError(f"{Path(aligned_dir) / LANDMARKS_FILE}: no landmarks for {relative}")
     return points
+
+
+def landmarks_or_none(aligned_dir, relatives: Sequence[str]) -> list:
+    """The crop landmarks of ``relatives`` (None where unknown, or all None without ``landmarks.csv``)."""
+    lookup = crop_landmarks_of(aligned_dir)
+    return lookup(relatives) if lookup is not None else [None] * len(relatives)

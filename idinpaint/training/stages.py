@@ -9,14 +9,15 @@ checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``,
 ``{half}`` in the path becomes the run's half) with ``init_only`` (a list of the parts to take from
 it, e.g. ``[ca]``: a fresh Fusor on a shipped model's CA).
 
-Run folder (``--output``, default ``results/train/<profile>_half<A|B>``)::
+Run folder (``--output``, default ``results/train/<profile>_half<A|B>``; its format has one owner,
+:mod:`idinpaint.runs`, which writes and reads it)::
 
     provenance.json   config, package versions, git SHA, machine
     config.json       the resolved profile (a later run into the same folder must match it)
     run.json          stage summaries and the final checkpoint
     <stage>/last.ckpt the stage's latest state (written atomically, every ``checkpoint_every`` batches and at the end)
-    <stage>/best.ckpt best by ``val/id_similarity``
-    <stage>/inpainter.pt the stage's inference file, exported from best.ckpt (``trainer.export: best``,
+    <stage>/best.ckpt best by ``val/id_similarity`` (a ``detector`` stage: ``val/iou``)
+    <stage>/inpainter.pt the stage's inference file (a ``detector`` stage: ``odetector.pt``), exported from best.ckpt (``trainer.export: best``,
                       the default) or last.ckpt (``export: last``: selecting by the loss network's own
                       similarity favours whatever fools it most)
     <stage>/stage.json status (done / failed), batches, seconds, images/s, best score
@@ -38,92 +39,30 @@ same run scales to multi-GPU DDP by editing the config only.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from pathlib import Path
 
 import torch
 
-from idinpaint.checkpoints import export_checkpoint, read_checkpoint, write_inference_file
-from idinpaint.config import check_keys, load_yaml
+from idinpaint.checkpoints import export_checkpoint, export_detector, read_checkpoint, write_inference_file
+from idinpaint.config import TRAIN_CONFIG as DEFAULT_CONFIG
+from idinpaint.config import deep_merge, load_training_config
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT
 from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.progress import quiet_training
-from idinpaint.runinfo import provenance, write_json
+from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
 from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
+from idinpaint.training.budget import TimeBudget
+from idinpaint.training.detector import DetectorModule, detector_datasets
 from idinpaint.training.modules import MODULES, NonFiniteLossError
 
-DEFAULT_CONFIG = REPO_ROOT / "config" / "train.yaml"
-MODEL_SECTIONS = ("ca", "fusor", "discriminator", "sampler")
-STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
-INIT_PARTS = ("ca", "fusor", "discriminator")
-#: Settings a profile or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they
-#: have their default in the code. Anything else is a typo (:func:`idinpaint.config.check_keys`).
-CODE_DEFAULT_KEYS = ("trainer.export", "trainer.projector_every", "discriminator.local", "fusor.band_limit",
-                     "fusor.luma_only")
-#: Sections whose keys are names, not settings: the loss weights of each model.
-OPEN_KEYS = ("losses.ca", "losses.fusor")
-
-
-def deep_merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (update or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def load_training_config(path=DEFAULT_CONFIG, profile: str = "smoke", overrides: dict | None = None) -> dict:
-    """The resolved profile: ``defaults`` <- ``profiles[profile]`` <- ``overrides``; stages checked."""
-    raw = load_yaml(path)
-    profiles = raw.get("profiles") or {}
-    if profile not in profiles:
-        raise ValueError(f"{path}: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
-    chain, name = [], profile
-    while name is not None:  # a profile may extend another: defaults <- base <- ... <- profile
-        if name in chain or name not in profiles:
-            raise ValueError(f"{path}: profile {profile!r} extends {'itself' if name in chain else repr(name)}, "
-                             "which is no profile")
-        chain.append(name)
-        name = (profiles[name] or {}).get("extends")
-    config = raw.get("defaults") or {}
-    known = {**config, "stages": None}
-    for name in reversed(chain):
-        check_keys({k: v for k, v in (profiles[name] or {}).items() if k != "extends"}, known,
-                   f"{path}: profile {name}", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
-        config = deep_merge(config, {k: v for k, v in (profiles[name] or {}).items() if k != "extends"})
-    check_keys(overrides or {}, known, "--set", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
-    config = deep_merge(config, overrides or {})
-    config["profile"] = profile
-    stages = config.get("stages") or []
-    if not stages:
-        raise ValueError(f"{path}: profile {profile!r} has no stages")
-    names = [s.get("name") for s in stages]
-    if len(set(names)) != len(names) or not all(names):
-        raise ValueError(f"{path}: profile {profile!r}: every stage needs a unique name, got {names}")
-    for s in stages:
-        unknown = sorted(set(s) - STAGE_KEYS)
-        if unknown:
-            raise ValueError(f"stage {s['name']}: unknown keys {unknown}; valid: {sorted(STAGE_KEYS)}")
-        if s.get("model") not in MODULES:
-            raise ValueError(f"stage {s['name']}: model must be one of {', '.join(MODULES)}, got {s.get('model')!r}")
-        bad_parts = sorted(set(s.get("init_only") or ()) - set(INIT_PARTS))
-        if bad_parts:
-            raise ValueError(f"stage {s['name']}: init_only takes {', '.join(INIT_PARTS)}, got {bad_parts}")
-        check_keys(s.get("data") or {}, known.get("data") or {}, f"{path}: stage {s['name']}", prefix="data.")
-        if (s.get("steps") is None) == (s.get("epochs") is None):
-            raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
-    export = (config.get("trainer") or {}).get("export", "best")
-    if export not in ("best", "last"):
-        raise ValueError(f"{path}: profile {profile!r}: trainer.export must be best or last, got {export!r}")
-    return config
-
+#: What a stage's ``model`` trains: the Lightning module, its datasets and how its inference file is made.
+STAGE_MODULES = {**MODULES, "detector": DetectorModule}
+EXPORTERS = {"ca": export_checkpoint, "fusor": export_checkpoint, "detector": export_detector}
 
 # --- data ---------------------------------------------------------------------------------------
 
@@ -237,14 +176,15 @@ def _callbacks():
     return LastCheckpoint, SpeedMeter, Snapshots
 
 
-def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, optimizers: int):
+def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, optimizers: int,
+                  monitor: str = "val/id_similarity"):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import TensorBoardLogger
 
     t = config.get("trainer", {})
     LastCheckpoint, SpeedMeter, Snapshots = _callbacks()
-    best = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor="val/id_similarity", mode="max",
+    best = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor=monitor, mode="max",
                            save_top_k=1, save_last=False, auto_insert_metric_name=False,
                            enable_version_counter=False)
     last = LastCheckpoint(stage_dir / "last.ckpt", t.get("checkpoint_every", 100))
@@ -264,7 +204,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
         num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
         sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
         log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
-        callbacks=[best, last, speed, Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
+        callbacks=[best, last, speed, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
         enable_model_summary=False, default_root_dir=str(run_dir), **timing)
     return trainer, best, speed
 
@@ -301,22 +241,6 @@ def _init_module(module, source: Path, log, only=None) -> None:
     if "ca." not in loaded:
         raise ValueError(f"{source}: holds no CA weights")
     log(f"  initialised {', '.join(p.rstrip('.') for p in loaded)} from {source}")
-
-
-def _stage_status(stage_dir: Path) -> dict:
-    path = stage_dir / "stage.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _check_run_folder(run_dir: Path, config: dict) -> None:
-    previous = run_dir / "config.json"
-    if not previous.is_file():
-        return
-    old = json.loads(previous.read_text())
-    changed = [k for k in MODEL_SECTIONS if old.get(k) != config.get(k)]
-    if changed:
-        raise ValueError(f"{run_dir} holds a run whose model settings differ ({', '.join(changed)}); "
-                         "use another --output or delete it")
 
 
 def _flatten(prefix: str, value, out: dict) -> dict:
@@ -359,10 +283,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
     config = load_training_config(config_path, profile, extra)
     half_name = str(config.get("data", {}).get("half", "A")).upper()
     run_dir = Path(output) if output else default_run_dir(profile, half_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_folder(run_dir, config)
-    write_json(run_dir / "config.json", config)
-    write_json(run_dir / "provenance.json", provenance(config))
+    start_run(run_dir, config)
 
     threads = config.get("trainer", {}).get("num_threads")
     if threads:
@@ -384,7 +305,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
     for index, spec in enumerate(stages):
         name = spec["name"]
         stage_dir = run_dir / name
-        status = _stage_status(stage_dir)
+        status = read_stage(stage_dir)
         selected = stage is None or stage == name
         skip_before_resume = resume_stage is not None and names.index(name) < names.index(resume_stage)
         grown = (status.get("status") == "done" and spec.get("steps") is not None
@@ -402,12 +323,12 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
             + (f", id_weight {spec['id_weight']}" if spec.get("id_weight") is not None else ""))
         pl.seed_everything(int(config.get("seed", 0)) + index, workers=True, verbose=False)
         data_cfg = deep_merge(config.get("data", {}), spec.get("data") or {})
-        train, val = build_datasets(config, data_cfg)
+        train, val = (detector_datasets if spec["model"] == "detector" else build_datasets)(config, data_cfg)
         train_loader, val_loader = _loaders(train, val, data_cfg)
         # A stage may change loss weights (e.g. a refinement stage with a stronger adversarial term);
         # the networks' configs stay the profile's, so every stage's checkpoint fits the next.
         stage_config = deep_merge(config, {"losses": spec["losses"]}) if spec.get("losses") else config
-        module = MODULES[spec["model"]](stage_config, stage=name, id_weight=spec.get("id_weight"))
+        module = STAGE_MODULES[spec["model"]](stage_config, stage=name, id_weight=spec.get("id_weight"))
 
         ckpt_path = None
         if resume_stage == name:
@@ -427,14 +348,16 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         trained_here = True
         stage_dir.mkdir(parents=True, exist_ok=True)
         if ckpt_path is None:  # a fresh start: outputs of an earlier run of this stage are stale
-            for stale in ("last.ckpt", "best.ckpt", "inpainter.pt"):
+            for stale in ("last.ckpt", "best.ckpt", EXPORT_NAMES[spec["model"]]):
                 (stage_dir / stale).unlink(missing_ok=True)
-        write_json(stage_dir / "stage.json", {"stage": name, "status": "running", "resumed_from": ckpt_path})
+        write_stage(stage_dir, {"stage": name, "status": "running", "resumed_from": ckpt_path})
         optimizers = 1 + (module.discriminator is not None)
         with quiet_training():
-            trainer, best, speed = build_trainer(config, spec, stage_dir, run_dir, optimizers)
+            trainer, best, speed = build_trainer(config, spec, stage_dir, run_dir, optimizers,
+                                                 getattr(module, "monitor", "val/id_similarity"))
         record = {"stage": name, "model": spec["model"], "id_weight": spec.get("id_weight"),
-                  "train_images": len(train), "val_images": len(val), "batch_size": data_cfg.get("batch_size")}
+                  "train_images": len(train), "val_images": len(val), "batch_size": data_cfg.get("batch_size"),
+                  **getattr(train, "summary", {})}
         started = time.time()
         try:
             with quiet_training(), warnings.catch_warnings():
@@ -444,11 +367,11 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         except NonFiniteLossError as err:
             record.update(status="failed", error=str(err), seconds=round(time.time() - started, 1),
                           last_ckpt=str(stage_dir / "last.ckpt") if (stage_dir / "last.ckpt").is_file() else None)
-            write_json(stage_dir / "stage.json", record)
+            write_stage(stage_dir, record)
             log(f"  STOPPED: {err}")
             summary["stages"].append(record)
             summary.update(status="failed", error=str(err))
-            write_json(run_dir / "run.json", summary)
+            write_run(run_dir, summary)
             return summary
         best_score = best.best_model_score
         best_path = Path(best.best_model_path) if best.best_model_path else None
@@ -456,25 +379,27 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         export_from = best_path if use_best else stage_dir / "last.ckpt"
         exported = None
         if trainer.is_global_zero and export_from.is_file():
-            exported = str(export_checkpoint(export_from, stage_dir / "inpainter.pt"))
+            exported = str(EXPORTERS[spec["model"]](export_from, stage_dir / EXPORT_NAMES[spec["model"]]))
         _log_hparams(trainer, config, spec, best_score)
         record.update(status="done", seconds=round(time.time() - started, 1),
                       batches=trainer.global_step // optimizers, batches_run=speed.batches, resumed_from=ckpt_path,
                       images_per_second=speed.images_per_second,
                       best_val_id_similarity=None if best_score is None else round(float(best_score), 5),
                       best_ckpt=best.best_model_path or None, last_ckpt=str(stage_dir / "last.ckpt"),
-                      inpainter=exported,
+                      **{"detector" if spec["model"] == "detector" else "inpainter": exported},
                       val_metrics={k: round(float(v), 5) for k, v in trainer.callback_metrics.items()
                                    if k.startswith("val/")})
-        write_json(stage_dir / "stage.json", record)
+        write_stage(stage_dir, record)
         log(f"  done: {record['batches']} batches in {record['seconds']} s"
             + (f", {record['images_per_second']} images/s" if record["images_per_second"] else "")
-            + (f", best val id similarity {record['best_val_id_similarity']}" if best_score is not None else ""))
+            + (f", best {getattr(module, 'monitor', 'val/id_similarity')} {record['best_val_id_similarity']}"
+               if best_score is not None else ""))
         summary["stages"].append(record)
         previous_ckpt = stage_dir / "last.ckpt"
     if previous_ckpt is not None:
         summary["final_checkpoint"] = str(previous_ckpt)
-        if (previous_ckpt.parent / "inpainter.pt").is_file():
-            summary["final_inpainter"] = str(previous_ckpt.parent / "inpainter.pt")
-    write_json(run_dir / "run.json", summary)
+        for key, name in (("final_inpainter", EXPORT_NAMES["ca"]), ("final_detector", EXPORT_NAMES["detector"])):
+            if (previous_ckpt.parent / name).is_file():
+                summary[key] = str(previous_ckpt.parent / name)
+    write_run(run_dir, summary)
     return summary
