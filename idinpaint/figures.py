@@ -15,7 +15,14 @@ from idinpaint.align import ARCFACE_TEMPLATE  # noqa: E402
 from idinpaint.data.aligned import aligned_name, read_landmarks  # noqa: E402
 from idinpaint.evaluation.curves import learning_curves  # noqa: E402
 from idinpaint.evaluation.realism import realism_metrics  # noqa: E402
-from idinpaint.evaluation.report import accuracy_table, roc_panels  # noqa: E402
+from idinpaint.evaluation.report import (  # noqa: E402
+    HARDEST,
+    accuracy_table,
+    frontier_means,
+    frontier_points,
+    roc_panels,
+)
+from idinpaint.evaluation.results import recognizer_results  # noqa: E402
 from idinpaint.imageio import overlay, read_rgb  # noqa: E402
 from idinpaint.occlusion import (  # noqa: E402
     FILLS,
@@ -635,3 +642,91 @@ def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
     written = save_figure(fig, name, folder)
     plt.close(fig)
     return rows, written
+
+
+# --- the frontier: is it a face against is it this person ------------------------------------------
+
+#: A marker per region on the frontier (the hardest three first; others cycle through the rest).
+REGION_MARKERS = {"two_eyes": "o", "upper_face": "s", "center_block": "^"}
+_MORE_MARKERS = ["D", "v", "P", "X", "<", ">"]
+#: The occluded face on the frontier is named by its fill.
+_FILL_COLOURS = {"black": "dimgray", "gray": "silver", "noise": "tan"}
+
+
+def _frontier_colour(label: str, labels: list[str]) -> str:
+    return _FILL_COLOURS.get(label) or _method_colour(label, [lab for lab in labels if lab not in _FILL_COLOURS])
+
+
+def frontier_figure(rows, regions=HARDEST, recognizers=None,
+                    title: str = "Is it a face (C2ST) against is it this person (LFW accuracy)"):
+    """Each fill's place between the two axes: x = the C2ST AUC of its fill against real hole content
+    (from 1, always told apart, on the left to 0.5, indistinguishable, on the right; error bars = the
+    judge's 95 % interval), y = verification accuracy on the test pairs; one panel per recognizer
+    (dlib first, then SFace). One point per region (marker per region, colour per fill), the fill's
+    mean over the regions emphasised and labelled; the clean crop sits at the ideal corner (AUC
+    0.5, clean accuracy). ``rows``: protocol rows (:func:`idinpaint.evaluation.protocol.
+    evaluate_conditions`, or a saved run read back); the occluded face is named by its fill."""
+    from matplotlib.lines import Line2D
+
+    frontier = frontier_points(rows, regions)
+    means = frontier_means(frontier)
+    order = [r for r in ("dlib", "sface") if r in frontier["recognizers"]]
+    recs = list(recognizers or order + [r for r in frontier["recognizers"] if r not in order])
+    recs = [r for r in recs if any(r in m for m in means.values())]
+    if not recs:
+        raise ValueError("no rows with both a C2ST AUC and an accuracy to draw a frontier from")
+    labels = [label for label in frontier["labels"] if label in means]
+    markers = {g: REGION_MARKERS.get(g) or _MORE_MARKERS[k % len(_MORE_MARKERS)]
+               for k, g in enumerate(frontier["regions"])}
+    fig, axes = plt.subplots(1, len(recs), figsize=(6.0 * len(recs), 5.0), squeeze=False)
+    for ax, rec in zip(axes[0], recs):
+        for label in labels:
+            colour = _frontier_colour(label, labels)
+            for region in frontier["regions"]:
+                point = frontier["points"].get((label, region))
+                if point is None or rec not in point or not np.isfinite(point["c2st_auc"]):
+                    continue
+                auc = point["c2st_auc"]
+                error = [[max(0.0, auc - point["c2st_low"])], [max(0.0, point["c2st_high"] - auc)]]
+                ax.errorbar(auc, 100 * point[rec], xerr=error if np.isfinite(error).all() else None,
+                            fmt=markers[region], color=colour, ms=5, alpha=0.65, elinewidth=0.8, capsize=2)
+            mean = means[label]
+            if rec in mean:
+                ax.scatter(mean["c2st_auc"], 100 * mean[rec], s=150, marker="o", color=colour, edgecolor="black",
+                           linewidth=1.4, zorder=5)
+                ax.annotate(_pretty(label), (mean["c2st_auc"], 100 * mean[rec]), xytext=(6, 5),
+                            textcoords="offset points", fontsize=8, weight="bold", color=colour)
+        clean = frontier["clean"].get(rec)
+        if clean is not None and np.isfinite(clean):
+            ax.scatter(0.5, 100 * clean, marker="*", s=260, color="gold", edgecolor="black", zorder=6)
+            ax.annotate("clean", (0.5, 100 * clean), xytext=(-8, 6), textcoords="offset points", ha="right",
+                        fontsize=8)
+        ax.set_xlim(1.02, 0.46)  # told apart on the left, indistinguishable from real content on the right
+        ax.axvline(0.5, ls=":", color="gray", lw=1)
+        ax.set_xlabel("C2ST AUC of the fill against real content\n(1 = always told apart → 0.5 = indistinguishable)")
+        ax.set_ylabel(f"{rec} accuracy on the test pairs (%)")
+        ax.set_title(rec)
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], ls="", marker="o", ms=9, color=_frontier_colour(lab, labels), markeredgecolor="black",
+                      label=f"{_pretty(lab)} (mean)") for lab in labels]
+    handles += [Line2D([], [], ls="", marker=markers[g], ms=6, color="gray", label=_pretty(g)) for g in frontier["regions"]]
+    handles.append(Line2D([], [], ls="", marker="*", ms=12, color="gold", markeredgecolor="black",
+                          label="clean (ideal corner)"))
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles=handles, fontsize=7, loc="lower center", ncol=min(len(handles), 7), frameon=False)
+    return fig
+
+
+def report_figures(results, folder=None) -> list[Path]:
+    """The figures of combined saved runs (``idinpaint evaluate report --figures``): each recognizer's
+    occluded-protocol figures (:func:`occluded_report_figures`), and ``frontier`` (both recognizers,
+    :func:`frontier_figure`) when the rows carry C2ST AUCs. Returns the PNG paths."""
+    written: list[Path] = []
+    for recognizer in dict.fromkeys(row["recognizer"] for row in results):
+        written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, "", folder)
+    if any(np.isfinite(float(row.get("c2st_auc", np.nan))) for row in results if not row["error"]):
+        fig = frontier_figure(results)
+        written += save_figure(fig, "frontier", folder)[:1]
+        plt.close(fig)
+    return written

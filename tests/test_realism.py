@@ -18,7 +18,7 @@ from idinpaint.evaluation.protocol import evaluate_conditions
 from idinpaint.evaluation.realism import REALISM_FIELDS, realism_metrics, summarize, to_lab
 from idinpaint.evaluation.report import results_report
 from idinpaint.evaluation.results import load_results
-from idinpaint.fillers import DonorFiller, donor_filler, get_filler
+from idinpaint.fillers import DonorFiller, Filler, donor_filler, get_filler
 
 
 def skin_like(seed: int, size: int = 112) -> np.ndarray:
@@ -299,3 +299,83 @@ def test_too_few_crops_give_nan_fields_and_the_draw_is_stable():
     assert c2st_draw(list(reversed(relatives)), 20, seed=0) == list(reversed(drawn))
     assert set(c2st_draw(relatives[:30], 20, seed=0)) >= set(drawn) & set(relatives[:30])  # a subset keeps its draws
     assert c2st_draw(relatives, 20, seed=1) != drawn and c2st_draw(relatives, 100) == relatives
+
+
+# --- the judge in the protocol: once per condition, cached, NaN when the run is too small ----------
+
+
+class CountingFiller(Filler):
+    """A network-like filler (its fills are kept in the filled-crop cache): the occluded crop plus a
+    constant, counting the crops it fills."""
+
+    name = "counting"
+    cache_fills = True
+    cache_tag = "counting-v1"
+
+    def __init__(self):
+        self.crops = 0
+
+    def _fill(self, images, masks):
+        self.crops += len(images)
+        return np.clip(images.astype(int) + 60, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def many_people(tmp_path_factory):
+    """40 synthetic people with one crop each: enough for both judges' 5 folds."""
+    from test_protocol import make_folder
+
+    root = tmp_path_factory.mktemp("people")
+    make_folder(root, {f"Person_{k:02d}": 1 for k in range(40)}, seed=3)
+    return root, [f"Person_{k:02d}/Person_{k:02d}_0001.png" for k in range(40)]
+
+
+@pytest.mark.slow
+def test_c2st_condition_is_judged_once_kept_as_json_and_reuses_the_filled_crops(many_people, monkeypatch):
+    from idinpaint.evaluation import cache
+    from idinpaint.evaluation.cache import c2st_cache_file, c2st_condition, realism_condition
+    from idinpaint.evaluation.realism import C2ST_FIELDS, c2st_draw
+
+    root, relatives = many_people
+    black = c2st_condition(root, relatives, SPEC, get_filler("none"), progress=False)
+    assert set(black) == set(C2ST_FIELDS)
+    assert black["c2st_auc"] >= 0.99 and black["c2st_n"] == 40  # a black hole is never real content
+    assert c2st_cache_file(root, SPEC, get_filler("none"), relatives=relatives).is_file()
+    filler = CountingFiller()
+    realism_condition(root, relatives, SPEC, filler, progress=False)
+    assert filler.crops == 40
+    judged = c2st_condition(root, relatives, SPEC, filler, progress=False, max_crops=30)
+    assert filler.crops == 40  # the judge read the fills the realism pass left in the filled-crop cache
+    assert judged["c2st_n"] == 30 and 0.0 <= judged["c2st_low"] <= judged["c2st_auc"] <= judged["c2st_high"] <= 1.0
+    stored = c2st_cache_file(root, SPEC, filler, relatives=c2st_draw(relatives, 30))
+    assert stored.is_file() and stored != c2st_cache_file(root, SPEC, filler, relatives=relatives)
+
+    def no_judging(*args, **kwargs):
+        raise AssertionError("judged again")
+
+    monkeypatch.setattr(cache, "c2st_fields", no_judging)
+    assert c2st_condition(root, relatives, SPEC, filler, progress=False, max_crops=30) == pytest.approx(judged)
+    with pytest.raises(AssertionError, match="judged again"):  # another set of crops is judged anew
+        c2st_condition(root, relatives[:35], SPEC, filler, progress=False, max_crops=30)
+
+
+def test_protocol_rows_carry_c2st_fields_nan_when_too_few_crops_and_old_runs_still_load(aligned, tmp_path):
+    import json
+
+    from idinpaint.evaluation.realism import C2ST_FIELDS
+    from idinpaint.evaluation.results import Row
+
+    out = tmp_path / "run"
+    results = evaluate_conditions([FakeRecognizer()], [SPEC], ["telea"], aligned, pairs=make_pairs(),
+                                  progress=False, output_dir=out)
+    assert not results.failures  # 12 crops are too few to judge: NaN, and the run goes on
+    for row in results:
+        assert all(math.isnan(float(row[field])) for field in C2ST_FIELDS)
+    payload = json.loads((out / "lfw_occluded.json").read_text())
+    assert all(row["c2st_auc"] is None for row in payload["rows"])
+    # a run written before the judge existed: no c2st columns at all
+    old = [{k: v for k, v in row.items() if not k.startswith("c2st")} for row in payload["rows"]]
+    (out / "lfw_occluded.json").write_text(json.dumps({**payload, "rows": old}))
+    loaded = load_results(out)
+    assert len(loaded) == len(results) and all(math.isnan(row.c2st_auc) for row in loaded)
+    assert math.isnan(Row.from_mapping({"recognizer": "fake", "c2st_auc": None}).c2st_auc)

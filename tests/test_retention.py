@@ -181,3 +181,25 @@ def test_one_filling_serves_every_recognizer(faces):
     alone = identity_retention(PoolingRecognizer(), faces, fillers, ["mouth", "nose"])
     assert len(recording.seen) == 4
     assert shared[0]["rows"] == alone["rows"]
+
+
+@pytest.mark.slow
+def test_rows_carry_the_c2st_judged_by_person_and_the_summary_shows_it_on_the_hardest_three():
+    from idinpaint.evaluation.realism import C2ST_FIELDS
+    from idinpaint.evaluation.retention import summary_markdown, summary_rows
+
+    rng = np.random.default_rng(1)
+    faces = rng.integers(60, 200, size=(40, 112, 112, 3), dtype=np.uint8)
+    people = [f"Person_{k // 2:02d}" for k in range(40)]  # two crops each: a person is never on both sides
+    measured = identity_retention(PoolingRecognizer(), faces, {"none": get_filler("none")}, regions=["two_eyes"],
+                                  identities=people)
+    row = measured["rows"][0]
+    assert set(C2ST_FIELDS) <= set(row)
+    assert row["c2st_auc"] >= 0.99 and row["c2st_n"] == 40  # a black hole is never real content
+    few = identity_retention(PoolingRecognizer(), faces[:6], {"none": get_filler("none")}, regions=["two_eyes"],
+                             identities=people[:6])
+    assert np.isnan(few["rows"][0]["c2st_auc"])  # too few to judge: NaN, the retention is still measured
+    assert not np.isnan(few["rows"][0]["retention"])
+    summary = summary_rows([{"recognizer": "pool", **r} for r in measured["rows"]])[0]
+    assert summary["c2st_two_eyes"] == pytest.approx(row["c2st_auc"]) and np.isnan(summary["c2st_upper_face"])
+    assert "c2st two eyes" in summary_markdown([summary])

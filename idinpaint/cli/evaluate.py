@@ -80,8 +80,8 @@ def add_parser(commands) -> None:
                         "recognizer, each filler's accuracy with the oracle and the predicted mask and the paired "
                         "fold test of the difference")
     add_output_file(q, help="write the markdown here instead of printing it")
-    add_figures(q, help="also draw the combined runs' radar, ROC and similarity-gap figures per recognizer "
-                        "into this folder (e.g. figures)")
+    add_figures(q, help="also draw the combined runs' radar, ROC and similarity-gap figures per recognizer, and the "
+                        "frontier (C2ST AUC against accuracy, both recognizers) into this folder (e.g. figures)")
 
     q = add_command(targets, "retention", _cmd_evaluate_retention,
                     "identity kept after occlusion + fill, on training splits' held-out crops")
@@ -301,12 +301,9 @@ def _cmd_evaluate_report(args) -> int:
     else:
         print(text, end="")
     if args.figures:
-        from idinpaint.evaluation.results import recognizer_results
-        from idinpaint.figures import occluded_report_figures
+        from idinpaint.figures import report_figures
 
-        written = []
-        for recognizer in dict.fromkeys(row["recognizer"] for row in results):
-            written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, "", args.figures)
+        written = report_figures(results, args.figures)
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
     return 0
 

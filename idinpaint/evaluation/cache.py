@@ -3,7 +3,9 @@
 Embeddings are cached per (recognizer, occlusion, filler) in an ``.npz`` under
 ``cache_dir()/embeddings`` (the format of :mod:`.embeddings`, loaded without pickle) and per-crop
 realism under ``cache_dir()/realism``; both are rewritten after every chunk, so an interrupted run
-resumes where it stopped. Network fillers (``cache_fills``) also keep their filled crops under
+resumes where it stopped. The learned realism judge (:func:`.realism.c2st`) of a condition is kept
+beside the per-crop realism as a small JSON per (condition, set of judged crops), written once the
+judge is done. Network fillers (``cache_fills``) also keep their filled crops under
 ``cache_dir()/filled``, shared by every recognizer. The key of a condition hashes the aligned
 folder, the canonical spec, the seed, the filler's fingerprint and :data:`CACHE_VERSION`.
 
@@ -17,6 +19,8 @@ the occluded crop as it is whatever the mask, shares the oracle entry.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -24,12 +28,23 @@ import numpy as np
 
 from idinpaint.data.aligned import read_faces
 from idinpaint.evaluation.embeddings import load_embedding_cache, save_embedding_cache
-from idinpaint.evaluation.realism import REALISM_FIELDS, as_vectors, realism_metrics
+from idinpaint.evaluation.realism import (
+    C2ST_FIELDS,
+    C2ST_MAX_CROPS,
+    C2ST_VERSION,
+    NO_C2ST,
+    REALISM_FIELDS,
+    as_vectors,
+    c2st_draw,
+    c2st_fields,
+    realism_metrics,
+)
 from idinpaint.fillers import Filler, MeanFaceFiller, NoneFiller
 from idinpaint.imageio import read_rgb, write_rgb
 from idinpaint.occlusion import OcclusionSpec, canonical_spec, crop_landmarks_of, occlude_faces, parse_spec
 from idinpaint.paths import cache_dir
 from idinpaint.progress import progress_bar
+from idinpaint.runinfo import write_json
 
 #: Bump when the occlusion / filling pipeline changes in a way that alters pixels: old caches are ignored.
 CACHE_VERSION = "occluded-v1"
@@ -104,17 +119,19 @@ def fill_chunk(filler: Filler, occluded: np.ndarray, masks: np.ndarray, relative
     return out
 
 
-def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec, filler: Filler, *, path: Path,
+def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec, filler: Filler, *, path: Path | None,
                      seed: int, chunk: int, use_cache: bool, progress: bool, desc: str, measure,
                      detector=None) -> tuple[dict, int]:
     """The shared loop of :func:`embed_condition` and :func:`realism_condition`: crops missing from
     the cache at ``path`` are read, occluded (seeded), filled (through the filled-crop cache of
     network fillers) and given to ``measure(faces, filled, masks, relatives) -> (n, D)``, chunk by
-    chunk; the cache is saved after every chunk, so an interrupted run resumes. Returns (table,
+    chunk; the cache is saved after every chunk, so an interrupted run resumes (``path`` None: no
+    per-crop cache, every crop is done and the table holds whatever ``measure`` returns). Returns (table,
     how many were computed now). ``detector``: the filler gets its predicted masks (see the module
     docstring); ``measure`` always gets the oracle ones."""
     detector = mask_source(filler, detector)
-    table = load_embedding_cache(path) if use_cache else {}
+    keep = use_cache and path is not None
+    table = load_embedding_cache(path) if keep else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
     occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
     fill_dir = (filled_cache_dir(root, parsed, filler, seed, detector)
@@ -128,7 +145,7 @@ def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec
             fill_masks = masks if detector is None else detector.predict_for(occluded, batch)
             filled = fill_chunk(filler, occluded, fill_masks, batch, fill_dir)
             table.update(zip(batch, measure(faces, filled, masks, batch)))
-            if use_cache:
+            if keep:
                 save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here
             bar.update(len(batch))
     return table, len(missing)
@@ -188,3 +205,52 @@ def realism_condition(root, relatives: Sequence[str], spec: str | OcclusionSpec,
     if not relatives:
         return np.zeros((0, len(REALISM_FIELDS)), np.float32)
     return np.stack([table[rel] for rel in relatives])
+
+
+def c2st_cache_file(root, spec: str | OcclusionSpec, filler: Filler, seed: int = 0, detector=None,
+                    relatives: Sequence[str] = ()) -> Path:
+    """``cache_dir()/realism/<folder>_<spec>_<filler>_<key>_c2st-<crops>.json``: the C2ST of a
+    condition on one set of crops; ``<crops>`` hashes the condition's stem, the (sorted) crops,
+    :data:`~.realism.C2ST_VERSION` and the seed, so runs over other folds keep their own."""
+    stem = _condition_stem(root, spec, filler, seed, detector)
+    text = f"{stem}|{C2ST_VERSION}|{int(seed)}|" + "\n".join(sorted(set(relatives)))
+    return cache_dir() / "realism" / f"{stem}_c2st-{hashlib.sha1(text.encode()).hexdigest()[:12]}.json"
+
+
+def _stored_c2st(path: Path) -> dict[str, float] | None:
+    """The fields of a stored C2ST, or None when the file is missing or unreadable (then it is redone)."""
+    try:
+        stored = json.loads(path.read_text())["fields"]
+        return {field: math.nan if stored[field] is None else float(stored[field]) for field in C2ST_FIELDS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def c2st_condition(root, relatives: Sequence[str], spec: str | OcclusionSpec, filler: Filler, *, seed: int = 0,
+                   chunk: int = DEFAULT_CHUNK, use_cache: bool = True, progress: bool = True, detector=None,
+                   max_crops: int = C2ST_MAX_CROPS) -> dict[str, float]:
+    """The C2ST fields (:data:`~.realism.C2ST_FIELDS`) of one condition: can a fresh classifier tell
+    its fills from real hole content (:func:`.realism.c2st`, split by person)? Judged on at most
+    ``max_crops`` of ``relatives`` (a seeded, stable draw, :func:`.realism.c2st_draw`), occluded and
+    filled by the loop of :func:`embed_condition` (network fills come from the filled-crop cache);
+    NaN fields when there are too few crops to judge. Kept as JSON (:func:`c2st_cache_file`): a
+    re-run or a second recognizer reads it back."""
+    root = Path(root)
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    drawn = c2st_draw(relatives, max_crops, seed)
+    path = c2st_cache_file(root, parsed, filler, seed, detector, drawn)
+    stored = _stored_c2st(path) if use_cache else None
+    if stored is not None:
+        return stored
+    fields = dict(NO_C2ST)
+    if drawn:
+        table, _ = _cached_per_crop(
+            root, drawn, parsed, filler, path=None, seed=seed, chunk=chunk, use_cache=use_cache, progress=progress,
+            desc=f"c2st {parsed} + {filler.name}{_source_tag(filler, detector)}",
+            measure=lambda faces, filled, masks, batch: list(zip(faces, filled, masks)), detector=detector)
+        clean, filled, masks = (np.stack([table[rel][k] for rel in drawn]) for k in range(3))
+        fields = {k: float(v) for k, v in c2st_fields(clean, filled, masks, drawn, seed=seed).items()}
+    if use_cache:
+        write_json(path, {"version": C2ST_VERSION, "seed": int(seed), "spec": str(parsed), "filler": filler.name,
+                          "crops": len(drawn), "fields": {k: None if math.isnan(v) else v for k, v in fields.items()}})
+    return fields

@@ -17,7 +17,10 @@ Rows (:class:`~.results.Row`, one per condition, plus one clean row per recogniz
 numbers of :func:`.verification.verify`, ``acc_clean``, ``acc_occluded`` (same occlusion, filler
 ``none``) and ``recovery_ratio`` = (acc_filled - acc_occluded) / (acc_clean - acc_occluded), and the
 realism of the fill against the clean crop (:mod:`.realism`: chroma spread, chroma error, hole L1
-and PSNR, SSIM; the same for every recognizer, computed once per condition and cached). A
+and PSNR, SSIM; the same for every recognizer, computed once per condition and cached), and the
+learned realism judge (``c2st_*``: a classifier two-sample test of the fill against real hole
+content on at most :data:`~.realism.C2ST_MAX_CROPS` of the condition's crops, split by person;
+once per condition, cached; NaN where the run has too few crops, and for the clean row). A
 condition that raises is recorded in its row's ``error`` and the run goes on.
 
 **Oracle or predicted masks.** By default every filler gets the oracle mask, the exact hole the
@@ -44,10 +47,10 @@ from tqdm import tqdm
 from idinpaint.data.aligned import aligned_name
 from idinpaint.data.lfw import Pair, default_aligned_root, load_pairs, pair_arrays
 from idinpaint.detection import get_detector
-from idinpaint.evaluation.cache import CACHE_VERSION, DEFAULT_CHUNK, embed_condition, realism_condition
+from idinpaint.evaluation.cache import CACHE_VERSION, DEFAULT_CHUNK, c2st_condition, embed_condition, realism_condition
 from idinpaint.evaluation.embeddings import embed_folder
 from idinpaint.evaluation.clean import clean_landmarks_lookup
-from idinpaint.evaluation.realism import summarize
+from idinpaint.evaluation.realism import C2ST_MAX_CROPS, C2ST_VERSION, NO_C2ST, summarize
 from idinpaint.evaluation.results import DEFAULT_STEM, OccludedResults, Row, write_results
 from idinpaint.evaluation.verification import cosine_scores, recovery_ratio, verify
 from idinpaint.fillers import FILLERS, MEAN_FACE_COUNT, Filler, build_filler, is_filler_name
@@ -109,7 +112,8 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                         include_clean: bool = True, seed: int = 0, chunk: int = DEFAULT_CHUNK,
                         use_cache: bool = True, mean_face_count: int = MEAN_FACE_COUNT,
                         output_dir=None, stem: str = DEFAULT_STEM,
-                        baseline_only: Sequence[str] = (), masks: str = "oracle", detector=None) -> OccludedResults:
+                        baseline_only: Sequence[str] = (), masks: str = "oracle", detector=None,
+                        c2st: bool = True, c2st_max_crops: int = C2ST_MAX_CROPS) -> OccludedResults:
     """Score every (recognizer, occlusion, filler) condition on LFW View-2 with occluded second images.
 
     ``recognizers``: names (``sface``, ``dlib``) or :class:`~idinpaint.recognizers.Recognizer`
@@ -123,7 +127,9 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
     ``output_dir``: when given, CSV + JSON + scores npz are (re)written there after every condition
     (see :func:`write_results`). ``masks``: ``oracle`` (the occlusion's own hole) or ``predicted``
     (the O-Detector's mask on the occluded crop; ``detector`` defaults to the shipped LFW-half pair,
-    see :func:`idinpaint.detection.get_detector`). Returns :class:`OccludedResults` (list of row dicts + scores).
+    see :func:`idinpaint.detection.get_detector`). ``c2st``: judge each condition's realism with the
+    classifier two-sample test (about a minute per condition on 2 cores; False leaves its fields NaN)
+    on at most ``c2st_max_crops`` crops. Returns :class:`OccludedResults` (list of row dicts + scores).
     """
     started_run = time.time()
     aligned_root = Path(aligned_root or default_aligned_root())
@@ -143,6 +149,7 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
               "folds": list(folds) if folds else None, "seed": seed, "pairs": len(scored.labels),
               "unique_second_images": len(scored.unique_second), "mean_face_count": mean_face_count,
               "cache_version": CACHE_VERSION, "masks": masks,
+              "c2st": {"version": C2ST_VERSION, "max_crops": c2st_max_crops} if c2st else None,
               **({"detector": repr(mask_detector)} if mask_detector is not None else {})}
     options = {"seed": seed, "chunk": chunk, "use_cache": use_cache, "progress": progress, "detector": mask_detector}
     built = _Built(lambda item: build_filler(item, aligned_root, all_pairs, lfw_root, mean_face_count=mean_face_count))
@@ -180,8 +187,10 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                         raise RuntimeError(unavailable)
                     filler = built(item)
                     if (spec, row.filler) not in realism:
-                        realism[(spec, row.filler)] = summarize(
-                            realism_condition(aligned_root, scored.unique_second, spec, filler, **options))
+                        realism[(spec, row.filler)] = {
+                            **summarize(realism_condition(aligned_root, scored.unique_second, spec, filler, **options)),
+                            **(c2st_condition(aligned_root, scored.unique_second, spec, filler,
+                                              max_crops=c2st_max_crops, **options) if c2st else NO_C2ST)}
                     row.update(realism[(spec, row.filler)])
                     vectors, row.embedded = embed_condition(recognizer, aligned_root, scored.unique_second, spec,
                                                             filler, landmarks_of=landmarks_of, **options)

@@ -1,7 +1,8 @@
 """Tables and statistics from saved protocol runs: the accuracy / similarity-gap / realism tables
 per recognizer, the headline (means over regions and the hardest three), the paired fold-by-fold
 sign-flip test of a method against its baselines, the cost of the O-Detector's mask against the
-oracle one, and the inputs of the radar and ROC figures."""
+oracle one, the inputs of the radar, ROC and frontier figures, and the frontier's reading (where
+each filler sits between *is it a face* and *is it this person*)."""
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ from idinpaint.occlusion import CLEAN, REGION_NAMES
 
 
 def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
-    """Per recognizer and method, the mean over regions of accuracy, recovery ratio and similarity
-    gap, plus each on the hardest three regions — the README's headline table."""
+    """Per recognizer and method, the mean over regions of accuracy, recovery ratio, similarity gap,
+    realism and C2ST AUC, plus accuracy, chroma spread and C2ST AUC on each of the hardest three
+    regions — the README's headline table."""
     hardest = ("two_eyes", "upper_face", "center_block")
     out = []
     good = [r for r in rows if not r["error"] and r["occlusion"] != CLEAN and r["fill"] == fill]
@@ -35,13 +37,14 @@ def method_summary(rows: Sequence[dict], fill: str = "black") -> list[dict]:
                 continue  # a method scored on some regions only has no comparable mean
             entry = {"recognizer": recognizer, "method": "occluded" if filler == "none" else filler,
                      "regions": len(regions)}
-            for key in ("accuracy", "recovery_ratio", "similarity_gap", *REALISM_FIELDS):
+            for key in ("accuracy", "recovery_ratio", "similarity_gap", *REALISM_FIELDS, "c2st_auc"):
                 values = [float(by_region[g].get(key, math.nan)) for g in regions]
                 entry[f"mean_{key}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
             for region in hardest:
                 if region in by_region:
                     entry[f"accuracy_{region}"] = float(by_region[region]["accuracy"])
                     entry[f"chroma_spread_{region}"] = float(by_region[region].get("chroma_spread", math.nan))
+                    entry[f"c2st_{region}"] = float(by_region[region].get("c2st_auc", math.nan))
             out.append(entry)
     return out
 
@@ -115,7 +118,8 @@ def markdown_table(rows: Sequence[dict], recognizer: str, value: str = "accuracy
     methods += [(filler, fills[0], filler) for filler in fillers] if fills else []
     cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
     regions = _region_order(r["region"] for r in occluded)
-    scale, digits = (100.0, 2) if value == "accuracy" else (1.0, 2) if value in ("hole_psnr", "chroma_error") else (1.0, 3)
+    scale, digits = ((100.0, 2) if value == "accuracy" else (1.0, 2) if value in ("hole_psnr", "chroma_error", "c2st_auc")
+                     else (1.0, 3))
     lines = ["| region | " + " | ".join(name for name, _, _ in methods) + " |",
              "|---" * (len(methods) + 1) + "|"]
     sums = {name: [] for name, _, _ in methods}
@@ -249,14 +253,17 @@ def headline_table(rows: Sequence[dict], fill: str = "black") -> str:
         return "–" if value is None or math.isnan(float(value)) else format(value, fmt)
 
     lines = ["| recognizer | method | mean accuracy | mean recovery ratio | mean similarity gap | two_eyes | upper_face "
-             "| center_block | chroma spread (two_eyes / upper_face / center_block) | hole PSNR dB | SSIM |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| center_block | chroma spread (two_eyes / upper_face / center_block) "
+             "| C2ST AUC (two_eyes / upper_face / center_block) | hole PSNR dB | SSIM |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in method_summary(rows, fill):
         hard = " | ".join(number(100 * e[k], ".2f") if k in e else "–"
                           for k in ("accuracy_two_eyes", "accuracy_upper_face", "accuracy_center_block"))
         spread = " / ".join(number(e.get(f"chroma_spread_{r}"), ".2f") for r in ("two_eyes", "upper_face", "center_block"))
+        judged = " / ".join(number(e.get(f"c2st_{r}"), ".2f") for r in ("two_eyes", "upper_face", "center_block"))
         lines.append(f"| {e['recognizer']} | {e['method']} | {100 * e['mean_accuracy']:.2f} | "
                      f"{number(e['mean_recovery_ratio'], '.2f')} | {e['mean_similarity_gap']:.3f} | {hard} | {spread} | "
+                     f"{judged} | "
                      f"{number(e.get('mean_hole_psnr'), '.2f')} | {number(e.get('mean_ssim'), '.3f')} |")
     return "\n".join(lines)
 
@@ -276,12 +283,15 @@ def results_report(results: OccludedResults, method: str = "ca_id",
     if measured:  # realism is the same for every recognizer: one table per measure
         first = measured[0]["recognizer"]
         for value, title in (("chroma_spread", "median chroma spread in the hole (fill / clean; real skin ≈ 1)"),
+                             ("c2st_auc", "C2ST AUC: a classifier trained to tell the fill from real hole content "
+                                          "(0.5 = indistinguishable, 1 = always told apart)"),
                              ("periodicity", "median periodicity of the fill's luminance detail (real face parts "
                                              "≈ 0.3; a repeated pattern > 0.5)"),
                              ("chroma_error", "mean chroma error |Δa*| + |Δb*| in the hole (lower is better)"),
                              ("hole_psnr", "hole PSNR, dB (fidelity; rewards blur)"),
                              ("ssim", "whole-crop SSIM (fidelity)")):
-            parts += [f"**Is it a face? {title}**\n", markdown_table(results, first, value=value), ""]
+            if any(np.isfinite(float(r.get(value, math.nan))) for r in measured):  # older runs lack some
+                parts += [f"**Is it a face? {title}**\n", markdown_table(results, first, value=value), ""]
     parts += ["**Headline** (black fill; mean over the regions where a method has all 10, and the hardest three; "
               "accuracy %, realism beside it)\n", headline_table(results), ""]
     for recognizer in recognizers:
@@ -290,3 +300,98 @@ def results_report(results: OccludedResults, method: str = "ca_id",
             parts += [f"**{recognizer}: {method} minus each baseline** (accuracy points, paired over the 10 folds, "
                       "exact sign-flip p)\n", table, ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+# --- the frontier: is it a face (C2ST) against is it this person (accuracy) -------------------------
+
+HARDEST = ("two_eyes", "upper_face", "center_block")
+
+
+def frontier_label(row) -> str:
+    """A method's name on the frontier: the occluded face is named by its fill (``black``, ``gray``),
+    a filler by its name (``<filler>@<fill>`` when it also ran on a second fill)."""
+    return row["fill"] if row["filler"] == "none" else row["filler"]
+
+
+def frontier_points(rows: Sequence[dict], regions: Sequence[str] = HARDEST) -> dict:
+    """What the frontier figure draws, from protocol rows (any recognizers, fills, fillers):
+
+    ``{"labels": [...], "recognizers": [...], "regions": [...], "clean": {recognizer: accuracy},
+    "points": {(label, region): {"c2st_auc", "c2st_low", "c2st_high", recognizer: accuracy, ...}}}``.
+    The C2ST is the same for every recognizer (the first finite one is taken); a label is a
+    filler (or the occluded face's fill, :func:`frontier_label`); only ``regions`` are kept."""
+    good = [r for r in rows if not r["error"]]
+    occluded = [r for r in good if r["occlusion"] != CLEAN and r["region"] in regions]
+    filler_fills = list(dict.fromkeys(r["fill"] for r in occluded if r["filler"] != "none"))
+    points: dict[tuple[str, str], dict] = {}
+    for row in occluded:
+        label = frontier_label(row)
+        if row["filler"] != "none" and filler_fills and row["fill"] != filler_fills[0]:
+            label = f"{label}@{row['fill']}"
+        point = points.setdefault((label, row["region"]), dict.fromkeys(("c2st_auc", "c2st_low", "c2st_high"), math.nan))
+        if not np.isfinite(point["c2st_auc"]) and np.isfinite(float(row.get("c2st_auc", math.nan))):
+            point.update({k: float(row[k]) for k in ("c2st_auc", "c2st_low", "c2st_high")})
+        point[row["recognizer"]] = float(row["accuracy"])
+    labels = list(dict.fromkeys(label for label, _ in points))
+    order = [f for f in ("black", "gray", "noise", *_method_order(labels)) if f in labels]
+    return {"labels": list(dict.fromkeys(order + labels)),
+            "recognizers": list(dict.fromkeys(r["recognizer"] for r in good)),
+            "regions": [g for g in regions if any(region == g for _, region in points)],
+            "clean": {r["recognizer"]: float(r["accuracy"]) for r in good if r["occlusion"] == CLEAN},
+            "points": points}
+
+
+def frontier_means(frontier: dict) -> dict[str, dict[str, float]]:
+    """{label: {"c2st_auc", recognizer: accuracy, ..., "regions": n}}: each label's mean over the
+    regions where it has a C2ST AUC (accuracies over the same regions)."""
+    out = {}
+    for label in frontier["labels"]:
+        mine = [frontier["points"][(label, g)] for g in frontier["regions"] if (label, g) in frontier["points"]]
+        mine = [p for p in mine if np.isfinite(p["c2st_auc"])]
+        if not mine:
+            continue
+        entry = {"c2st_auc": float(np.mean([p["c2st_auc"] for p in mine])), "regions": len(mine)}
+        for rec in frontier["recognizers"]:
+            values = [p[rec] for p in mine if rec in p]
+            if len(values) == len(mine):
+                entry[rec] = float(np.mean(values))
+        out[label] = entry
+    return out
+
+
+def frontier_reading(rows: Sequence[dict], regions: Sequence[str] = HARDEST, recognizer: str | None = None) -> str:
+    """A short markdown reading of the frontier, computed from ``rows``: where each filler sits
+    (mean C2ST AUC and accuracy over ``regions``), which fillers are on the frontier (no other is
+    both harder to tell from real content and more accurate) and how far each is from the ideal
+    corner (AUC 0.5, the clean accuracy). ``recognizer``: the judge of identity (default dlib when
+    present, the independent evaluator)."""
+    frontier = frontier_points(rows, regions)
+    means = frontier_means(frontier)
+    if not means:
+        return "No C2ST AUC in these rows (too few crops, or a run from before the judge): no frontier to read.\n"
+    recs = frontier["recognizers"]
+    rec = recognizer or ("dlib" if "dlib" in recs else recs[0])
+    clean = frontier["clean"].get(rec, math.nan)
+    names = ", ".join(frontier["regions"])
+    lines = [f"Where each fill sits (mean over {names}; C2ST AUC 0.5 = indistinguishable from real content, "
+             f"1 = always told apart; accuracy %):", ""]
+    for label, m in means.items():
+        accuracies = ", ".join(f"{r} {100 * m[r]:.2f}" for r in recs if r in m)
+        lines.append(f"* **{label}**: C2ST AUC {m['c2st_auc']:.3f}; accuracy {accuracies or '–'}")
+    scored = {label: m for label, m in means.items() if rec in m}
+    if scored:
+        front = [a for a, m in scored.items() if not any(
+            o["c2st_auc"] <= m["c2st_auc"] and o[rec] >= m[rec] and (o["c2st_auc"] < m["c2st_auc"] or o[rec] > m[rec])
+            for b, o in scored.items() if b != a)]
+        front.sort(key=lambda a: scored[a]["c2st_auc"])
+        realest = min(scored, key=lambda a: scored[a]["c2st_auc"])
+        best = max(scored, key=lambda a: scored[a][rec])
+        lines += ["", f"On {rec}: the frontier (no other fill both harder to tell from real content and more "
+                      f"accurate) is {', '.join(f'**{a}**' for a in front)}. Hardest to tell from real content: "
+                      f"**{realest}** (AUC {scored[realest]['c2st_auc']:.3f}, {100 * scored[realest][rec]:.2f} %); "
+                      f"most accurate: **{best}** ({100 * scored[best][rec]:.2f} %, AUC {scored[best]['c2st_auc']:.3f})."]
+        if np.isfinite(clean):
+            gaps = "; ".join(f"{a} {scored[a]['c2st_auc'] - 0.5:+.3f} AUC, {100 * (scored[a][rec] - clean):+.2f} points"
+                             for a in front)
+            lines.append(f"From the ideal corner (AUC 0.5, clean {100 * clean:.2f} %), the frontier's fills are: {gaps}.")
+    return "\n".join(lines) + "\n"

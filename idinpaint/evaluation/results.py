@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from idinpaint.evaluation.realism import REALISM_FIELDS
+from idinpaint.evaluation.realism import C2ST_FIELDS, REALISM_FIELDS
 from idinpaint.imageio import atomic_write_bytes
 from idinpaint.occlusion import CLEAN, parse_spec, region_label
 from idinpaint.paths import results_dir
@@ -34,7 +34,9 @@ class Row(MutableMapping):
     ``accuracy`` … ``pairs``: :func:`~idinpaint.evaluation.verification.verify` on the condition's
     pair scores; ``acc_clean``, ``acc_occluded`` (same occlusion, filler ``none``) and
     ``recovery_ratio`` = (acc_filled − acc_occluded) / (acc_clean − acc_occluded); the realism of
-    the fill against the clean crop (:mod:`.realism`, the same for every recognizer); ``protocol``
+    the fill against the clean crop (:mod:`.realism`, the same for every recognizer), and the
+    learned judge's verdict on the condition (``c2st_*``, :func:`.realism.c2st`: AUC, its 95 %
+    interval, each judge's AUC, crops judged; NaN for the clean row and where too few crops); ``protocol``
     (``10-fold`` or ``subfolds``), ``embedded`` (crops computed in this run, not cached),
     ``seconds``; ``error``: why the condition failed (the run goes on)."""
 
@@ -62,6 +64,12 @@ class Row(MutableMapping):
     hole_psnr: float = NAN
     ssim: float = NAN
     periodicity: float = NAN
+    c2st_auc: float = NAN
+    c2st_low: float = NAN
+    c2st_high: float = NAN
+    c2st_cnn: float = NAN
+    c2st_features: float = NAN
+    c2st_n: float = NAN
     protocol: str = ""
     embedded: int = 0
     seconds: float = 0.0
@@ -119,6 +127,7 @@ class Row(MutableMapping):
 ROW_FIELDS = [f.name.replace("_1e_", "_1e-") for f in dataclasses.fields(Row)]
 _ATTR = {column: f.name for column, f in zip(ROW_FIELDS, dataclasses.fields(Row))}
 assert tuple(ROW_FIELDS[18:24]) == REALISM_FIELDS, "Row's realism fields must follow realism.REALISM_FIELDS"
+assert tuple(ROW_FIELDS[24:30]) == C2ST_FIELDS, "Row's C2ST fields must follow realism.C2ST_FIELDS"
 
 
 class OccludedResults(list):
@@ -189,7 +198,7 @@ def write_results(results: OccludedResults, folder=None, stem: str = DEFAULT_STE
 
 def load_results(folder=None, stem: str = DEFAULT_STEM) -> OccludedResults:
     """Rows (from the JSON) and scores (from the npz) of a written run. Runs written before the
-    realism columns existed get NaN there; the older spelling ``recogniser`` is read too."""
+    realism or C2ST columns existed get NaN there; the older spelling ``recogniser`` is read too."""
     folder = Path(folder) if folder is not None else results_dir() / "lfw_occluded"
     payload = json.loads((folder / f"{stem}.json").read_text())
     rows = [Row.from_mapping(row) for row in payload["rows"]]

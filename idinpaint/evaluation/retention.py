@@ -17,8 +17,10 @@ it the tool for decisions the LFW test pairs must not make:
   model trained on and the test never scores.
 
 Beside identity, every row carries the fill's realism against the clean crop (:mod:`.realism`:
-chroma spread, chroma error, hole L1 and PSNR, SSIM), so a recipe is chosen on both axes — *is it
-this person* and *is it a face* — on the same held-out faces.
+chroma spread, chroma error, hole L1 and PSNR, SSIM) and, when the faces' people are known, the
+learned judge's verdict (``c2st_*``: a classifier two-sample test of the fill against real hole
+content, the crops split by person; NaN when too few to judge), so a recipe is chosen on both
+axes — *is it this person* and *is it a face* — on the same held-out faces.
 
 Per-image values are returned as well, so two fillers can be compared image by image
 (:func:`paired_retention`).
@@ -34,7 +36,7 @@ import numpy as np
 from idinpaint.checkpoints import KINDS, SHIPPED_PROFILE, shipped_checkpoints
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import DEFAULT_VAL_IMAGES, DEFAULT_VAL_SEED, default_aligned_root, identity_of, validation_crops
-from idinpaint.evaluation.realism import realism_metrics, summarize
+from idinpaint.evaluation.realism import NO_C2ST, c2st_fields, realism_metrics, summarize
 from idinpaint.fillers import Filler, donor_filler, get_filler
 from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import REGION_NAMES, occlude, region_mask
@@ -49,11 +51,16 @@ def _check_images(images) -> np.ndarray:
 
 
 def fill_regions(images: np.ndarray, fillers: Mapping[str, Filler], regions: Sequence[str] = REGION_NAMES,
-                 fill: str = "black", fills: Mapping[str, str] | None = None) -> dict:
+                 fill: str = "black", fills: Mapping[str, str] | None = None,
+                 relatives: Sequence[str] | None = None, c2st_seed: int = 0) -> dict:
     """Every (region, label) filled once: ``{(region, label): (filled (N, 112, 112, 3), realism
     summary)}``. Each region's hole is painted with ``fill`` first, as in the occluded-LFW protocol
     (``fills`` gives a label its own fill, e.g. ``{"gray:none": "gray"}``). Filling does not depend
-    on the recognizer, so one call serves every recognizer of :func:`identity_retention`."""
+    on the recognizer, so one call serves every recognizer of :func:`identity_retention`.
+
+    With ``relatives`` (each face's crop path, or its person's name) the summary also holds the
+    C2ST fields (:func:`.realism.c2st_fields`, split by person, seeded by ``c2st_seed``); without,
+    they are NaN."""
     images = _check_images(images)
     unknown = [r for r in regions if r not in REGION_NAMES]
     if unknown:
@@ -68,7 +75,8 @@ def fill_regions(images: np.ndarray, fillers: Mapping[str, Filler], regions: Seq
             if hole not in occluded:
                 occluded[hole] = np.stack([occlude(image, mask, hole) for image in images])
             filled = filler.fill(occluded[hole], masks)
-            out[(region, label)] = (filled, summarize(realism_metrics(filled, images, masks)))
+            judged = c2st_fields(images, filled, masks, relatives, seed=c2st_seed) if relatives is not None else NO_C2ST
+            out[(region, label)] = (filled, {**summarize(realism_metrics(filled, images, masks)), **judged})
     return out
 
 
@@ -79,8 +87,9 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
     """Retention of every (region, filler) on ``images`` (RGB uint8 (N, 112, 112, 3), aligned crops).
 
     ``fillers`` maps a label to a :class:`~idinpaint.fillers.Filler` (``none`` = the occluded face
-    as is); the holes are painted and filled by :func:`fill_regions` (``fill``, ``fills``), or
-    ``filled`` is its result, computed once for several recognizers.
+    as is); the holes are painted and filled by :func:`fill_regions` (``fill``, ``fills``; with
+    ``identities``, the C2ST is judged too, split by person), or ``filled`` is its result, computed
+    once for several recognizers.
 
     With ``identities`` (one name per image) the **margin** is measured too: retention minus the
     filled face's mean cosine to the clean faces of *other* people. Verification needs both: a fill
@@ -93,7 +102,9 @@ def identity_retention(recognizer, images: np.ndarray, fillers: Mapping[str, Fil
     """
     images = _check_images(images)
     if filled is None:
-        filled = fill_regions(images, fillers, regions, fill, fills)
+        # a person's name as a one-folder path: the judge's split then keeps each name on one side
+        filled = fill_regions(images, fillers, regions, fill, fills,
+                              relatives=None if identities is None else [f"{name}/{name}" for name in identities])
     clean = recognizer.embed(images)
     others = None
     if identities is not None:
@@ -169,9 +180,11 @@ HARDEST = ("two_eyes", "upper_face", "center_block")
 def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
     """One row per filler label: both axes side by side, over every half in ``rows``.
 
-    *Is it a face*: the median chroma spread on each of the hardest three regions and the mean over
-    them of the median periodicity, the hole PSNR and the SSIM; *is it this person*: each recognizer's retention and margin, the mean
-    over all measured regions. (Realism is the same for every recognizer: the first one's rows.)"""
+    *Is it a face*: the median chroma spread and the C2ST AUC (0.5 = the judge cannot tell the fill
+    from real content, 1 = always told apart; the mean over the halves) on each of the hardest three
+    regions, and the mean over them of the median periodicity, the hole PSNR and the SSIM; *is it
+    this person*: each recognizer's retention and margin, the mean over all measured regions.
+    (Realism is the same for every recognizer: the first one's rows.)"""
     labels = list(dict.fromkeys(r["filler"] for r in rows))
     recognizers = list(dict.fromkeys(r.get("recognizer", "") for r in rows))
     out = []
@@ -182,6 +195,9 @@ def summary_rows(rows: Sequence[Mapping]) -> list[dict]:
         for region in HARDEST:
             values = [r.get("chroma_spread", math.nan) for r in face if r["region"] == region]
             entry[f"chroma_spread_{region}"] = float(np.nanmean(values)) if values else math.nan
+        for region in HARDEST:
+            values = [float(r.get("c2st_auc", math.nan)) for r in face if r["region"] == region]
+            entry[f"c2st_{region}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
         hard = [r for r in face if r["region"] in HARDEST]
         for key in ("periodicity", "hole_psnr", "ssim"):
             entry[f"{key}_hardest3"] = float(np.nanmean([r.get(key, math.nan) for r in hard])) if hard else math.nan
@@ -280,7 +296,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
             gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
                             "fillers": plain}
-        filled = fill_regions(images, labelled, regions, fills=fills)  # once per half, for every recognizer
+        filled = fill_regions(images, labelled, regions, fills=fills, relatives=crops)  # once per half, for every recognizer
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, filled=filled,
                                           identities=[identity_of(c) or c for c in crops])
@@ -303,7 +319,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                     f"{recognizer.name}: identity {measure}, half {half}'s validation crops", measure))
     for half in halves:  # realism does not depend on the recognizer: the first one's rows
         mine = [r for r in rows if r["recognizer"] == recognizers[0].name and r["half"] == half]
-        for measure in ("chroma_spread", "periodicity", "hole_psnr", "ssim"):
+        for measure in ("chroma_spread", "c2st_auc", "periodicity", "hole_psnr", "ssim"):
             sections.append(retention_markdown(mine, f"is it a face? {measure}, half {half}'s validation crops", measure))
     if comparisons:
         lines = ["**paired by face** (mean over the listed regions, both halves' validation crops)", "",
@@ -315,8 +331,8 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                          f"{c['delta']:+.4f} | {c['se']:.4f} | {c['faces_better']}/{c['n']} |")
         sections.append("\n".join(lines) + "\n")
     summary = summary_rows(rows)
-    sections.insert(0, "**Both axes** (is it a face: chroma spread on the hardest three, periodicity, hole PSNR / SSIM "
-                       "there; "
+    sections.insert(0, "**Both axes** (is it a face: chroma spread and C2ST AUC (0.5 = indistinguishable from real "
+                       "content, 1 = always told apart) on the hardest three, periodicity, hole PSNR / SSIM there; "
                        "is it this person: retention and margin, mean over the regions)\n\n" + summary_markdown(summary))
     report = "\n".join(sections)
     result = {"rows": rows, "summary": summary, "comparisons": comparisons, "markdown": report}
