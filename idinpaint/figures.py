@@ -725,8 +725,16 @@ def report_figures(results, folder=None) -> list[Path]:
     written: list[Path] = []
     for recognizer in dict.fromkeys(row["recognizer"] for row in results):
         written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, "", folder)
-    if any(np.isfinite(float(row.get("c2st_auc", np.nan))) for row in results if not row["error"]):
-        fig = frontier_figure(results)
-        written += save_figure(fig, "frontier", folder)[:1]
-        plt.close(fig)
-    return written
+    return written + save_frontier(results, "frontier", folder)[:1]
+
+
+def save_frontier(rows, name: str = "frontier", folder=None, **kwargs) -> list[Path]:
+    """:func:`frontier_figure` of ``rows`` saved as ``<name>`` (PNG + PDF; returns both paths), or
+    nothing (an empty list) when no row has a C2ST AUC: a run from before the judge, or one with
+    too few crops to judge (the smoke profile)."""
+    if not any(np.isfinite(float(row.get("c2st_auc", np.nan))) for row in rows if not row.get("error")):
+        return []
+    fig = frontier_figure(rows, **kwargs)
+    paths = save_figure(fig, name, folder)
+    plt.close(fig)
+    return paths

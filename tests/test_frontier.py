@@ -115,3 +115,15 @@ def test_evaluate_report_prints_the_c2st_column_and_draws_the_frontier(tmp_path,
                  "--figures", str(tmp_path / "figures")]) == 0
     assert "C2ST AUC (two_eyes / upper_face / center_block)" in capsys.readouterr().out
     assert (tmp_path / "figures" / "frontier.png").is_file() and (tmp_path / "figures" / "frontier.pdf").is_file()
+
+
+def test_save_frontier_writes_nothing_for_rows_without_a_c2st(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from idinpaint import figures
+
+    unjudged = [Row.from_mapping({**r, "c2st_auc": None}) for r in made_up_rows()]
+    assert figures.save_frontier(unjudged, "frontier", tmp_path) == [] and not list(tmp_path.iterdir())
+    paths = figures.save_frontier(made_up_rows(), "frontier_x", tmp_path)
+    assert [p.name for p in paths] == ["frontier_x.png", "frontier_x.pdf"]
