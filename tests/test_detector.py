@@ -101,7 +101,7 @@ def test_held_out_families_never_appear_in_training_draws(bank):
     shapes, textures = {s for s, _ in drawn}, {t for _, t in drawn}
     assert not (shapes | textures) & set(HELD_OUT)
     # everything else is drawn: MaskTheFace types, own pictures and re-textures, clean faces
-    assert {"maskthface:surgical", "maskthface:gas", "region", "block", "free_form", CLEAN} <= shapes
+    assert {"maskthface:surgical", "maskthface:gas", "moved_region", "block", "free_form", CLEAN} <= shapes
     assert {OWN, "solid", "noise", "stripes", "gradient", "background", "check"} <= textures
     retextured = {t for s, t in drawn if s.startswith("maskthface")}
     assert "floral" not in retextured and len(retextured) > 3
@@ -239,7 +239,7 @@ def test_detector_profiles_are_training_profiles_of_the_one_file():
     from idinpaint.training.stages import STAGE_MODULES, DetectorModule
 
     smoke, cpu = load_training_config(profile="detector_smoke"), load_training_config(profile="detector_cpu")
-    assert cpu["detector"]["composites"]["held_out"] == ["maskthface:KN95", "floral"]
+    assert cpu["detector"]["composites"]["held_out"] == ["maskthface:KN95", "texture:floral"]
     assert cpu["trainer"]["max_minutes"] and smoke["stages"][0]["steps"] < cpu["stages"][0]["steps"]
     assert [s["model"] for s in cpu["stages"]] == ["detector"] and STAGE_MODULES["detector"] is DetectorModule
     assert load_training_config(profile="detector_smoke", overrides={"stages": {"detector": {"steps": 7}}}

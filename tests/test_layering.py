@@ -63,13 +63,13 @@ FLOORS: list[tuple[str, set[str]]] = [
 SUBFLOORS: dict[str, list[set[str]]] = {
     "data": [{"registry", "aligned"}, {"lfw"}],
     "recognizers": [{"base"}, {"sface", "dlib_resnet"}],
-    "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks"}, {"composites"},
-                  {"apply"}, {"batch", "mix"}],
+    "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks", "spec"}, {"textures"},
+                  {"shapes"}, {"apply", "composites"}, {"batch"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],
     "fillers": [{"base"}, {"classic", "donor", "mean_face"}, {"learned"}],
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
-    "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"},
-                   {"protocol", "retention", "tsne", "report", "detector", "thresholds"}, {"curves"}],
+    "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"}, {"condition"},
+                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"}, {"curves"}],
     "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
 }
 
@@ -324,11 +324,17 @@ def test_the_package_keeps_the_rule(problems, rule):
     assert not problems[rule], "\n".join(problems[rule])
 
 
+def _structure(table: str) -> list[str]:
+    """The map's floors and modules, without the descriptions (docstrings change; the floors must not)."""
+    return [line.rsplit("|", 2)[0] for line in table.splitlines()]
+
+
 def test_the_map_in_the_docs_is_the_floors():
     text = ARCHITECTURE.read_text()
     assert MAP_BEGIN in text and MAP_END in text, f"{ARCHITECTURE}: no map markers"
     shown = text[text.index(MAP_BEGIN): text.index(MAP_END) + len(MAP_END)]
-    assert shown == render_map(), "the map is out of date: run `python tests/test_layering.py --write`"
+    assert _structure(shown) == _structure(render_map()), \
+        "the map is out of date: run `python tests/test_layering.py --write`"
 
 
 def test_the_readme_points_at_the_map():

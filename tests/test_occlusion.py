@@ -441,7 +441,7 @@ def test_texture_group_is_fixed_by_the_spec_and_checked():
     assert {"check", "floral"} <= set(texture_groups())
     occluded, mask = make_occlusion("random_block:40@texture:floral", face_image(), np.random.default_rng(0))
     assert mask.sum() == 40 * 40 and not np.array_equal(occluded[mask], face_image()[mask])
-    with pytest.raises(ValueError, match="unknown texture group 'tartan'; valid: check, floral"):
+    with pytest.raises(ValueError, match="unknown texture group 'tartan'; valid: solid, noise, stripes, gradient, check, floral"):
         make_occlusion("region:nose@texture:tartan", face_image(), np.random.default_rng(0))
     with pytest.raises(ValueError, match="texture.*rng"):
         occlude(face_image(), region_mask("nose"), "texture")

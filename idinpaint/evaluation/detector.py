@@ -33,6 +33,7 @@ from idinpaint.occlusion.composites import (
     TextureBank,
     collect_backgrounds,
     compose,
+    family_name,
 )
 from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
@@ -111,7 +112,7 @@ def evaluate_detector(detector, config: dict, halves: Sequence[str] = ("A", "B")
     count = int(faces if faces is not None else evaluation.get("faces", 300))
     seed = int(seed if seed is not None else evaluation.get("seed", 1))
     pairs = load_pairs(lfw_root)
-    held_out = set((section.get("composites") or {}).get("held_out") or [])
+    held_out = {family_name(name) for name in (section.get("composites") or {}).get("held_out") or []}
     raw_root = _resolve(section["raw_root"]) if section.get("raw_root") else lfw_raw_root(lfw_root)
     per_family: dict[tuple[str, str], list] = {}
     shown: dict[tuple[str, str], list] = {}

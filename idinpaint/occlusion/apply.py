@@ -1,51 +1,43 @@
-"""Putting a hole into an image, and building (occluded, mask) pairs from a short text spec.
-
-Spec grammar: ``<kind>[:<arg>][@<fill>]``
-
-==========================  ===============================================================
-``region:<name>``           one of the 10 protocol regions (:data:`REGIONS`)
-``random_part``             one of the 10 regions, drawn with ``rng``
-``random_block[:<size>]``   a square of ``size`` pixels (default 48, the centre block's side)
-                            at a random place fully inside the image
-``free_form``               DeepFill-v2-style brush strokes (:func:`free_form_mask`)
-``maskthface[:<template>]`` a MaskTheFace occluder (default ``surgical``; ``random`` draws a
-                            frontal template with ``rng``) placed from the landmarks
-==========================  ===============================================================
-
-``@<fill>`` is one of :data:`FILLS` (default ``black``); a maskthface spec defaults to
-``@occluder`` (the occluder's own pixels) and may instead take a plain fill, which paints its
-exact hole. ``@texture`` paints the hole with a MaskTheFace texture picture (``check``, ``floral``,
-``fruits``, ``others``: cloth-like patterns, not flat colour) tiled at a random scale and offset,
-colour-jittered half of the time, the group drawn with ``rng``; ``@texture:<group>`` fixes the
-group (``random_block:48@texture:floral``). Region and random masks live on the square crop;
-landmarks are only used by maskthface.
+"""Painting the exact hole of a spec of the grammar (:mod:`idinpaint.occlusion.spec`): the protocol's
+occlusions and the inpainter's training masks. ``make_occlusion(spec, image, rng, landmarks)`` ->
+(occluded, mask); :func:`make_mask` for the kinds that need no image. Region and random masks live
+on the square crop; landmarks place maskthface and glasses (default: the template). The
+O-Detector's natural-looking rendering of the same specs is
+:func:`idinpaint.occlusion.composites.compose_spec`.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
 from idinpaint.imageio import as_mask, check_image
-from idinpaint.occlusion.composites import TextureBank, make_texture
 from idinpaint.occlusion.maskthface import MASKTHEFACE_URL, apply_maskthface
 from idinpaint.occlusion.random_masks import free_form_mask, random_block_mask, random_part_mask
-from idinpaint.occlusion.regions import REGION_NAMES, region_mask
+from idinpaint.occlusion.regions import region_mask
+from idinpaint.occlusion.shapes import BASE_SHAPES, shape_mask
+from idinpaint.occlusion.spec import (  # noqa: F401  (re-exported: the grammar's names where they always were)
+    CLEAN,
+    DEFAULT_BLOCK_SIZE,
+    FILL_VALUES,
+    FILLS,
+    MASKTHFACE,
+    OCCLUDER_FILL,
+    PROCEDURAL_TEXTURES,
+    SPEC_KINDS,
+    TEXTURE_FILL,
+    OcclusionSpec,
+    is_texture,
+    parse_spec,
+    require_generator,
+    texture_family,
+)
+from idinpaint.occlusion.textures import TextureBank, make_texture
 from idinpaint.paths import occluders_dir
-
-FILL_VALUES = {"black": 0, "gray": 128, "white": 255}
-TEXTURE_FILL = "texture"
-FILLS: tuple[str, ...] = ("black", "gray", "white", "noise", TEXTURE_FILL)
-OCCLUDER_FILL = "occluder"
-SPEC_KINDS: tuple[str, ...] = ("region", "random_part", "random_block", "free_form", "maskthface")
-DEFAULT_BLOCK_SIZE = 48
 
 
 def _check_rng(rng, why: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{why} needs rng=numpy.random.default_rng(seed), got {type(rng).__name__}")
-    return rng
+    return require_generator(rng, why)
 
 
 @functools.lru_cache(maxsize=4)
@@ -59,20 +51,22 @@ def texture_groups() -> tuple[str, ...]:
 
 
 def texture_fill(fill: str, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
-    """The (height, width, 3) uint8 picture ``@texture[:<group>]`` paints with (see the module docstring)."""
+    """The (height, width, 3) uint8 picture ``@texture[:<family>]`` paints with: a MaskTheFace group's
+    picture tiled at a random scale and offset, colour-jittered half of the time (the group drawn
+    with ``rng`` for plain ``@texture``), or a procedural family (``solid``, ``noise``, ...)."""
+    family = texture_family(fill)
+    if family in PROCEDURAL_TEXTURES:
+        return make_texture(family, height, width, rng)
     groups = texture_groups()
     if not groups:
         raise ValueError(f"fill {fill!r} needs the MaskTheFace texture pictures, not found under {occluders_dir()}; "
                          f"set IDINPAINT_OCCLUDERS to MaskTheFace's masks/ folder ({MASKTHEFACE_URL})")
     _, _, group = fill.partition(":")
     if group and group not in groups:
-        raise ValueError(f"fill {fill!r}: unknown texture group {group!r}; valid: {', '.join(groups)}")
+        raise ValueError(f"fill {fill!r}: unknown texture group {group!r}; valid: "
+                         f"{', '.join(PROCEDURAL_TEXTURES + tuple(groups))} (background needs photo patches)")
     group = group or groups[int(rng.integers(len(groups)))]
     return make_texture(group, height, width, rng, bank=_texture_bank(str(occluders_dir())))
-
-
-def _is_texture(fill: str) -> bool:
-    return fill == TEXTURE_FILL or fill.startswith(TEXTURE_FILL + ":")
 
 
 def occlude(image: np.ndarray, mask: np.ndarray, fill: str = "black",
@@ -88,53 +82,12 @@ def occlude(image: np.ndarray, mask: np.ndarray, fill: str = "black",
     elif fill == "noise":
         rng = _check_rng(rng, "fill='noise'")
         out[mask] = rng.integers(0, 256, size=(int(mask.sum()), 3), dtype=np.uint8)
-    elif _is_texture(fill):
+    elif is_texture(fill):
         rng = _check_rng(rng, f"fill={fill!r}")
         out[mask] = texture_fill(fill, *image.shape[:2], rng)[mask]
     else:
         raise ValueError(f"unknown fill {fill!r}; valid fills: {', '.join(FILLS)}")
     return out
-
-
-@dataclass(frozen=True)
-class OcclusionSpec:
-    kind: str
-    arg: str | None
-    fill: str
-
-    def __str__(self) -> str:
-        arg = f":{self.arg}" if self.arg is not None else ""
-        return f"{self.kind}{arg}@{self.fill}"
-
-
-def parse_spec(spec: str) -> OcclusionSpec:
-    """Parse and validate ``<kind>[:<arg>][@<fill>]`` (see the module docstring)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"occlusion spec must be a non-empty string like 'region:nose@black', got {spec!r}")
-    body, _, fill = spec.strip().partition("@")
-    kind, colon, arg = body.partition(":")
-    arg = arg if colon else None
-    if kind not in SPEC_KINDS:
-        raise ValueError(f"{spec!r}: unknown occlusion kind {kind!r}; valid kinds: {', '.join(SPEC_KINDS)}")
-    fill = fill or (OCCLUDER_FILL if kind == "maskthface" else "black")
-    valid_fills = FILLS + ((OCCLUDER_FILL,) if kind == "maskthface" else ())
-    if _is_texture(fill):
-        if not fill.partition(":")[2].isidentifier() and fill != TEXTURE_FILL:
-            raise ValueError(f"{spec!r}: texture group must be a name like 'floral', got {fill.partition(':')[2]!r}")
-    elif fill not in valid_fills:
-        raise ValueError(f"{spec!r}: unknown fill {fill!r}; valid fills here: {', '.join(valid_fills)}")
-    if kind == "region":
-        if arg not in REGION_NAMES:
-            raise ValueError(f"{spec!r}: region needs a name, one of: {', '.join(REGION_NAMES)}")
-    elif kind == "random_block":
-        if arg is not None and (not arg.isdigit() or int(arg) < 1):
-            raise ValueError(f"{spec!r}: random_block size must be a positive integer, got {arg!r}")
-    elif kind == "maskthface":
-        if arg == "":
-            raise ValueError(f"{spec!r}: empty template name (omit ':' for the default 'surgical')")
-    elif arg is not None:
-        raise ValueError(f"{spec!r}: {kind} takes no argument")
-    return OcclusionSpec(kind, arg, fill)
 
 
 def _square_size(image: np.ndarray, kind: str) -> int:
@@ -144,17 +97,24 @@ def _square_size(image: np.ndarray, kind: str) -> int:
     return height
 
 
-def make_mask(spec: OcclusionSpec, size: int, rng: np.random.Generator | None) -> np.ndarray:
-    """The hole of a parsed non-maskthface spec on a ``size`` x ``size`` crop."""
+def make_mask(spec: OcclusionSpec, size: int, rng: np.random.Generator | None, landmarks=None) -> np.ndarray:
+    """The hole of a parsed non-maskthface spec on a ``size`` x ``size`` crop (``landmarks``: glasses)."""
+    spec = parse_spec(spec)
     if spec.kind == "region":
         return region_mask(spec.arg, size)
     if spec.kind == "random_part":
         return random_part_mask(_check_rng(rng, "random_part"), size)
     if spec.kind == "random_block":
-        block = int(spec.arg) if spec.arg is not None else DEFAULT_BLOCK_SIZE
-        return random_block_mask(_check_rng(rng, "random_block"), block, size)
+        low, high = spec.block_sizes
+        rng = _check_rng(rng, "random_block")
+        block = low if low == high else int(rng.integers(low, high + 1))
+        return random_block_mask(rng, block, size)
     if spec.kind == "free_form":
         return free_form_mask(_check_rng(rng, "free_form"), size)
+    if spec.kind in BASE_SHAPES:
+        return shape_mask(spec.kind, size, _check_rng(rng, spec.kind), landmarks)
+    if spec.kind == CLEAN:
+        return np.zeros((size, size), dtype=bool)
     raise ValueError(f"{spec}: make_mask does not handle {spec.kind!r} (it needs the image)")
 
 
@@ -162,16 +122,18 @@ def make_occlusion(spec: str | OcclusionSpec, image: np.ndarray, rng: np.random.
                    landmarks=None) -> tuple[np.ndarray, np.ndarray]:
     """Occlude ``image`` as ``spec`` says. Returns (occluded RGB uint8, bool mask, True = hole).
 
-    ``rng`` is needed by the random kinds, ``noise`` fill and ``maskthface:random``; ``landmarks``
-    (5 points, ARCFACE_TEMPLATE order) are used by maskthface only and default to the template.
+    ``rng`` is needed by the random kinds, ``noise`` and ``texture`` fills and ``maskthface:random``;
+    ``landmarks`` (5 points, ARCFACE_TEMPLATE order) place maskthface and glasses (default: the template).
     """
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
     image = check_image(image)
-    if parsed.kind == "maskthface":
+    if parsed.kind == MASKTHFACE:
         template = parsed.arg or "surgical"
         occluded, mask = apply_maskthface(image, landmarks=landmarks, template=template, rng=rng)
         if parsed.fill == OCCLUDER_FILL:
             return occluded, mask
+    elif parsed.kind == CLEAN:
+        return image.copy(), np.zeros(image.shape[:2], dtype=bool)
     else:
-        mask = make_mask(parsed, _square_size(image, parsed.kind), rng)
+        mask = make_mask(parsed, _square_size(image, parsed.kind), rng, landmarks)
     return occlude(image, mask, parsed.fill, rng), mask

@@ -10,15 +10,8 @@ from typing import Sequence
 import numpy as np
 
 from idinpaint.align import CROP_SIZE
-from idinpaint.occlusion.apply import OcclusionSpec, make_occlusion, parse_spec
-
-#: The spec name of the unoccluded condition in results tables.
-CLEAN = "clean"
-
-
-def canonical_spec(spec: str | OcclusionSpec) -> str:
-    """The spec with its defaults written out (``region:nose`` -> ``region:nose@black``)."""
-    return str(spec if isinstance(spec, OcclusionSpec) else parse_spec(spec))
+from idinpaint.occlusion.apply import make_occlusion
+from idinpaint.occlusion.spec import CLEAN, OcclusionSpec, canonical_spec, parse_spec  # noqa: F401  (re-exported)
 
 
 def occlusion_seed(spec: str | OcclusionSpec, relative: str, seed: int = 0) -> int:

@@ -4,9 +4,12 @@ A composite is an aligned face crop with an occluder pasted on it and the occlud
 (bool (H, W), True = occluded). Every draw takes a ``numpy.random.Generator`` and nothing else, so
 the same generator state always gives the same composite.
 
-An occluder is a **shape** family and a **texture** family (what fills the shape). Both have names,
-so whole families can be held out of training and measured on their own
-(:class:`CompositeSampler` ``held_out``):
+An occluder is a spec of the one grammar (:mod:`idinpaint.occlusion.spec`): a **shape** family (the
+spec's kind, e.g. ``block``, ``maskthface:KN95``) and a **texture** family (its fill,
+``@texture:<family>``, or ``@occluder`` for a MaskTheFace occluder's own picture), drawn by
+:func:`compose_spec` (shapes in :mod:`.shapes`, textures in :mod:`.textures`). Both have names, so
+whole families can be held out of training and measured on their own (:class:`CompositeSampler`
+``held_out``):
 
 ==========================  ===================================================================
 shapes
@@ -14,7 +17,7 @@ shapes
                             ...), placed from the crop's landmarks jittered in position, scale and
                             angle (turned templates for turned heads); its own pixels (texture
                             ``own``) or re-textured with any texture family, keeping its shading
-``region``                  one of the 10 protocol regions, moved and rescaled
+``moved_region``            one of the 10 protocol regions, moved and rescaled
 ``block``                   a rectangle (axis-aligned or turned) or an ellipse, 14-70 px, anywhere
 ``free_form``               DeepFill-v2 brush strokes
 ``glasses``                 two lenses over the eyes with a bridge and arms (sunglasses), from the landmarks
@@ -39,42 +42,46 @@ faces (shape ``clean``, an empty mask) teach it to say "nothing".
 """
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from idinpaint.align import ARCFACE_TEMPLATE, CROP_SIZE
-from idinpaint.data.aligned import aligned_name, read_landmarks
-from idinpaint.imageio import BadImageError, check_image, read_rgb
-from idinpaint.occlusion.maskthface import (
-    TEXTURE_SUFFIXES,
-    OccludersMissingError,
-    apply_maskthface,
-    list_templates,
-    list_textures,
+from idinpaint.imageio import check_image
+from idinpaint.occlusion.maskthface import apply_maskthface
+from idinpaint.occlusion.shapes import BASE_SHAPES, crop_points, jitter_landmarks, shape_mask
+from idinpaint.occlusion.spec import (
+    CLEAN,
+    FILL_VALUES,
+    MASKTHFACE,
+    OCCLUDER_FILL,
+    is_texture,
+    parse_spec,
+    require_generator,
+    texture_family,
+    weighted_specs,
 )
-from idinpaint.occlusion.random_masks import free_form_mask
-from idinpaint.occlusion.regions import REGION_NAMES, region_box
-from idinpaint.paths import occluders_dir
+from idinpaint.occlusion.textures import (  # noqa: F401  (re-exported: the composites' vocabulary in one place)
+    BACKGROUND,
+    OWN,
+    PROCEDURAL_TEXTURES,
+    TextureBank,
+    background_patches,
+    collect_backgrounds,
+    face_box_from_landmarks,
+    make_texture,
+)
 
-CLEAN = "clean"
-OWN = "own"
-MASKTHFACE = "maskthface"
-BASE_SHAPES: tuple[str, ...] = ("region", "block", "free_form", "glasses")
-PROCEDURAL_TEXTURES: tuple[str, ...] = ("solid", "noise", "stripes", "gradient")
-BACKGROUND = "background"
-#: The shape kinds of a training draw and their default weights (``maskthface`` is split evenly
-#: over the MaskTheFace types that are not held out).
-DEFAULT_MIX = {CLEAN: 0.12, MASKTHFACE: 0.33, "region": 0.15, "block": 0.15, "free_form": 0.1, "glasses": 0.15}
+#: The training mix of the O-Detector: weighted specs of the grammar; a spec without a fill draws its
+#: texture (``maskthface`` without a template: any template not held out).
+DEFAULT_MIX = [[CLEAN, 0.12], [MASKTHFACE, 0.33], ["moved_region", 0.15], ["block", 0.15], ["free_form", 0.1],
+               ["glasses", 0.15]]
+#: Older names of shape families (a mix or a held-out list may still use them).
+ALIASES = {"region": "moved_region"}
 #: Chance that a MaskTheFace occluder keeps its own picture (else it is re-textured).
 DEFAULT_OWN = 0.6
-#: MaskTheFace texture pictures are kept at most this wide (a tile is 24-112 px).
-TEXTURE_WIDTH = 224
 
 
 @dataclass(frozen=True)
@@ -84,262 +91,6 @@ class Composite:
     shape: str          # shape family (``clean`` for none)
     texture: str        # texture family (``own``, ``none`` for clean)
 
-
-def _rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (numpy.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
-    return rng
-
-
-# --- families ---------------------------------------------------------------------------------------
-
-def _occluder_folder(folder) -> str | None:
-    """The MaskTheFace folder as a string, or None when it is not there (composites then go without)."""
-    path = Path(folder) if folder is not None else occluders_dir()
-    try:
-        list_templates(folder=path)
-    except OccludersMissingError:
-        return None
-    return str(path)
-
-
-def maskthface_shapes(folder=None) -> list[str]:
-    """``maskthface:<type>`` for every frontal MaskTheFace template (empty when the folder is missing)."""
-    root = _occluder_folder(folder)
-    if root is None:
-        return []
-    return [f"{MASKTHFACE}:{name}" for name in list_templates(include_variants=False, folder=root)]
-
-
-@functools.lru_cache(maxsize=4)
-def _texture_groups(root: str | None) -> dict[str, tuple[str, ...]]:
-    if root is None:
-        return {}
-    groups: dict[str, list[str]] = {}
-    for name in list_textures(root):
-        group, _, _ = name.partition("/")
-        if group in PROCEDURAL_TEXTURES or group in (BACKGROUND, OWN, CLEAN):
-            continue  # a folder may not shadow a built-in family
-        groups.setdefault(group, []).append(name)
-    return {group: tuple(names) for group, names in sorted(groups.items())}
-
-
-def maskthface_texture_groups(folder=None) -> dict[str, tuple[str, ...]]:
-    """MaskTheFace texture folders (``check``, ``floral``, ``fruits``, ``others``) -> texture names."""
-    return _texture_groups(_occluder_folder(folder))
-
-
-@functools.lru_cache(maxsize=64)
-def _texture_picture(root: str, name: str) -> np.ndarray:
-    base = Path(root) / "textures" / name
-    for path in [base, *(base.with_name(base.name + s) for s in TEXTURE_SUFFIXES)]:
-        if path.is_file():
-            picture = read_rgb(path)
-            if picture.shape[1] > TEXTURE_WIDTH:  # tiles are at most 112 px wide: keep a small copy
-                height = max(1, round(picture.shape[0] * TEXTURE_WIDTH / picture.shape[1]))
-                picture = cv2.resize(picture, (TEXTURE_WIDTH, height), interpolation=cv2.INTER_AREA)
-            picture.setflags(write=False)
-            return picture
-    raise ValueError(f"texture {name!r} not found under {Path(root) / 'textures'}")
-
-
-@dataclass
-class TextureBank:
-    """Where textures come from: background patches (RGB uint8 arrays of non-face photo content,
-    see :func:`background_patches`) and the MaskTheFace folder (``None``: the default one)."""
-
-    backgrounds: list = field(default_factory=list)
-    folder: str | None = None
-
-    def __post_init__(self):
-        self.root = _occluder_folder(self.folder)
-        self.groups = _texture_groups(self.root)
-        for patch in self.backgrounds:
-            check_image(patch, "background patch")
-
-    def texture_families(self) -> list[str]:
-        return list(PROCEDURAL_TEXTURES) + ([BACKGROUND] if self.backgrounds else []) + list(self.groups)
-
-    def shape_families(self) -> list[str]:
-        shapes = [] if self.root is None else maskthface_shapes(self.root)
-        return shapes + list(BASE_SHAPES)
-
-    def families(self) -> list[str]:
-        return self.shape_families() + self.texture_families()
-
-
-# --- textures -----------------------------------------------------------------------------------------
-
-def _colour(rng) -> np.ndarray:
-    return rng.integers(0, 256, size=3).astype(np.float32)
-
-
-def make_texture(family: str, height: int, width: int, rng: np.random.Generator, bank: TextureBank | None = None,
-                 face: np.ndarray | None = None) -> np.ndarray:
-    """An RGB uint8 (height, width, 3) texture of ``family`` (see the module docstring). ``face``:
-    the crop being occluded (``solid`` sometimes takes its mean colour)."""
-    rng = _rng(rng)
-    bank = bank if bank is not None else TextureBank()
-    h, w = int(height), int(width)
-    if family == "solid":
-        colour = _colour(rng)
-        if face is not None and rng.random() < 1 / 3:
-            colour = np.clip(face.reshape(-1, 3).mean(0) + rng.normal(0, 12, 3), 0, 255).astype(np.float32)
-        out = np.broadcast_to(colour, (h, w, 3)) + rng.normal(0, rng.uniform(0, 4), (h, w, 3))
-    elif family == "noise":
-        kind = int(rng.integers(4))
-        if kind == 0:    # the protocol's @noise
-            out = rng.integers(0, 256, size=(h, w, 3)).astype(np.float32)
-        elif kind == 1:  # Gaussian around a colour
-            out = _colour(rng) + rng.normal(0, rng.uniform(10, 60), (h, w, 3))
-        elif kind == 2:  # low-frequency blobs
-            cells = int(rng.integers(3, 29))
-            small = rng.integers(0, 256, size=(cells, cells, 3)).astype(np.float32)
-            out = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        else:            # grey noise
-            out = np.repeat(rng.integers(0, 256, size=(h, w, 1)).astype(np.float32), 3, axis=2)
-    elif family == "stripes":
-        period = rng.uniform(4, 28)
-        angle = rng.uniform(0, math.pi)
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        phase = 2 * math.pi * (xs * math.cos(angle) + ys * math.sin(angle)) / period + rng.uniform(0, 2 * math.pi)
-        wave = np.sin(phase)
-        if rng.random() < 0.3:  # checks
-            across = 2 * math.pi * (-xs * math.sin(angle) + ys * math.cos(angle)) / period
-            wave = np.sign(wave) * np.sign(np.sin(across) + 1e-6)
-        weight = (wave > 0).astype(np.float32) if rng.random() < 0.5 else (wave + 1) / 2
-        a, b = _colour(rng), _colour(rng)
-        out = a * weight[..., None] + b * (1 - weight[..., None])
-    elif family == "gradient":
-        angle = rng.uniform(0, 2 * math.pi)
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        ramp = xs * math.cos(angle) + ys * math.sin(angle)
-        ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-        a, b = _colour(rng), _colour(rng)
-        out = a * ramp[..., None] + b * (1 - ramp[..., None])
-    elif family == BACKGROUND:
-        if not bank.backgrounds:
-            raise ValueError("texture 'background' needs background patches in the TextureBank")
-        patch = bank.backgrounds[int(rng.integers(len(bank.backgrounds)))]
-        ph, pw = patch.shape[:2]
-        zoom = rng.uniform(0.5, 1.0)
-        ch, cw = max(4, int(ph * zoom)), max(4, int(pw * zoom))
-        y, x = int(rng.integers(0, ph - ch + 1)), int(rng.integers(0, pw - cw + 1))
-        crop = patch[y:y + ch, x:x + cw]
-        crop = np.rot90(crop, int(rng.integers(4)))
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        out = cv2.resize(np.ascontiguousarray(crop), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    elif family in bank.groups:
-        names = bank.groups[family]
-        picture = _texture_picture(bank.root, names[int(rng.integers(len(names)))])
-        tile_w = int(rng.integers(24, 113))
-        tile_h = max(4, int(round(picture.shape[0] * tile_w / picture.shape[1])))
-        tile = cv2.resize(picture, (tile_w, tile_h), interpolation=cv2.INTER_AREA)
-        reps = (-(-(h + tile_h) // tile_h), -(-(w + tile_w) // tile_w), 1)
-        tiled = np.tile(tile, reps)
-        y, x = int(rng.integers(tile_h)), int(rng.integers(tile_w))
-        out = tiled[y:y + h, x:x + w].astype(np.float32)
-    else:
-        valid = bank.texture_families()
-        raise ValueError(f"unknown texture family {family!r}; valid: {', '.join(valid)}")
-    if rng.random() < 0.5:  # colour jitter of the texture
-        out = out * rng.uniform(0.8, 1.2, 3) + rng.uniform(-15, 15)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-# --- shapes -------------------------------------------------------------------------------------------
-
-def _landmarks(landmarks, size: int) -> np.ndarray:
-    if landmarks is None:
-        return ARCFACE_TEMPLATE * (size / CROP_SIZE)
-    points = np.asarray(landmarks, dtype=np.float64)
-    if points.shape != (5, 2) or not np.isfinite(points).all():
-        raise ValueError(f"landmarks must be 5 finite (x, y) points, got shape {points.shape}")
-    return points
-
-
-def _region(rng, size: int) -> np.ndarray:
-    x1, y1, x2, y2 = region_box(REGION_NAMES[int(rng.integers(len(REGION_NAMES)))], size)
-    cx, cy = (x1 + x2) / 2 + rng.uniform(-10, 10), (y1 + y2) / 2 + rng.uniform(-10, 10)
-    half_w, half_h = (x2 - x1) / 2 * rng.uniform(0.75, 1.25), (y2 - y1) / 2 * rng.uniform(0.75, 1.25)
-    mask = np.zeros((size, size), dtype=bool)
-    top, bottom = int(np.clip(round(cy - half_h), 0, size - 1)), int(np.clip(round(cy + half_h), 1, size))
-    left, right = int(np.clip(round(cx - half_w), 0, size - 1)), int(np.clip(round(cx + half_w), 1, size))
-    mask[top:max(bottom, top + 1), left:max(right, left + 1)] = True
-    return mask
-
-
-def _block(rng, size: int) -> np.ndarray:
-    canvas = np.zeros((size, size), dtype=np.uint8)
-    w, h = rng.uniform(14, 70, size=2)
-    centre = rng.uniform(10, size - 10, size=2)
-    angle = 0.0 if rng.random() < 0.5 else rng.uniform(0, 180)
-    if rng.random() < 0.3:
-        cv2.ellipse(canvas, (tuple(int(round(v)) for v in centre), (int(round(w)), int(round(h))), angle),
-                    255, thickness=-1)
-    else:
-        corners = cv2.boxPoints((tuple(float(v) for v in centre), (float(w), float(h)), float(angle)))
-        cv2.fillConvexPoly(canvas, np.round(corners).astype(np.int32), 255)
-    return canvas > 0
-
-
-def _glasses(rng, size: int, landmarks: np.ndarray) -> np.ndarray:
-    canvas = np.zeros((size, size), dtype=np.uint8)
-    left, right = landmarks[0], landmarks[1]
-    distance = float(np.hypot(*(right - left)))
-    tilt = math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
-    a, b = distance * rng.uniform(0.32, 0.46), distance * rng.uniform(0.22, 0.36)
-    lift = rng.uniform(-0.05, 0.12) * distance  # lenses sit a little above or on the eye line
-    round_lens = rng.random() < 0.6
-    direction = (right - left) / max(distance, 1e-6)
-    normal = np.array([direction[1], -direction[0]])
-    lens_centres = [eye + normal * lift + rng.normal(0, 1.0, 2) for eye in (left, right)]
-    for centre in lens_centres:
-        if round_lens:
-            cv2.ellipse(canvas, (tuple(int(round(v)) for v in centre), (int(round(2 * a)), int(round(2 * b))), tilt),
-                        255, thickness=-1)
-        else:
-            corners = cv2.boxPoints((tuple(float(v) for v in centre), (2 * a, 2 * b), tilt))
-            cv2.fillConvexPoly(canvas, np.round(corners).astype(np.int32), 255)
-    thickness = max(2, int(round(distance * rng.uniform(0.05, 0.09))))
-    inner = [lens_centres[0] + direction * a * 0.9, lens_centres[1] - direction * a * 0.9]
-    cv2.line(canvas, tuple(int(round(v)) for v in inner[0]), tuple(int(round(v)) for v in inner[1]), 255, thickness)
-    if rng.random() < 0.7:  # arms towards the ears
-        for centre, sign in ((lens_centres[0], -1), (lens_centres[1], 1)):
-            start = centre + sign * direction * a * 0.9
-            end = start + sign * direction * distance * rng.uniform(0.4, 0.9)
-            cv2.line(canvas, tuple(int(round(v)) for v in start), tuple(int(round(v)) for v in end), 255, thickness)
-    return canvas > 0
-
-
-def shape_mask(shape: str, size: int, rng: np.random.Generator, landmarks=None) -> np.ndarray:
-    """The bool mask of a non-MaskTheFace shape family on a ``size`` x ``size`` crop."""
-    rng = _rng(rng)
-    if shape == "region":
-        return _region(rng, size)
-    if shape == "block":
-        return _block(rng, size)
-    if shape == "free_form":
-        return free_form_mask(rng, size)
-    if shape == "glasses":
-        return _glasses(rng, size, _landmarks(landmarks, size))
-    raise ValueError(f"unknown shape family {shape!r}; valid: maskthface:<type>, {', '.join(BASE_SHAPES)}")
-
-
-def jitter_landmarks(landmarks: np.ndarray, rng: np.random.Generator, shift: float = 5.0,
-                     scale=(0.9, 1.12), degrees: float = 10.0) -> np.ndarray:
-    """Landmarks moved, rescaled and turned about their centroid: an occluder placed from them sits
-    higher or lower, bigger or smaller and tilted, as real ones do."""
-    centre = landmarks.mean(0)
-    angle = math.radians(rng.uniform(-degrees, degrees))
-    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    factor = rng.uniform(*scale)
-    return (landmarks - centre) @ rotation.T * factor + centre + rng.uniform(-shift, shift, 2)
-
-
-# --- composing ----------------------------------------------------------------------------------------
 
 def _paste(face: np.ndarray, mask: np.ndarray, texture: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     """Texture into the shape with soft edges (sometimes) and shading; the mask is alpha > 0.5."""
@@ -373,7 +124,7 @@ def _maskthface(face, shape: str, texture: str, rng, landmarks, bank: TextureBan
     if bank.root is None:
         raise ValueError(f"shape {shape!r} needs the MaskTheFace folder (see idinpaint.occlusion.maskthface)")
     template = shape.partition(":")[2]
-    points = jitter_landmarks(_landmarks(landmarks, face.shape[0]), rng)
+    points = jitter_landmarks(crop_points(landmarks, face.shape[0]), rng)
     occluded, mask = apply_maskthface(face, landmarks=points, template=template, pose="auto", folder=bank.root)
     if texture != OWN and mask.any():
         occluded = _retexture_in_crop(occluded, mask, make_texture(texture, *face.shape[:2], rng, bank, face))
@@ -381,6 +132,12 @@ def _maskthface(face, shape: str, texture: str, rng, landmarks, bank: TextureBan
         pixels = occluded[mask].astype(np.float32) * rng.uniform(0.7, 1.3, 3) + rng.uniform(-25, 25)
         occluded[mask] = np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
     return occluded, mask
+
+
+def _plain_fill(fill: str, size: int, rng) -> np.ndarray:
+    if fill in FILL_VALUES:
+        return np.full((size, size, 3), FILL_VALUES[fill], np.uint8)
+    return rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)
 
 
 def augment_photometric(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
@@ -425,7 +182,7 @@ def compose(face: np.ndarray, shape: str, texture: str, rng: np.random.Generator
     shapes only). ``landmarks``: the crop's 5 points (default the template). ``augment``: the
     photometric / geometric augmentation of :func:`augment_photometric`.
     """
-    rng = _rng(rng)
+    rng = require_generator(rng)
     face = check_image(face, "face")
     bank = bank if bank is not None else TextureBank()
     size = face.shape[0]
@@ -439,7 +196,8 @@ def compose(face: np.ndarray, shape: str, texture: str, rng: np.random.Generator
         if texture == OWN:
             raise ValueError(f"texture 'own' belongs to MaskTheFace shapes, not {shape!r}")
         base = shape_mask(shape, size, rng, landmarks)
-        picture = make_texture(texture, size, size, rng, bank, face)
+        picture = (_plain_fill(texture, size, rng) if texture in FILL_VALUES or texture == "uniform_noise"
+                   else make_texture(texture, size, size, rng, bank, face))
         if shape == "glasses" and texture == "solid" and rng.random() < 0.5:  # most sunglasses are dark
             picture = np.clip(picture.astype(np.int32) // 4, 0, 255).astype(np.uint8)
         image, mask = _paste(face, base, picture, rng)
@@ -448,53 +206,106 @@ def compose(face: np.ndarray, shape: str, texture: str, rng: np.random.Generator
     return Composite(image, mask, shape, texture)
 
 
+def family_name(name: str) -> str:
+    """A held-out or table name as a family: ``texture:floral`` -> ``floral``, ``region`` -> ``moved_region``."""
+    return ALIASES.get(name, texture_family(name) if is_texture(name) else name)
+
+
+def spec_of(shape: str, texture: str) -> str:
+    """The grammar's spec of a (shape family, texture family) draw: ``block@texture:stripes``,
+    ``maskthface:KN95@occluder``, ``clean``."""
+    if shape == CLEAN:
+        return CLEAN
+    return f"{shape}@{OCCLUDER_FILL if texture == OWN else 'texture:' + texture}"
+
+
+def families_of(spec) -> tuple[str, str]:
+    """(shape family, texture family) of a spec drawn as a composite (:func:`spec_of` backwards);
+    a plain fill (``black``, ``gray``, ``white``; ``noise`` as ``uniform_noise``) is its own texture family."""
+    parsed = parse_spec(spec)
+    if parsed.kind == CLEAN:
+        return CLEAN, "none"
+    shape = f"{MASKTHFACE}:{parsed.arg or 'surgical'}" if parsed.kind == MASKTHFACE else parsed.kind
+    if shape not in BASE_SHAPES and not shape.startswith(MASKTHFACE + ":"):
+        raise ValueError(f"{spec!r}: composites draw {', '.join(BASE_SHAPES)}, maskthface and clean, "
+                         f"not {parsed.kind!r} (the protocol's exact holes are drawn by make_occlusion)")
+    if parsed.fill == OCCLUDER_FILL:
+        return shape, OWN
+    if is_texture(parsed.fill):
+        family = texture_family(parsed.fill)
+        if family is None:
+            raise ValueError(f"{spec!r}: a composite names its texture family (@texture:<family>)")
+        return shape, family
+    return shape, "uniform_noise" if parsed.fill == "noise" else parsed.fill
+
+
+def compose_spec(face: np.ndarray, spec, rng: np.random.Generator, landmarks=None, bank: TextureBank | None = None,
+                 augment: bool = True) -> Composite:
+    """Draw a spec of the grammar as a natural-looking composite on ``face`` (see :func:`compose`)."""
+    shape, texture = families_of(spec)
+    return compose(face, shape, texture, rng, landmarks, bank, augment)
+
+
 # --- training draws ----------------------------------------------------------------------------------
 
 class CompositeSampler:
-    """Training draws: a shape kind by ``mix`` weight (``maskthface`` split evenly over its types), a
-    texture uniformly (a MaskTheFace shape keeps its own picture with probability ``own``), never
-    a family in ``held_out``. ``held_out`` names shape families (``maskthface:KN95``, ``glasses``)
-    or texture families (``floral``, ``stripes``); unknown names raise ValueError listing the valid ones."""
+    """Training draws from a weighted list of specs (``mix``, default :data:`DEFAULT_MIX`): a spec by
+    weight; a spec without a fill draws its texture uniformly (a MaskTheFace shape keeps its own
+    picture with probability ``own``; ``maskthface`` without a template is split evenly over the
+    templates), never a family in ``held_out``. ``held_out`` names shape families
+    (``maskthface:KN95``, ``glasses``) or texture families (``floral`` or ``texture:floral``);
+    unknown names raise ValueError listing the valid ones."""
 
-    def __init__(self, mix: dict | None = None, held_out: Sequence[str] = (), bank: TextureBank | None = None,
+    def __init__(self, mix=None, held_out: Sequence[str] = (), bank: TextureBank | None = None,
                  own: float = DEFAULT_OWN, augment: bool = True):
         self.bank = bank if bank is not None else TextureBank()
+        held_out = [family_name(name) for name in held_out]
         self.held_out = tuple(dict.fromkeys(held_out))
         known = set(self.bank.families())
         unknown = [name for name in self.held_out if name not in known]
         if unknown:
             raise ValueError(f"held-out families {unknown} are not families here; valid: {', '.join(sorted(known))}")
-        mix = dict(DEFAULT_MIX if mix is None else mix)
-        bad = sorted(set(mix) - set(DEFAULT_MIX))
-        if bad or any(float(v) < 0 for v in mix.values()):
-            raise ValueError(f"mix takes non-negative weights for {', '.join(DEFAULT_MIX)}, got {mix}")
+        specs, weights = weighted_specs(DEFAULT_MIX if mix is None else mix, ALIASES)
         self.maskthface = [s for s in self.bank.shape_families() if s.startswith(MASKTHFACE) and s not in self.held_out]
         self.textures = [t for t in self.bank.texture_families() if t not in self.held_out]
         if not self.textures:
             raise ValueError("every texture family is held out: nothing left to train on")
-        available = {kind: float(weight) for kind, weight in mix.items()
-                     if (kind != MASKTHFACE or self.maskthface) and kind not in self.held_out}
-        total = sum(available.values())
-        if total <= 0:
-            raise ValueError(f"no shape kind left to draw from (mix {mix}, held out {list(self.held_out)})")
-        self.kinds = list(available)
-        self.weights = np.array([available[k] for k in self.kinds]) / total
+        entries = []
+        for spec, weight in zip(specs, weights):
+            body, at, _ = spec.partition("@")
+            kind = body.partition(":")[0]
+            if kind not in (CLEAN, MASKTHFACE, *BASE_SHAPES):
+                raise ValueError(f"mix: {spec!r}: composites draw {CLEAN}, {MASKTHFACE}[:<template>] and "
+                                 f"{', '.join(BASE_SHAPES)}")
+            texture = families_of(spec)[1] if at else None
+            if body in self.held_out or texture in self.held_out or (body == MASKTHFACE and not self.maskthface):
+                continue
+            entries.append((body, texture, weight))
+        if not entries:
+            raise ValueError(f"no spec left to draw from (mix {specs}, held out {list(self.held_out)})")
+        self.entries = [(body, texture) for body, texture, _ in entries]
+        self.kinds = [body for body, _, _ in entries]
+        self.weights = np.array([weight for _, _, weight in entries]) / sum(weight for _, _, weight in entries)
         self.own, self.augment = float(own), bool(augment)
 
     def draw_family(self, rng: np.random.Generator) -> tuple[str, str]:
         """(shape, texture) of the next training draw."""
-        kind = self.kinds[int(rng.choice(len(self.kinds), p=self.weights))]
-        if kind == CLEAN:
+        body, texture = self.entries[int(rng.choice(len(self.entries), p=self.weights))]
+        if body == CLEAN:
             return CLEAN, "none"
-        if kind == MASKTHFACE:
-            shape = self.maskthface[int(rng.integers(len(self.maskthface)))]
-            if rng.random() < self.own:
-                return shape, OWN
-            return shape, self.textures[int(rng.integers(len(self.textures)))]
-        return kind, self.textures[int(rng.integers(len(self.textures)))]
+        shape = self.maskthface[int(rng.integers(len(self.maskthface)))] if body == MASKTHFACE else body
+        if texture is not None:
+            return shape, texture
+        if shape.startswith(MASKTHFACE) and rng.random() < self.own:
+            return shape, OWN
+        return shape, self.textures[int(rng.integers(len(self.textures)))]
+
+    def draw_spec(self, rng: np.random.Generator) -> str:
+        """The spec of the next training draw (``maskthface:KN95@occluder``, ``block@texture:stripes``)."""
+        return spec_of(*self.draw_family(require_generator(rng)))
 
     def draw(self, face: np.ndarray, rng: np.random.Generator, landmarks=None) -> Composite:
-        shape, texture = self.draw_family(_rng(rng))
+        shape, texture = self.draw_family(require_generator(rng))
         return compose(face, shape, texture, rng, landmarks, self.bank, self.augment)
 
     def batch(self, faces: np.ndarray, rng: np.random.Generator, landmarks: Sequence | None = None):
@@ -502,60 +313,3 @@ class CompositeSampler:
         drawn = [self.draw(face, rng, None if landmarks is None else landmarks[i]) for i, face in enumerate(faces)]
         return (np.stack([c.image for c in drawn]), np.stack([c.mask for c in drawn]),
                 [(c.shape, c.texture) for c in drawn])
-
-
-# --- background textures ----------------------------------------------------------------------------
-
-def background_patches(photo: np.ndarray, face_box, rng: np.random.Generator, count: int = 4,
-                       sizes=(24, 64), margin: float = 0.2, tries: int = 30) -> list[np.ndarray]:
-    """Up to ``count`` square patches of ``photo`` (RGB uint8) that stay clear of the face box
-    ``(x, y, w, h)`` grown by ``margin`` on every side: non-face content (walls, sky, crowds'
-    clothes, podiums) for the ``background`` texture family."""
-    rng = _rng(rng)
-    photo = check_image(photo, "photo")
-    height, width = photo.shape[:2]
-    x, y, w, h = (float(v) for v in face_box)
-    grow_w, grow_h = w * margin, h * margin
-    box = (x - grow_w, y - grow_h, x + w + grow_w, y + h + grow_h)
-    patches = []
-    for _ in range(tries):
-        if len(patches) >= count:
-            break
-        side = int(rng.integers(sizes[0], sizes[1] + 1))
-        if side > min(height, width):
-            continue
-        px, py = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
-        if px < box[2] and px + side > box[0] and py < box[3] and py + side > box[1]:
-            continue
-        patches.append(np.ascontiguousarray(photo[py:py + side, px:px + side]))
-    return patches
-
-
-def face_box_from_landmarks(points: np.ndarray) -> tuple[float, float, float, float]:
-    """A generous (x, y, w, h) box around a face from its 5 landmarks (hair and chin included)."""
-    points = np.asarray(points, dtype=np.float64)
-    distance = float(np.hypot(*(points[1] - points[0])))
-    x0, y0 = points[:, 0].min() - 1.0 * distance, points[:, 1].min() - 1.3 * distance
-    x1, y1 = points[:, 0].max() + 1.0 * distance, points[:, 1].max() + 1.2 * distance
-    return x0, y0, x1 - x0, y1 - y0
-
-
-def collect_backgrounds(files: Sequence[str], aligned_root, raw_root, rng: np.random.Generator, photos: int,
-                        per_photo: int = 3) -> list[np.ndarray]:
-    """Background patches from up to ``photos`` raw photos of ``files`` (crop paths), away from the
-    face whose landmarks the aligned folder's ``landmarks.csv`` holds. Unreadable photos are skipped."""
-    if photos <= 0 or raw_root is None or not Path(raw_root).is_dir():
-        return []
-    table = read_landmarks(aligned_root)
-    sources = {aligned_name(source): source for source in table}
-    candidates = [f for f in files if f in sources]
-    order = rng.permutation(len(candidates))[:photos]
-    patches: list[np.ndarray] = []
-    for index in sorted(order.tolist()):
-        source = sources[candidates[index]]
-        try:
-            photo = read_rgb(Path(raw_root) / source)
-        except BadImageError:
-            continue
-        patches += background_patches(photo, face_box_from_landmarks(table[source]), rng, count=per_photo)
-    return patches

@@ -1,84 +1,83 @@
 """The training mask sampler: every training step sees a fresh mix of the occlusions we evaluate on.
 
-Kinds (names used in ``config/train.yaml`` under ``masks.mix``):
+The mix (``masks.mix`` in ``config/train.yaml``) is a weighted list of specs of the one occlusion
+grammar (:mod:`idinpaint.occlusion.spec`), normalised to sum to 1; each draw paints the exact hole
+of one spec (:func:`idinpaint.occlusion.apply.make_mask`). The default:
 
-* ``region`` — one of the 10 protocol regions (:data:`idinpaint.occlusion.REGIONS`), uniformly;
-* ``block`` — a random square, side drawn uniformly from ``block_size`` = [min, max] pixels;
-* ``free_form`` — DeepFill-v2 brush strokes (:func:`idinpaint.occlusion.free_form_mask`);
-* ``maskthface`` — the exact hole of a MaskTheFace occluder (random template), placed from the
-  template landmarks jittered by ``maskthface_jitter`` pixels (so the same template lands a little
-  differently each time); needs the occluder folder (``IDINPAINT_OCCLUDERS``).
+* ``random_part`` — one of the 10 protocol regions (:data:`idinpaint.occlusion.REGIONS`), uniformly;
+* ``random_block:24-64`` — a random square, its side drawn uniformly from 24-64 pixels;
+* ``free_form`` — DeepFill-v2 brush strokes (``masks.free_form`` sets their look);
+* ``maskthface:random`` — the exact hole of a MaskTheFace occluder (random template), placed from
+  the template landmarks jittered by ``maskthface_jitter`` pixels (so the same template lands a
+  little differently each time); needs the occluder folder (``IDINPAINT_OCCLUDERS``).
 
-The mix is normalised to sum to 1. Every draw takes a ``numpy.random.Generator``, so a seed fixes it.
+Older configs name kinds instead (``{region: 0.35, block: 0.2, free_form: 0.3, maskthface: 0.15}``,
+``block`` taking ``masks.block_size``); they mean the same specs. Every draw takes a
+``numpy.random.Generator``, so a seed fixes it.
 """
 from __future__ import annotations
-
-from typing import Mapping
 
 import numpy as np
 
 from idinpaint.align import ARCFACE_TEMPLATE, CROP_SIZE
-from idinpaint.occlusion import (
-    OccludersMissingError,
-    apply_maskthface,
-    free_form_mask,
-    list_templates,
-    random_block_mask,
-    random_part_mask,
-)
+from idinpaint.occlusion import OccludersMissingError, apply_maskthface, free_form_mask, list_templates
+from idinpaint.occlusion.apply import make_mask
+from idinpaint.occlusion.spec import MASKTHFACE, SPEC_KINDS, parse_spec, weighted_specs
 
-MASK_KINDS = ("region", "block", "free_form", "maskthface")
-DEFAULT_MIX = {"region": 0.35, "block": 0.2, "free_form": 0.3, "maskthface": 0.15}
+#: What a training mask can be: any kind of the grammar.
+MASK_KINDS = SPEC_KINDS
+DEFAULT_MIX = [["random_part", 0.35], ["random_block:24-64", 0.2], ["free_form", 0.3], ["maskthface:random", 0.15]]
+#: The kind names of older configs, as specs (``block`` gets ``block_size``).
+LEGACY_KINDS = {"region": "random_part", "block": "random_block", "free_form": "free_form",
+                "maskthface": "maskthface:random"}
 
 
 class MaskSampler:
-    """``sample(rng) -> (mask bool (size, size), kind)``; see the module docstring."""
+    """``sample(rng) -> (mask bool (size, size), spec)``; see the module docstring."""
 
-    def __init__(self, mix: Mapping[str, float] | None = None, size: int = CROP_SIZE,
-                 block_size=(24, 64), free_form: Mapping | None = None, maskthface_jitter: float = 2.0,
-                 maskthface_pose: str = "auto"):
-        mix = dict(DEFAULT_MIX if mix is None else mix)
-        unknown = sorted(set(mix) - set(MASK_KINDS))
-        if unknown:
-            raise ValueError(f"mask mix: unknown kinds {unknown}; valid: {', '.join(MASK_KINDS)}")
-        if any(float(v) < 0 for v in mix.values()) or sum(float(v) for v in mix.values()) <= 0:
-            raise ValueError(f"mask mix fractions must be >= 0 and not all 0, got {mix}")
-        total = sum(float(v) for v in mix.values())
-        self.kinds = [k for k in MASK_KINDS if float(mix.get(k, 0)) > 0]
-        self.probabilities = np.array([float(mix[k]) / total for k in self.kinds])
+    def __init__(self, mix=None, size: int = CROP_SIZE, block_size=(24, 64), free_form=None,
+                 maskthface_jitter: float = 2.0, maskthface_pose: str = "auto"):
         self.size = int(size)
         low, high = (int(v) for v in block_size)
         if not 1 <= low <= high <= self.size:
             raise ValueError(f"block_size must be [min, max] within 1..{self.size}, got {block_size}")
         self.block_size = (low, high)
+        aliases = {**LEGACY_KINDS, "block": f"random_block:{low}-{high}"}
+        try:
+            self.specs, self.probabilities = weighted_specs(DEFAULT_MIX if mix is None else mix, aliases)
+        except ValueError as err:
+            raise ValueError(f"mask mix: {err}") from None
+        self.parsed = {spec: parse_spec(spec) for spec in self.specs}
         self.free_form = dict(free_form or {})
         self.jitter = float(maskthface_jitter)
         self.pose = maskthface_pose
-        if "maskthface" in self.kinds:
+        if any(p.kind == MASKTHFACE for p in self.parsed.values()):
             try:
                 list_templates(include_variants=False)
             except OccludersMissingError as err:
-                raise OccludersMissingError(f"{err} (or set masks.mix.maskthface: 0 in the training config)") from None
+                raise OccludersMissingError(f"{err} (or give masks.mix no maskthface spec in the training config)") from None
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.specs)
 
     @property
     def mix(self) -> dict[str, float]:
-        return dict(zip(self.kinds, self.probabilities.round(6).tolist()))
+        return dict(zip(self.specs, self.probabilities.round(6).tolist()))
 
-    def sample(self, rng: np.random.Generator, kind: str | None = None) -> tuple[np.ndarray, str]:
-        kind = kind or self.kinds[int(rng.choice(len(self.kinds), p=self.probabilities))]
-        if kind == "region":
-            mask = random_part_mask(rng, self.size)
-        elif kind == "block":
-            mask = random_block_mask(rng, int(rng.integers(self.block_size[0], self.block_size[1] + 1)), self.size)
-        elif kind == "free_form":
-            mask = free_form_mask(rng, self.size, **self.free_form)
-        elif kind == "maskthface":
+    def sample(self, rng: np.random.Generator, spec: str | None = None) -> tuple[np.ndarray, str]:
+        spec = spec or self.specs[int(rng.choice(len(self.specs), p=self.probabilities))]
+        parsed = self.parsed.get(spec) or parse_spec(spec)
+        if parsed.kind == MASKTHFACE:
             landmarks = ARCFACE_TEMPLATE * (self.size / CROP_SIZE) + rng.normal(0, self.jitter, size=(5, 2))
             blank = np.zeros((self.size, self.size, 3), dtype=np.uint8)
-            _, mask = apply_maskthface(blank, landmarks=landmarks, template="random", pose=self.pose, rng=rng)
+            _, mask = apply_maskthface(blank, landmarks=landmarks, template=parsed.arg or "surgical", pose=self.pose,
+                                       rng=rng)
+        elif parsed.kind == "free_form" and self.free_form:
+            mask = free_form_mask(rng, self.size, **self.free_form)
         else:
-            raise ValueError(f"unknown mask kind {kind!r}; valid: {', '.join(MASK_KINDS)}")
-        return mask, kind
+            mask = make_mask(parsed, self.size, rng)
+        return mask, spec
 
     def __repr__(self) -> str:
-        return f"MaskSampler(mix={self.mix}, size={self.size}, block_size={self.block_size})"
+        return f"MaskSampler(mix={self.mix}, size={self.size})"
