@@ -50,6 +50,7 @@ from idinpaint.detection import get_detector
 from idinpaint.evaluation.cache import CACHE_VERSION, DEFAULT_CHUNK, c2st_condition, embed_condition, realism_condition
 from idinpaint.evaluation.embeddings import embed_folder
 from idinpaint.evaluation.clean import clean_landmarks_lookup
+from idinpaint.evaluation.condition import condition_pass
 from idinpaint.evaluation.realism import C2ST_MAX_CROPS, C2ST_VERSION, NO_C2ST, summarize
 from idinpaint.evaluation.results import DEFAULT_STEM, OccludedResults, Row, write_results
 from idinpaint.evaluation.verification import cosine_scores, recovery_ratio, verify
@@ -113,7 +114,8 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                         use_cache: bool = True, mean_face_count: int = MEAN_FACE_COUNT,
                         output_dir=None, stem: str = DEFAULT_STEM,
                         baseline_only: Sequence[str] = (), masks: str = "oracle", detector=None,
-                        c2st: bool = True, c2st_max_crops: int = C2ST_MAX_CROPS) -> OccludedResults:
+                        c2st: bool = True, c2st_max_crops: int = C2ST_MAX_CROPS, threads: int | None = None,
+                        cluster=None) -> OccludedResults:
     """Score every (recognizer, occlusion, filler) condition on LFW View-2 with occluded second images.
 
     ``recognizers``: names (``sface``, ``dlib``) or :class:`~idinpaint.recognizers.Recognizer`
@@ -129,7 +131,12 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
     (the O-Detector's mask on the occluded crop; ``detector`` defaults to the shipped LFW-half pair,
     see :func:`idinpaint.detection.get_detector`). ``c2st``: judge each condition's realism with the
     classifier two-sample test (about a minute per condition on 2 cores; False leaves its fields NaN)
-    on at most ``c2st_max_crops`` crops. Returns :class:`OccludedResults` (list of row dicts + scores).
+    on at most ``c2st_max_crops`` crops. ``threads``: torch / OpenCV threads while a condition's crops
+    are filled, measured and embedded (one pass per condition, :mod:`.condition`; the same numbers at
+    any count). ``cluster``: ``"local"``, a scheduler address or a :class:`distributed.Client`: the
+    conditions' caches are filled as tasks on that Dask cluster first (:mod:`.distributed`), then
+    every row is scored from them here, as a serial run would. Returns :class:`OccludedResults`
+    (list of row dicts + scores).
     """
     started_run = time.time()
     aligned_root = Path(aligned_root or default_aligned_root())
@@ -166,9 +173,19 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
         if output_dir is not None:
             write_results(results, output_dir, stem, {**config, "seconds": round(time.time() - started_run, 1)})
 
+    if cluster is not None and use_cache:  # the caches filled by many processes, then read back below
+        from idinpaint.evaluation.distributed import fill_caches  # dask: imported only when a cluster is asked for
+
+        fill_caches(cluster, aligned_root=aligned_root, relatives=scored.unique_second, first=scored.first,
+                    specs=specs, baseline_specs=baseline_specs, fillers=[f for f in filler_items if isinstance(f, str)],
+                    recognizers=[r for r in recognizers if isinstance(r, str)], all_pairs=all_pairs, lfw_root=lfw_root,
+                    seed=seed, chunk=chunk, mean_face_count=mean_face_count, masks=masks,
+                    c2st=c2st, c2st_max_crops=c2st_max_crops, progress=progress)
+    instances = {id(item): _recognizer(item) for item in recognizers}
+    passed: set[tuple[str, str]] = set()  # conditions whose caches one pass has filled for every recognizer
     for rec_item in recognizers:
         rec_name = getattr(rec_item, "name", rec_item)
-        recognizer, unavailable, first_vectors = _recognizer(rec_item), "", None
+        recognizer, unavailable, first_vectors = instances[id(rec_item)], "", None
         if isinstance(recognizer, BaseException):
             recognizer, unavailable = None, f"recognizer {rec_name!r} unavailable: {_error_text(recognizer)}"
         else:
@@ -186,6 +203,10 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
                     if unavailable:
                         raise RuntimeError(unavailable)
                     filler = built(item)
+                    if use_cache and (spec, row.filler) not in passed:
+                        passed.add((spec, row.filler))
+                        _one_pass(aligned_root, scored.unique_second, spec, filler, instances.values(),
+                                  realism=(spec, row.filler) not in realism, threads=threads, **options)
                     if (spec, row.filler) not in realism:
                         realism[(spec, row.filler)] = {
                             **summarize(realism_condition(aligned_root, scored.unique_second, spec, filler, **options)),
@@ -267,6 +288,17 @@ def _recognizer(item):
         return get_recognizer(item) if isinstance(item, str) else item
     except Exception as err:
         return err
+
+
+def _one_pass(aligned_root: Path, relatives, spec: str, filler: Filler, instances, *, realism: bool,
+              threads, seed: int, chunk: int, use_cache: bool, progress: bool, detector) -> None:
+    """Read, occlude and fill the condition's crops once for its realism and every available
+    recognizer (:func:`.condition.condition_pass`); the loop of the protocol then reads the caches."""
+    ready = [r for r in instances if not isinstance(r, BaseException)]
+    lookups = {r.name: clean_landmarks_lookup(r, aligned_root) for r in ready}
+    condition_pass(aligned_root, relatives, spec, filler, ready, realism=realism, seed=seed, chunk=chunk,
+                   progress=progress, detector=detector, threads=threads,
+                   landmarks_of={name: f for name, f in lookups.items() if f is not None})
 
 
 def _score(row: Row, first_vectors: np.ndarray, second_vectors: np.ndarray, scored: PairSet) -> np.ndarray:

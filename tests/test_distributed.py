@@ -1,0 +1,152 @@
+"""The protocol's faster paths give the numbers of the plain one, on real LFW crops:
+
+* one pass per condition (:mod:`idinpaint.evaluation.condition`) writes exactly the cache entries
+  the separate realism and embedding loops write (SFace and dlib);
+* conditions as tasks on a local Dask cluster of two workers (:mod:`idinpaint.evaluation.distributed`)
+  give the rows and scores of a serial run, also when a worker is killed mid-run and the run resumes.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from idinpaint.data.aligned import aligned_name
+from idinpaint.data.lfw import load_pairs
+from idinpaint.evaluation.cache import condition_cache_file, embed_condition, realism_condition
+from idinpaint.evaluation.clean import clean_landmarks_lookup
+from idinpaint.evaluation.condition import condition_pass
+from idinpaint.evaluation.embeddings import load_embedding_cache
+from idinpaint.evaluation.protocol import PairSet, evaluate_conditions
+from idinpaint.fillers import get_filler
+from idinpaint.recognizers import get_recognizer
+
+distributed = pytest.importorskip("distributed")
+
+SPEC = "region:two_eyes@black"
+FILLERS = ["none", "telea"]
+RUN_FIELDS = {"seconds", "embedded"}
+
+
+@pytest.fixture(scope="module")
+def small(lfw_root, tmp_path_factory):
+    """20 View-2 pairs from folds 1 and 2 (5 same + 5 different each), aligned by the real pipeline."""
+    from idinpaint.preprocess import preprocess_folder
+
+    everything = load_pairs(lfw_root)
+    pairs = []
+    for fold in (0, 1):
+        in_fold = [p for p in everything if p.fold == fold]
+        pairs += [p for p in in_fold if p.same][:5] + [p for p in in_fold if not p.same][:5]
+    files = sorted({f for p in pairs for f in (p.first, p.second)})
+    folder = tmp_path_factory.mktemp("aligned")
+    report = preprocess_folder(lfw_root / "raw", folder, files=files, progress=False)
+    assert not report.failures, report.failures
+    return folder, pairs
+
+
+def _measured(results) -> list[dict]:
+    return [{k: "nan" if isinstance(v, float) and v != v else v for k, v in row.items() if k not in RUN_FIELDS}
+            for row in results]
+
+
+def _same(results, reference) -> None:
+    assert not results.failures and not reference.failures
+    for got, want in zip(_measured(results), _measured(reference)):
+        assert got == want, {k: (got[k], want[k]) for k in want if got.get(k) != want[k]}
+    assert len(results) == len(reference)
+    assert results.scores.keys() == reference.scores.keys()
+    for key, scores in reference.scores.items():
+        np.testing.assert_array_equal(results.scores[key], scores)
+
+
+def _run(aligned, pairs, **kwargs):
+    return evaluate_conditions(["sface"], [SPEC], FILLERS, aligned, pairs=pairs, progress=False, chunk=4,
+                               c2st=False, **kwargs)
+
+
+@pytest.mark.slow
+def test_one_pass_writes_the_entries_of_the_separate_loops(small, tmp_path, monkeypatch):
+    aligned, pairs = small
+    relatives = PairSet.of(pairs).unique_second[:12]
+    telea = get_filler("telea")
+    recognizers = [get_recognizer("sface"), get_recognizer("dlib")]
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "separate"))
+    separate = {"realism": realism_condition(aligned, relatives, SPEC, telea, chunk=5, progress=False)}
+    for rec in recognizers:
+        separate[rec.name], _ = embed_condition(rec, aligned, relatives, SPEC, telea, chunk=5, progress=False,
+                                                landmarks_of=clean_landmarks_lookup(rec, aligned))
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "one_pass"))
+    lookups = {"dlib": clean_landmarks_lookup(recognizers[1], aligned)}
+    assert condition_pass(aligned, relatives, SPEC, telea, recognizers, landmarks_of=lookups, chunk=5,
+                          progress=False) == len(relatives)
+    assert condition_pass(aligned, relatives, SPEC, telea, recognizers, landmarks_of=lookups, chunk=5,
+                          progress=False) == 0, "a second pass finds every cache full"
+    np.testing.assert_array_equal(realism_condition(aligned, relatives, SPEC, telea, progress=False),
+                                  separate["realism"])
+    for rec in recognizers:
+        vectors, computed = embed_condition(rec, aligned, relatives, SPEC, telea, progress=False)
+        assert computed == 0, f"{rec.name}: read back from the cache the pass wrote"
+        np.testing.assert_array_equal(vectors, separate[rec.name])
+
+
+@pytest.mark.slow
+def test_local_cluster_gives_the_rows_of_a_serial_run(small, tmp_path, monkeypatch):
+    aligned, pairs = small
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "serial"))
+    reference = _run(aligned, pairs)
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cluster"))  # before the workers start: they read it
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster, distributed.Client(cluster) as client:
+        results = _run(aligned, pairs, cluster=client)
+        assert len(client.scheduler_info()["workers"]) == 2
+    done = condition_cache_file("sface", aligned, SPEC, get_filler("telea"))
+    assert done.is_file(), "the workers filled the cache"
+    assert [row["embedded"] for row in results if row["occlusion"] != "clean"] == [0, 0], \
+        "the calling process only read the caches the workers wrote"
+    _same(results, reference)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_then_resume_gives_the_serial_rows(small, tmp_path, monkeypatch):
+    from idinpaint.evaluation.distributed import fill_caches
+
+    aligned, pairs = small
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "serial"))
+    reference = _run(aligned, pairs)
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "killed"))
+    scored = PairSet.of(pairs)
+    telea_cache = condition_cache_file("sface", aligned, SPEC, get_filler("telea"))
+    outcome: dict = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster, distributed.Client(cluster) as client:
+        def run():
+            try:
+                outcome["failures"] = fill_caches(
+                    client, aligned_root=aligned, relatives=scored.unique_second, first=scored.first, specs=[SPEC],
+                    fillers=FILLERS, recognizers=["sface"], all_pairs=pairs, chunk=2, c2st=False, progress=False)
+            except Exception as err:  # a task that ran out of retries: the resume below redoes it
+                outcome["error"] = err
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.time() + 240
+        while not load_embedding_cache(telea_cache) and time.time() < deadline and worker.is_alive():
+            time.sleep(0.05)
+        assert worker.is_alive() and len(load_embedding_cache(telea_cache)) < len(scored.unique_second), \
+            "the kill lands mid-run"
+        busy = [address for address, keys in client.processing().items() if keys]
+        pids = client.run(os.getpid)
+        os.kill(pids[busy[0] if busy else next(iter(pids))], signal.SIGKILL)
+        worker.join(timeout=300)
+        assert not worker.is_alive()
+    results = _run(aligned, pairs)  # the resume: a serial run that reads what the cluster left
+    _same(results, reference)
