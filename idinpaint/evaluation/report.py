@@ -118,7 +118,7 @@ def markdown_table(rows: Sequence[dict], recognizer: str, value: str = "accuracy
     methods += [(filler, fills[0], filler) for filler in fillers] if fills else []
     cell = {(r["region"], r["fill"], r["filler"]): r for r in occluded}
     regions = _region_order(r["region"] for r in occluded)
-    scale, digits = ((100.0, 2) if value == "accuracy" else (1.0, 2) if value in ("hole_psnr", "chroma_error", "c2st_auc")
+    scale, digits = ((100.0, 2) if value == "accuracy" else (1.0, 2) if value in ("hole_psnr", "chroma_error")
                      else (1.0, 3))
     lines = ["| region | " + " | ".join(name for name, _, _ in methods) + " |",
              "|---" * (len(methods) + 1) + "|"]
@@ -260,7 +260,7 @@ def headline_table(rows: Sequence[dict], fill: str = "black") -> str:
         hard = " | ".join(number(100 * e[k], ".2f") if k in e else "–"
                           for k in ("accuracy_two_eyes", "accuracy_upper_face", "accuracy_center_block"))
         spread = " / ".join(number(e.get(f"chroma_spread_{r}"), ".2f") for r in ("two_eyes", "upper_face", "center_block"))
-        judged = " / ".join(number(e.get(f"c2st_{r}"), ".2f") for r in ("two_eyes", "upper_face", "center_block"))
+        judged = " / ".join(number(e.get(f"c2st_{r}"), ".3f") for r in ("two_eyes", "upper_face", "center_block"))
         lines.append(f"| {e['recognizer']} | {e['method']} | {100 * e['mean_accuracy']:.2f} | "
                      f"{number(e['mean_recovery_ratio'], '.2f')} | {e['mean_similarity_gap']:.3f} | {hard} | {spread} | "
                      f"{judged} | "
