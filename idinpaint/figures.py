@@ -16,13 +16,13 @@ from idinpaint.data.aligned import aligned_name, read_landmarks  # noqa: E402
 from idinpaint.evaluation.curves import learning_curves  # noqa: E402
 from idinpaint.evaluation.realism import realism_metrics  # noqa: E402
 from idinpaint.evaluation.report import (  # noqa: E402
-    HARDEST,
     accuracy_table,
     frontier_means,
     frontier_points,
     roc_panels,
 )
 from idinpaint.evaluation.results import recognizer_results  # noqa: E402
+from idinpaint.evaluation.retention import HARDEST  # noqa: E402
 from idinpaint.imageio import overlay, read_rgb  # noqa: E402
 from idinpaint.occlusion import (  # noqa: E402
     FILLS,
@@ -738,3 +738,36 @@ def save_frontier(rows, name: str = "frontier", folder=None, **kwargs) -> list[P
     paths = save_figure(fig, name, folder)
     plt.close(fig)
     return paths
+
+
+def clean_roc_figure(run: dict, suffix: str = "", folder=None) -> list[Path]:
+    """The ROC of one recognizer on the clean pairs (a run of :func:`idinpaint.evaluation.runners.clean_runs`)."""
+    name = run["recognizer"]
+    fig = plot_roc({f"{name} clean": (run["scores"], run["labels"])}, title=f"LFW clean, {name}")
+    return save_figure(fig, f"roc_lfw_clean_{name}{suffix}", folder)
+
+
+def retention_figures(result: dict, recognizers, fillers=None, folder=None) -> list[Path]:
+    """Retention and margin per recognizer, and the held-out gallery when the run drew one
+    (a result of :func:`idinpaint.evaluation.retention.run_retention`)."""
+    stem = Path(result["paths"][0]).parent.name
+    written = []
+    for recognizer in recognizers:
+        mine = [r for r in result["rows"] if r["recognizer"] == recognizer]
+        for measure in ("retention", "margin"):
+            fig = plot_identity_retention(mine, f"Identity {measure} on held-out validation crops ({recognizer})",
+                                          measure, fillers=fillers or None)
+            written += save_figure(fig, f"{measure}_{stem}_{recognizer}", folder)
+    if "gallery" in result:  # held-out faces: ground truth | occluded | each filler, realism under each
+        shown = result["gallery"]
+        fig = filler_comparison(shown["faces"], shown["regions"], list(shown["fillers"].values()),
+                                relatives=shown["relatives"], realism=True, labels=list(shown["fillers"]), size=1.0)
+        written += save_figure(fig, f"gallery_{stem}", folder)
+    return written
+
+
+def tsne_figure(record: dict, dataset: str, folder=None) -> list[Path]:
+    """The t-SNE panels of one map (a record of :func:`idinpaint.evaluation.runners.tsne_runs`)."""
+    fig = plot_tsne_panels(record["conditions"], record["subjects"].names,
+                           title=f"t-SNE of {record['recognizer']} embeddings, {dataset}, {record['spec']}")
+    return save_figure(fig, record["stem"], folder)

@@ -12,6 +12,7 @@ import numpy as np
 
 from idinpaint.evaluation.realism import REALISM_FIELDS
 from idinpaint.evaluation.results import OccludedResults, condition_key
+from idinpaint.evaluation.retention import HARDEST
 from idinpaint.evaluation.verification import (
     PairedComparison,
     compare_fold_accuracies,
@@ -303,8 +304,6 @@ def results_report(results: OccludedResults, method: str = "ca_id",
 
 
 # --- the frontier: is it a face (C2ST) against is it this person (accuracy) -------------------------
-
-HARDEST = ("two_eyes", "upper_face", "center_block")
 
 
 def frontier_label(row) -> str:
