@@ -172,3 +172,30 @@ def test_interrupted_occluded_evaluation_says_one_line_and_resumes(lfw_root, tmp
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert (output / "lfw_occluded_sface_folds1.json").is_file()
     _no_temp_files(caches, output)
+
+
+# --- detector train --------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_interrupted_detector_training_says_one_line_and_the_same_command_resumes(lfw_root, tmp_path):
+    from idinpaint.preprocess import aligned_for_profile
+
+    aligned_for_profile("smoke", lfw_root, progress=False)  # the smoke crops it trains on
+    runs, pair = tmp_path / "runs", tmp_path / "pair"
+    argv = ["detector", "train", "--profile", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
+            "--lfw-root", lfw_root, "--set", "stages.detector.steps=60", "data.batch_size=4", "detector.faces=12",
+            "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1",
+            "trainer.checkpoint_every=4", "trainer.val_every_n_steps=null"]
+    last = runs / "halfA" / "detector" / "last.ckpt"
+    code, _, err = _interrupt(_start(argv, tmp_path, IDINPAINT_QUIET="1"), last.exists,
+                              "the detector stage wrote its first last.ckpt", signal.SIGTERM)
+    _one_line(code, err, signal.SIGTERM)
+    _no_temp_files(runs, pair)
+    assert not (pair / "odetector_smoke_halfA.pt").exists()
+
+    again = subprocess.run([sys.executable, "-m", "idinpaint", *map(str, argv)], env=_env(tmp_path),
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "resuming from" in again.stdout + again.stderr
+    assert (pair / "odetector_smoke_halfA.pt").is_file()
+    _no_temp_files(runs, pair)
