@@ -45,7 +45,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from idinpaint.checkpoints import load_checkpoint, weights_digest
+from idinpaint.checkpoints import (
+    checkpoint_card,
+    export_checkpoint,
+    file_sha256,
+    load_checkpoint,
+    training_runs,
+    weights_digest,
+)
 from idinpaint.losses import sface_embedding
 from idinpaint.models import ca as ca_module
 from idinpaint.models import contextual_attention
@@ -54,6 +61,7 @@ from idinpaint.models.inpainter import Inpainter
 from idinpaint.models.layers import composite
 from idinpaint.paths import cache_dir
 from idinpaint.recognizers.sface import SFACE_SHA256
+from idinpaint.runinfo import write_json
 
 ONNX_OPSET = 17
 #: Bump when the exported graphs change: cached files of another version are not used.
@@ -340,3 +348,22 @@ class OnnxInpainter:
     #: The same batching, CA sharing and uint8 conversion as the torch inpainter: only ``prior``,
     #: ``refine`` and ``to_tensors`` differ.
     predict = Inpainter.predict
+
+
+def export_model(checkpoint, target, runs=(), ca_only: bool = False, onnx: bool = False,
+                 notes: dict | None = None) -> list[Path]:
+    """``idinpaint export``: a training checkpoint (or an exported file) -> a small inference file,
+    ``<target>.onnx`` beside it when ``onnx`` (the whole inpainter as one graph, named with its
+    SHA-256 in the card), and ``<target>.json``, its card (:func:`~idinpaint.checkpoints.checkpoint_card`:
+    the run folders ``runs`` that made it). A wrong run folder fails before anything is written.
+    Returns the written paths, the card last."""
+    training_runs(runs)
+    target = export_checkpoint(checkpoint, target, ca_only=ca_only)
+    notes = dict(notes or {})
+    written = [Path(target)]
+    if onnx:
+        graph = export_onnx(target, Path(target).with_suffix(".onnx"))
+        notes.update(onnx_file=graph.name, onnx_sha256=file_sha256(graph))
+        written.append(graph)
+    written.append(write_json(Path(target).with_suffix(".json"), checkpoint_card(target, runs, notes)))
+    return written

@@ -69,7 +69,8 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "fillers": [{"base"}, {"classic", "donor", "mean_face"}, {"learned"}],
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"}, {"condition"},
-                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"}, {"curves"}],
+                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"},
+                   {"curves", "runners"}],
     "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
 }
 

@@ -41,9 +41,10 @@ def add_parser(commands) -> None:
     # One spec and one filler per run (each writes its own --output folder), under the names
     # `evaluate` uses. --mode SPEC [--fill FILL] is the old spelling of --specs SPEC[@FILL].
     add_option(p, "--specs", "--mode", nargs=1, required=True, metavar="SPEC",
-               help="the occlusion spec: region:<name> | random_part | random_block[:size] | free_form | "
-                    "maskthface[:template], then @black|gray|white|noise|occluder for what the hole is painted "
-                    "with (default black; maskthface: the occluder's own pixels), e.g. region:two_eyes@gray")
+               help="the occlusion spec (docs/architecture.md#the-occlusion-grammar): region:<name> | random_part | "
+                    "random_block[:size] | free_form | maskthface[:template] | moved_region | block | glasses, then "
+                    "@black|gray|white|noise|texture[:family]|occluder for what the hole is painted with (default "
+                    "black; maskthface: the occluder's own pixels), e.g. region:two_eyes@gray")
     p.add_argument("--fill", choices=FILL_OR_OCCLUDER, default=None, metavar="FILL", help=argparse.SUPPRESS)
     add_fillers(p, "--filler", nargs=1, default=["none"],
                 help="the filler that inpaints the hole: %(choices)s (default none)")
@@ -54,14 +55,10 @@ def add_parser(commands) -> None:
 
 
 def _cmd_datasets(args) -> int:
-    from idinpaint.data.registry import DATASETS, DatasetError, dataset_root
+    from idinpaint.data.registry import dataset_status
 
-    for name, spec in DATASETS.items():
-        try:
-            status = f"ok  {dataset_root(name)}"
-        except DatasetError as err:
-            status = f"--  {err}"
-        print(f"{name:12s} {spec.layout:9s} {status}")
+    for row in dataset_status():
+        print(f"{row['name']:12s} {row['layout']:9s} {'ok' if row['found'] else '--'}  {row['where']}")
     return 0
 
 

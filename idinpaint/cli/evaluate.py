@@ -1,8 +1,8 @@
 """``idinpaint evaluate lfw | occluded | report | retention | tsne``: scores, tables and figures."""
 from __future__ import annotations
 
+import os
 import sys
-import time
 from pathlib import Path
 
 from idinpaint.cli._common import (
@@ -55,6 +55,14 @@ def add_parser(commands) -> None:
     q.add_argument("--detector-dir", default=None, metavar="DIR",
                    help="with --masks predicted: folder with odetector_cpu_half{A,B}.pt (default: "
                         "$IDINPAINT_DETECTOR_DIR or checkpoints/)")
+    q.add_argument("--cluster", nargs="?", const="local", default=os.environ.get("DASK_SCHEDULER_ADDRESS"),
+                   metavar="ADDRESS",
+                   help="run the conditions as tasks on a Dask cluster: a scheduler address (tcp://host:8786; "
+                        "default $DASK_SCHEDULER_ADDRESS) or, with no address, a local cluster of --workers "
+                        "single-threaded processes; the rows are those of a serial run (docs/cluster.md)")
+    q.add_argument("--threads", type=int, default=None,
+                   help="torch / OpenCV threads while a condition is filled and embedded (default: torch's; the "
+                        "numbers do not depend on it)")
     _add_lfw_options(q, "results/lfw_occluded")
 
     q = add_command(targets, "curves", _cmd_evaluate_curves,
@@ -134,13 +142,6 @@ def _add_lfw_options(parser, results: str, folds: bool = True) -> None:
     add_workers(parser)
 
 
-def _recognizer(name: str, workers: int = 1):
-    """dlib's ResNet is single-threaded: spread it over worker processes; SFace uses torch threads."""
-    from idinpaint.recognizers import get_recognizer
-
-    return get_recognizer(name, workers=workers) if name == "dlib" else get_recognizer(name)
-
-
 def _check_pairs(args) -> None:
     """A missing or broken pairs.txt fails here, before any recognizer or model is loaded."""
     from idinpaint.data.lfw import load_pairs
@@ -148,20 +149,13 @@ def _check_pairs(args) -> None:
     load_pairs(args.lfw_root, getattr(args, "folds", None))
 
 
-def _folds_suffix(folds) -> str:
-    return "" if not folds else "_folds" + "-".join(map(str, folds))
-
-
 def _cmd_evaluate_lfw(args) -> int:
     """Score every View-2 pair of the aligned crops with each recognizer; writes
     <output>/<recognizer>.json (10-fold result and the best-accuracy threshold on all the pairs) and a
     ROC figure per recognizer; --thresholds-file also writes the thresholds together, for `recover`."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.clean import evaluate_clean
-    from idinpaint.evaluation.thresholds import threshold_entry, write_thresholds
-    from idinpaint.figures import plot_roc, save_figure
-    from idinpaint.paths import results_dir
-    from idinpaint.runinfo import provenance, write_json
+    from idinpaint.evaluation.runners import clean_runs, folds_suffix
+    from idinpaint.figures import clean_roc_figure
 
     aligned = require_aligned(args.aligned or default_aligned_root())
     _check_pairs(args)
@@ -170,27 +164,17 @@ def _cmd_evaluate_lfw(args) -> int:
     if output_file and len(args.recognizers) > 1:
         raise CLIError(f"--output {args.output}: give a folder (it gets <recognizer>.json for each recognizer)")
     check_outputs(args, output="file" if output_file else "folder", figures="folder", thresholds_file="file")
-    best = {}
-    for name in args.recognizers:
-        started = time.time()
-        recognizer = _recognizer(name, args.workers)
-        result, scores, pairs = evaluate_clean(recognizer, aligned, args.lfw_root, args.folds)
-        seconds = time.time() - started
-        print(f"LFW clean, {name}, {result.pairs} pairs: {result.line()}")
-        labels = [p.same for p in pairs]
-        best[name] = threshold_entry(scores, labels)
-        print(f"  best-accuracy threshold on all {best[name]['pairs']} pairs: cosine {best[name]['threshold']:.4f} "
-              f"({100 * best[name]['accuracy']:.2f} %)")
-        extra = {"dlib_fallback_boxes": recognizer.fallbacks} if hasattr(recognizer, "fallbacks") else {}
-        output = Path(output_file or Path(args.output or results_dir() / "lfw_clean") / f"{name}.json")
-        write_json(output, {**provenance({"recognizer": name, "aligned": str(aligned), "folds": args.folds}),
-                            "seconds": round(seconds, 1), "result": result.as_dict(), "best_threshold": best[name],
-                            **extra})
-        fig = plot_roc({f"{name} clean": (scores, labels)}, title=f"LFW clean, {name}")
-        figures = save_figure(fig, f"roc_lfw_clean_{name}{_folds_suffix(args.folds)}", args.figures)
-        print(f"wrote {output} and {figures[0]}")
-    if args.thresholds_file:
-        print(f"wrote {write_thresholds(args.thresholds_file, best, aligned)}")
+    done = clean_runs(args.recognizers, aligned, args.lfw_root, args.folds, None if output_file else args.output,
+                      output_file, args.workers, args.thresholds_file)
+    for run in done["runs"]:
+        best = run["best_threshold"]
+        print(f"LFW clean, {run['recognizer']}, {run['result'].pairs} pairs: {run['result'].line()}")
+        print(f"  best-accuracy threshold on all {best['pairs']} pairs: cosine {best['threshold']:.4f} "
+              f"({100 * best['accuracy']:.2f} %)")
+        figures = clean_roc_figure(run, folds_suffix(args.folds), args.figures)
+        print(f"wrote {run['path']} and {figures[0]}")
+    if done["thresholds_file"]:
+        print(f"wrote {done['thresholds_file']}")
     return 0
 
 
@@ -200,36 +184,23 @@ def _cmd_evaluate_occluded(args) -> int:
     radar and similarity-gap figures. --masks predicted gives every filler the O-Detector's mask
     instead of the oracle one. Exit status 1 when a condition failed (the others are still written)."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.protocol import evaluate_conditions, protocol_specs
+    from idinpaint.evaluation.protocol import protocol_specs
     from idinpaint.evaluation.report import format_table
+    from idinpaint.evaluation.runners import occluded_run
     from idinpaint.figures import occluded_report_figures
-    from idinpaint.paths import results_dir
 
     aligned = require_aligned(args.aligned or default_aligned_root())
     try:
-        specs, baseline_only = protocol_specs(args.regions, args.fills)
+        protocol_specs(args.regions, args.fills)
     except ValueError as err:
         raise CLIError(f"--regions: {err}") from None
     _check_pairs(args)
     check_outputs(args, output="folder", figures="folder")
-    specs += list(args.specs or [])
-    suffix = _folds_suffix(args.folds) + ("_predicted" if args.masks == "predicted" else "")
-    detector = None
-    if args.masks == "predicted":
-        from idinpaint.data.lfw import load_pairs
-        from idinpaint.detection import get_detector
-
-        detector = get_detector(folder=args.detector_dir, pairs=load_pairs(args.lfw_root))
-    output = Path(args.output or results_dir() / "lfw_occluded")
-    recognizers_tag = "-".join(args.recognizers)
-    stem = f"lfw_occluded_{recognizers_tag}{suffix}"
-    recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
-    results = evaluate_conditions(recognizers, specs, args.fillers, aligned, folds=args.folds,
-                                  lfw_root=args.lfw_root, output_dir=output, stem=stem,
-                                  mean_face_count=args.mean_face_count, baseline_only=baseline_only,
-                                  masks=args.masks, detector=detector)
+    results, tag, suffix = occluded_run(args.recognizers, args.regions, args.fills, args.fillers, args.specs, aligned,
+                                        args.folds, args.lfw_root, args.output, args.mean_face_count, args.masks,
+                                        args.detector_dir, args.workers, cluster=args.cluster, threads=args.threads)
     print(format_table(results))
-    written = occluded_report_figures(results, f"{recognizers_tag}", suffix, args.figures)
+    written = occluded_report_figures(results, tag, suffix, args.figures)
     print(f"wrote {', '.join(str(p) for p in results.paths)}")
     if written:
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
@@ -241,68 +212,22 @@ def _cmd_evaluate_occluded(args) -> int:
     return 0
 
 
-def _load_runs(runs):
-    """Saved runs (FOLDER/STEM, a bare STEM in results/lfw_occluded/, STEM:OLD=NEW renames) combined."""
-    from idinpaint.evaluation.results import combine_results, load_results, rename_filler
-    from idinpaint.paths import results_dir
-
-    parts = []
-    for run in runs:
-        run, _, renames = run.partition(":")  # RUN:OLD=NEW,... renames that run's fillers
-        path = Path(run)
-        if not path.is_absolute() and not path.parent.parts:
-            path = results_dir() / "lfw_occluded" / path  # a bare stem: the default results folder
-        json_path = path.with_name(path.name + ".json")
-        if not json_path.is_file():
-            raise CLIError(f"{json_path}: no such saved run (write it with `idinpaint evaluate occluded`)")
-        part = load_results(path.parent, path.name)
-        for rename in filter(None, renames.split(",")):
-            old_name, equals, new_name = rename.partition("=")
-            if not (old_name and equals and new_name):
-                raise CLIError(f"{json_path}: {run}: rename {rename!r} is not OLD=NEW")
-            try:
-                part = rename_filler(part, old_name, new_name)
-            except ValueError as err:
-                raise CLIError(f"{json_path}: {err}") from None
-        parts.append(part)
-    return combine_results(*parts)
-
-
-def _mask_cost_section(oracle, predicted) -> str:
-    from idinpaint.evaluation.report import mask_cost_table
-
-    parts = []
-    for recognizer in dict.fromkeys(row["recognizer"] for row in predicted):
-        try:
-            table = mask_cost_table(oracle, predicted, recognizer)
-        except ValueError as err:
-            raise CLIError(f"--predicted: {err}") from None
-        parts += [f"\n**{recognizer}: predicted minus oracle mask** (accuracy %, paired over the 10 folds, "
-                  "exact sign-flip p)\n", table]
-    return "\n".join(parts) + "\n"
-
-
 def _cmd_evaluate_report(args) -> int:
     """Combine saved `evaluate occluded` runs (later runs win for a condition in several) and print
     the README's tables: accuracy and similarity gap per region and method, the headline means, and
     the method against each baseline with an exact sign-flip test over the 10 folds."""
-    from idinpaint.evaluation.report import results_report
+    from idinpaint.evaluation.runners import report_text
+    from idinpaint.figures import report_figures
     from idinpaint.runinfo import write_text
 
-    results = _load_runs(args.runs)
-    predicted = _load_runs(args.predicted) if args.predicted else None
     check_outputs(args, output_file="file", figures="folder")
-    text = results_report(results, args.method, args.baselines)
-    if predicted is not None:
-        text += _mask_cost_section(results, predicted)
+    text, results = report_text(args.runs, args.method, args.baselines, args.predicted)
     if args.output_file:
         write_text(Path(args.output_file), text)
         print(f"wrote {args.output_file}")
     else:
         print(text, end="")
     if args.figures:
-        from idinpaint.figures import report_figures
-
         written = report_figures(results, args.figures)
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
     return 0
@@ -328,42 +253,25 @@ def _cmd_evaluate_retention(args) -> int:
     training set nor its test pairs): for decisions the test pairs must not make. Writes
     <output>/retention.json/.md."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.retention import run_retention
-    from idinpaint.figures import filler_comparison, plot_identity_retention, save_figure
-    from idinpaint.paths import results_dir
+    from idinpaint.evaluation.runners import retention_run
+    from idinpaint.figures import retention_figures
 
     aligned = require_aligned(args.aligned or default_aligned_root())
     bad = [item for item in args.models or [] if "=" not in item]
     if bad:
         raise CLIError(f"--models: takes LABEL=FOLDER items, got {bad[0]!r}")
-    model_dirs = dict(item.split("=", 1) for item in args.models) if args.models else None
     compare = [tuple(item.split(",", 1)) for item in args.compare]
     bad = [item for item, pair in zip(args.compare, compare) if len(pair) != 2]
     if bad:
         raise CLIError(f"--compare: takes METHOD,BASELINE items, got {bad[0]!r}")
     _check_pairs(args)
     check_outputs(args, output="folder", figures="folder")
-    regions = None if "all" in args.regions else args.regions
-    recognizers = [_recognizer(name, args.workers) for name in args.recognizers]
-    kwargs = {} if regions is None else {"regions": regions}
-    result = run_retention(recognizers, args.fillers, args.halves, model_dirs, compare=compare,
-                           val_images=args.val_images, seed=args.seed, aligned_root=aligned,
-                           lfw_root=args.lfw_root, output_dir=args.output or results_dir() / "retention",
-                           gallery=args.gallery, **kwargs)
+    result = retention_run(args.recognizers, args.fillers, args.halves,
+                           dict(item.split("=", 1) for item in args.models) if args.models else None, compare,
+                           args.regions, args.val_images, args.seed, aligned, args.lfw_root, args.output, args.gallery,
+                           args.workers)
     print(result["markdown"])
-    stem = Path(result["paths"][0]).parent.name
-    written = []
-    for recognizer in args.recognizers:
-        mine = [r for r in result["rows"] if r["recognizer"] == recognizer]
-        for measure in ("retention", "margin"):
-            fig = plot_identity_retention(mine, f"Identity {measure} on held-out validation crops ({recognizer})", measure,
-                                          fillers=args.plot or None)
-            written += save_figure(fig, f"{measure}_{stem}_{recognizer}", args.figures)
-    if "gallery" in result:  # held-out faces: ground truth | occluded | each filler, realism under each
-        shown = result["gallery"]
-        fig = filler_comparison(shown["faces"], shown["regions"], list(shown["fillers"].values()),
-                                relatives=shown["relatives"], realism=True, labels=list(shown["fillers"]), size=1.0)
-        written += save_figure(fig, f"gallery_{stem}", args.figures)
+    written = retention_figures(result, args.recognizers, args.plot, args.figures)
     print(f"wrote {', '.join(str(p) for p in result['paths'] + written)}")
     return 0
 
@@ -376,34 +284,22 @@ def _cmd_evaluate_tsne(args) -> int:
     (embeddings, face thumbnails, labels person / condition / region / fill / filler): open it with
     `tensorboard --logdir results/tsne/projector` (or your --output + /projector), PROJECTOR tab,
     and colour by condition or person."""
-    from idinpaint.evaluation.tsne import load_subjects, run_tsne, write_projector, write_tsne
-    from idinpaint.figures import plot_tsne_panels, save_figure
-    from idinpaint.occlusion import canonical_spec
-    from idinpaint.paths import results_dir
+    from idinpaint.evaluation.runners import tsne_runs
+    from idinpaint.figures import tsne_figure
 
     check_outputs(args, output="folder", figures="folder")
     if args.projector_thumbnail < 0:
         raise CLIError(f"--projector-thumbnail {args.projector_thumbnail}: give a size in pixels, or 0 for no log")
-    subjects = load_subjects(args.dataset, args.aligned, min_images=args.min_images, max_people=args.people,
-                             images_per_person=args.images, seed=args.seed)
-    output = Path(args.output or results_dir() / "tsne")
-    for recognizer in args.recognizers:
-        for spec in map(canonical_spec, args.specs):
-            conditions = run_tsne(recognizer, subjects, spec, args.fillers, seed=args.seed,
-                                  thumbnails=args.projector_thumbnail)
-            for condition in conditions:
-                print(f"{condition.name:10s} silhouette {condition.silhouette:6.3f}  "
-                      f"nearest-centroid accuracy {100 * condition.nc_accuracy:6.2f} %")
-            slug = "".join(c if c.isalnum() else "-" for c in spec)
-            stem = f"tsne_{args.dataset}_{recognizer}_{slug}"
-            config = {"dataset": args.dataset, "recognizer": recognizer, "spec": spec, "fillers": args.fillers,
-                      "people": args.people, "images": args.images, "min_images": args.min_images, "seed": args.seed}
-            paths = write_tsne(conditions, subjects, output, stem, config)
-            fig = plot_tsne_panels(conditions, subjects.names,
-                                   title=f"t-SNE of {recognizer} embeddings, {args.dataset}, {spec}")
-            figures = save_figure(fig, stem, args.figures)
-            print(f"wrote {paths[0]} and {figures[0]}")
-            if args.projector_thumbnail:
-                log = write_projector(conditions, subjects, output / "projector", stem)
-                print(f"projector log {log}: `tensorboard --logdir {output / 'projector'}`, PROJECTOR tab")
+    for record in tsne_runs(args.recognizers, args.specs, args.fillers, args.dataset, args.aligned, args.people,
+                            args.images, args.min_images, args.seed, args.projector_thumbnail, args.output):
+        for condition in record["conditions"]:
+            print(f"{condition.name:10s} silhouette {condition.silhouette:6.3f}  "
+                  f"nearest-centroid accuracy {100 * condition.nc_accuracy:6.2f} %")
+        figures = tsne_figure(record, args.dataset, args.figures)
+        print(f"wrote {record['paths'][0]} and {figures[0]}")
+        if record["projector"]:
+            print(f"projector log {record['projector']}: `tensorboard --logdir {record['projector_dir']}`, "
+                  "PROJECTOR tab")
     return 0
+
+

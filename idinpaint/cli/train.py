@@ -74,23 +74,13 @@ def _cmd_export(args) -> int:
     <output-file>.json: its SHA-256 and, for each run folder given, the command, git SHA, versions,
     machine, config and stages. --onnx: also <output-file>.onnx, the whole inpainter as one ONNX
     graph (its name and SHA-256 go into the card)."""
-    from idinpaint.checkpoints import checkpoint_card, export_checkpoint, file_sha256, training_runs
-    from idinpaint.runinfo import write_json
+    from idinpaint.onnx_export import export_model
 
     check_inputs(args, "--checkpoint")
-    training_runs(args.runs)  # a wrong folder fails before anything is written
     check_outputs(args, output_file="file")
     if args.onnx and Path(args.output_file).suffix.lower() in (".onnx", ".json"):
         raise CLIError(f"--output-file {args.output_file}: name the .pt; --onnx writes the .onnx beside it")
-    target = export_checkpoint(args.checkpoint, args.output_file, ca_only=args.ca_only)
-    notes = dict(note.split("=", 1) for note in args.note)
-    written = [str(target)]
-    if args.onnx:
-        from idinpaint.onnx_export import export_onnx
-
-        graph = export_onnx(target, Path(target).with_suffix(".onnx"))
-        notes.update(onnx_file=graph.name, onnx_sha256=file_sha256(graph))
-        written.append(str(graph))
-    card = write_json(Path(target).with_suffix(".json"), checkpoint_card(target, args.runs, notes))
-    print(f"wrote {', '.join(written)} and {card}")
+    written = export_model(args.checkpoint, args.output_file, args.runs, ca_only=args.ca_only, onnx=args.onnx,
+                           notes=dict(note.split("=", 1) for note in args.note))
+    print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
     return 0

@@ -108,3 +108,14 @@ def list_images(folder: str | os.PathLike, has_subdirs: bool | None = None) -> l
         pattern = "**/*"
     return sorted(p.relative_to(folder) for p in folder.glob(pattern)
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def dataset_status() -> list[dict]:
+    """Every registered dataset: name, layout, whether it is found, and its folder or what is missing."""
+    rows = []
+    for name, spec in DATASETS.items():
+        try:
+            rows.append({"name": name, "layout": spec.layout, "found": True, "where": str(dataset_root(name))})
+        except DatasetError as err:
+            rows.append({"name": name, "layout": spec.layout, "found": False, "where": str(err)})
+    return rows
