@@ -208,6 +208,15 @@ def _tqdm_class():
     return _TQDM[0]
 
 
+def work_counter(total: int | None, unit: str = "it", desc: str | None = None) -> QuietProgress:
+    """A count of done work that draws nothing and writes no summary (set ``.n``; ``close()`` at the
+    end), for loops that show their progress otherwise (Lightning's training): an interrupt still says
+    how far it got (:func:`interrupt_line`)."""
+    counter = QuietProgress(total=total, unit=unit, desc=desc, min_seconds=float("inf"))
+    _BARS.append(weakref.ref(counter))
+    return counter
+
+
 # --- interrupts ------------------------------------------------------------------------------------
 
 #: The bars made by :func:`progress_bar`, latest last (weak: a finished bar goes away by itself).

@@ -52,7 +52,7 @@ from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT
 from idinpaint.paths import run_dir as default_run_dir
-from idinpaint.progress import quiet_training
+from idinpaint.progress import quiet_training, work_counter
 from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
 from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
@@ -173,7 +173,20 @@ def _callbacks():
                 write_inference_file({"idinpaint": pl_module.inference_meta(), "state_dict": pl_module.state_dict()},
                                      target, source=f"{pl_module.stage} at batch {batches}")
 
-    return LastCheckpoint, SpeedMeter, Snapshots
+    class BatchCount(pl.Callback):
+        """The stage's batches done (the global step, so a resumed stage counts from where it was), for
+        the line an interrupt prints (:func:`idinpaint.progress.work_counter`)."""
+
+        def __init__(self, total: int | None, name: str, optimizers: int):
+            self.counter, self.optimizers = work_counter(total, "batches", f"stage {name}"), optimizers
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.counter.n = trainer.global_step // self.optimizers
+
+        def on_train_end(self, trainer, pl_module):
+            self.counter.close()
+
+    return LastCheckpoint, SpeedMeter, Snapshots, BatchCount
 
 
 def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, optimizers: int,
@@ -183,7 +196,8 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
     from pytorch_lightning.loggers import TensorBoardLogger
 
     t = config.get("trainer", {})
-    LastCheckpoint, SpeedMeter, Snapshots = _callbacks()
+    LastCheckpoint, SpeedMeter, Snapshots, BatchCount = _callbacks()
+    count = BatchCount(int(stage["steps"]) if stage.get("steps") is not None else None, stage["name"], optimizers)
     best = ModelCheckpoint(dirpath=stage_dir, filename="best", monitor=monitor, mode="max",
                            save_top_k=1, save_last=False, auto_insert_metric_name=False,
                            enable_version_counter=False)
@@ -204,7 +218,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
         num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
         sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
         log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
-        callbacks=[best, last, speed, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
+        callbacks=[best, last, speed, count, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
         enable_model_summary=False, default_root_dir=str(run_dir), **timing)
     return trainer, best, speed
 
