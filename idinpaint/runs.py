@@ -84,6 +84,14 @@ def read_run_files(run_dir) -> dict:
     return {name: json.loads(f.read_text()) for name, f in sources.items()}
 
 
+def read_config(run_dir) -> dict:
+    """``config.json`` of a run folder (the resolved profile it was trained with)."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunFolderError(f"{run_dir}: not a training run folder (no {CONFIG_FILE})")
+    return json.loads(path.read_text())
+
+
 def export_name(model: str) -> str:
     return EXPORT_NAMES[model]
 

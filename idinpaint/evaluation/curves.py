@@ -35,6 +35,7 @@ from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import region_mask
 from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import write_json, write_text
+from idinpaint.runs import read_config
 
 CURVE_FIELDS = ("label", "batches", "c2st_auc", "c2st_low", "c2st_high", "margin", "margin_se", "retention")
 DEFAULT_BASELINES = ("telea", "ca_id")
@@ -54,10 +55,7 @@ def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
 
 def run_settings(run_dir) -> dict:
     """The half, aligned folder, validation size and seed a run folder was trained with."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a training run folder (no config.json)")
-    config = json.loads(path.read_text())
+    config = read_config(run_dir)
     data = config.get("data") or {}
     return {"half": str(data.get("half", "A")).upper(), "root": data.get("root") or "data/lfw-112",
             "val_images": int(data.get("val_images", 64)), "seed": int(config.get("seed", 0))}
