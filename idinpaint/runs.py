@@ -39,7 +39,8 @@ def start_run(run_dir, config: dict) -> Path:
     previous = run_dir / CONFIG_FILE
     if previous.is_file():
         old = json.loads(previous.read_text())
-        changed = [k for k in NETWORK_SECTIONS if old.get(k) != config.get(k)]
+        # a section the earlier run did not have is a newer default (e.g. ``detector`` for an inpainter run)
+        changed = [k for k in NETWORK_SECTIONS if k in old and old.get(k) != config.get(k)]
         if changed:
             raise ValueError(f"{run_dir} holds a run whose model settings differ ({', '.join(changed)}); "
                              "use another --output or delete it")

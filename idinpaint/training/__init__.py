@@ -1,9 +1,13 @@
-"""Training of the CA inpainter and the identity-guided Fusor (Lightning, staged, one YAML file).
+"""Training of the CA inpainter, the identity-guided Fusor and the O-Detector (Lightning, staged, one YAML file).
 
-* :mod:`.masks` — the training mask sampler (regions, blocks, free-form strokes, MaskTheFace);
+* :mod:`.masks` — the training mask sampler (weighted specs of the occlusion grammar);
 * :mod:`.data` — :class:`FaceFolderDataset` (which crops it reads: :mod:`idinpaint.data.lfw`);
 * :mod:`.modules` — :class:`CAModule`, :class:`FusorModule` (manual optimisation);
-* :mod:`.stages` — :func:`run_training`: the staged run with checkpoints, resume and provenance.
+* :mod:`.detector` — :class:`DetectorModule` and its composite datasets (the O-Detector, a ``model:
+  detector`` stage); :mod:`.budget` — the ``trainer.max_minutes`` cap;
+* :mod:`.stages` — :func:`run_training`: the staged run with checkpoints, resume and provenance, for
+  every model (one loader: :func:`idinpaint.config.load_training_config`; one run folder: :mod:`idinpaint.runs`);
+* :mod:`.pairs` — an LFW-half pair trained and named as the shipped one (``idinpaint detector train``).
 
 Importing this package is cheap; Lightning is imported by :mod:`.modules` / :mod:`.stages` only.
 """
