@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_run_then_resume_gives_the_serial_rows(small, tmp_pa
             try:
                 outcome["failures"] = fill_caches(
                     client, aligned_root=aligned, relatives=scored.unique_second, first=scored.first, specs=[SPEC],
-                    fillers=FILLERS, recognizers=["sface"], all_pairs=pairs, chunk=2, c2st=False, progress=False)
+                    fillers=FILLERS, recognizers=["sface"], all_pairs=pairs, chunk=4, c2st=False, progress=False)
             except Exception as err:  # a task that ran out of retries: the resume below redoes it
                 outcome["error"] = err
 

@@ -17,7 +17,7 @@ every row from them in the calling process, exactly as a serial run would. So:
   aligned crops at the same path on every machine.
 
 ``cluster``: ``"local"`` (or True) starts a :class:`distributed.LocalCluster` on this machine (one
-single-threaded worker process per core, or ``workers``); an address (``tcp://host:8786``) joins a
+single-threaded worker process per core, or ``workers``; ``{"local": True, "workers": N}`` says both); an address (``tcp://host:8786``) joins a
 running scheduler; a :class:`distributed.Client` is used as it is. ``DASK_SCHEDULER_ADDRESS``
 stands in for ``"local"`` when set. Each worker process runs one task at a time with one torch and
 OpenCV thread (:func:`.condition.limit_threads`): the parallelism comes from processes.
@@ -117,6 +117,8 @@ def connect(cluster="local", workers: int | None = None):
     if isinstance(cluster, Client):
         yield cluster
         return
+    if isinstance(cluster, dict):  # {"local": True, "workers": N}: a local cluster of N processes
+        cluster, workers = "local", cluster.get("workers") or workers
     if cluster in (None, True, "local", "") and os.environ.get(SCHEDULER_ENV):
         cluster = os.environ[SCHEDULER_ENV]
     if cluster in (None, True, "local", ""):
