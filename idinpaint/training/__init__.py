@@ -9,7 +9,8 @@
   every model (one loader: :func:`idinpaint.config.load_training_config`; one run folder: :mod:`idinpaint.runs`);
 * :mod:`.pairs` — an LFW-half pair trained and named as the shipped one (``idinpaint detector train``).
 
-Importing this package is cheap; Lightning is imported by :mod:`.modules` / :mod:`.stages` only.
+Importing this package is cheap; Lightning is imported by :mod:`.modules`, :mod:`.detector`, :mod:`.budget`
+and :mod:`.stages` only.
 """
 from __future__ import annotations
 
