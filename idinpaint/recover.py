@@ -320,6 +320,8 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
         why, guessed = f"half {half} (--half)", False
     chosen = {}
     source = None
+    if calibrate_thresholds and ref_image is None:
+        say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
     if ref_image is not None:
         given = dict(thresholds or {})
         missing = [name for name in recognizers if name not in given]

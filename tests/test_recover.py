@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_thresholds import tiny_lfw  # noqa: F401  (a fixture)
 
 from idinpaint.cli import main
 from idinpaint.imageio import read_mask, read_rgb, write_rgb
@@ -280,3 +281,34 @@ def test_a_folder_in_the_way_of_an_output_file_leaves_nothing(occluded_photo, tm
     with pytest.raises(ValueError, match="is a folder"):
         write_outputs(recovery, tmp_path, "x", {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x_side_by_side.png"]
+
+
+# --- thresholds: shipped by default, recalibrated when asked ----------------------------------------
+
+def test_the_shipped_thresholds_are_used_without_calibrating(raw_photos, tmp_path, capsys, monkeypatch):
+    from idinpaint.evaluation.thresholds import load_thresholds
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cache"))  # nothing cached: nothing may be embedded
+    out = tmp_path / "out"
+    code, stdout, err = _run(["recover", raw_photos[0], "--reference", raw_photos[1], "--recognizers", "sface",
+                              "--output", out], capsys)
+    assert code == 0, err
+    report = json.loads((out / f"{PERSON}_0001_recover.json").read_text())
+    shipped, _ = load_thresholds()
+    assert report["verification"]["sface"]["threshold"] == pytest.approx(shipped["sface"], abs=1e-4)
+    assert report["thresholds_source"].startswith("shipped in recognizer_thresholds.json")
+    assert not (tmp_path / "cache" / "embeddings").exists(), "no LFW pair was embedded"
+    assert "calibrating" not in stdout
+
+
+def test_calibrate_recomputes_the_thresholds_first_and_says_so(tiny_lfw, raw_photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cache"))
+    root, aligned = tiny_lfw
+    out = tmp_path / "out"
+    code, stdout, err = _run(["recover", raw_photos[0], "--reference", raw_photos[1], "--recognizers", "sface",
+                              "--calibrate", "--aligned", aligned, "--lfw-root", root, "--output", out], capsys)
+    assert code == 0, err
+    assert stdout.startswith("calibrating the same/different thresholds of sface on the 16 clean LFW pairs")
+    report = json.loads((out / f"{PERSON}_0001_recover.json").read_text())
+    assert "--calibrate" in report["thresholds_source"] and str(aligned) in report["thresholds_source"]
+    assert report["verification"]["sface"]["threshold"] is not None

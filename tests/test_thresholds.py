@@ -51,3 +51,37 @@ def test_the_shipped_thresholds_cover_both_recognisers_on_all_pairs():
     for name, entry in stored["thresholds"].items():
         assert entry["pairs"] == 6000 and 0.97 < entry["accuracy"] <= 1.0, name
         assert -1.0 < entry["threshold"] < 1.0, name
+
+
+# --- recalibrating on request -------------------------------------------------------------------------
+
+@pytest.fixture
+def tiny_lfw(tmp_path):
+    """A pairs.txt of 2 folds x (4 same + 4 different) and its synthetic aligned crops."""
+    from test_protocol import FREE_PEOPLE, PAIR_PEOPLE, make_folder, make_pairs
+
+    root, aligned = tmp_path / "lfw", tmp_path / "aligned"
+    root.mkdir()
+    lines = ["2 4"]
+    for pair in make_pairs():
+        (a, i), (b, j) = ((p.split("/")[0], int(p.rsplit("_", 1)[1][:4])) for p in (pair.first, pair.second))
+        lines.append(f"{a} {i} {j}" if pair.same else f"{a} {i} {b} {j}")
+    (root / "pairs.txt").write_text("\n".join(lines) + "\n")
+    make_folder(aligned, {**{p: 3 for p in PAIR_PEOPLE}, **{p: 2 for p in FREE_PEOPLE}})
+    make_folder(root / "raw", {PAIR_PEOPLE[0]: 1})  # a non-empty raw/ (the registry checks it is there)
+    return root, aligned
+
+
+def test_a_calibration_says_what_it_does_and_how_long_then_is_cached(tiny_lfw, tmp_path, monkeypatch):
+    from idinpaint.evaluation.thresholds import announce_calibration, calibrate, crops_to_embed
+
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cache"))
+    root, aligned = tiny_lfw
+    assert crops_to_embed(["sface"], aligned, root) == {"sface": 18}  # every distinct image of the pairs
+    line = announce_calibration(["sface"], aligned, root)
+    assert line.startswith("calibrating the same/different thresholds of sface on the 16 clean LFW pairs")
+    assert "sface 18 crops" in line and "resumes" in line
+    entry = calibrate(["sface"], aligned, root, progress=False)["sface"]
+    assert entry["pairs"] == 16 and 0.5 <= entry["accuracy"] <= 1.0 and -1 < entry["threshold"] < 1
+    assert crops_to_embed(["sface"], aligned, root) == {"sface": 0}, "a second calibration embeds nothing"
+    assert "seconds (embeddings cached)" in announce_calibration(["sface"], aligned, root)

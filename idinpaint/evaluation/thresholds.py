@@ -29,9 +29,10 @@ from idinpaint.runinfo import provenance, write_json
 #: The thresholds each recogniser reaches on all 6,000 clean LFW View-2 pairs (data/lfw-112).
 SHIPPED_THRESHOLDS = SHIPPED_DIR / "recognizer_thresholds.json"
 
-#: Aligned crops embedded per second on the 2-core CPU the project is measured on (for the time a
-#: calibration announces before it starts; dlib with 2 worker processes).
-CROPS_PER_SECOND = {"sface": 120.0, "dlib": 20.0}
+#: Aligned crops embedded per second on an idle 2-core CPU (docs/results.md, Throughput: SFace about 100 at
+#: batch 16, dlib 12-14 in one process, so about 20 with the two workers a calibration uses), for the time a
+#: calibration announces before it starts.
+CROPS_PER_SECOND = {"sface": 100.0, "dlib": 20.0}
 
 
 def threshold_entry(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -62,7 +63,7 @@ def announce_calibration(names, aligned_root=None, lfw_root=None) -> str:
     if seconds < 60:
         length = "under a minute" if seconds > 5 else "seconds (embeddings cached)"
     else:
-        length = f"about {seconds / 60:.0f} min on a 2-core CPU"
+        length = f"about {seconds / 60:.0f} min on an idle 2-core CPU"
     return (f"calibrating the same/different thresholds of {', '.join(names)} on the {len(pairs):,} clean LFW "
             f"pairs of {aligned_root} (to embed: {work}): {length}; embeddings are cached, so an interrupted "
             "run resumes")
