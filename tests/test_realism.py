@@ -273,6 +273,9 @@ def test_person_split_puts_every_person_on_one_side_only():
     flat = [r.split("/")[1] for r in relatives]  # a flat folder: the person is the name up to _NNNN
     first = person_split(relatives, seed=0)
     np.testing.assert_array_equal(first, person_split(flat, seed=0))
+    # a bare name is the person as a whole, not cut at its last underscore
+    np.testing.assert_array_equal(person_split(["Aaron_Eckhart", "Zico_Smith"], seed=3),
+                                  person_split(["Aaron_Eckhart_0001.png", "Zico_Smith_0002.png"], seed=3))
     side: dict[str, set] = {}
     for rel, is_first in zip(relatives, first):
         side.setdefault(rel.split("/")[0], set()).add(bool(is_first))
