@@ -57,6 +57,9 @@ MIN_EYE_DISTANCE = 16.0
 SIDE_HEIGHT = 224
 #: The fill for a person to look at and the fill for a recogniser (README, "recover").
 FOR_VIEWING, FOR_RECOGNISER = "telea", "ca_id"
+#: One photo is filled with torch: onnxruntime is faster on batches, but exporting its graphs on first use
+#: costs a new user's first ``recover`` more (37 s against 29 s, measured on the 2-core CPU under load).
+PHOTO_BACKEND = "torch"
 #: What each fill is, in the strip and the printed summary.
 FILL_LABELS = {"telea": "Telea (to look at)", "ca": "CA (coarse)", "ca_id": "CA+ID (for a recogniser)"}
 
@@ -295,7 +298,7 @@ def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
 def recover_file(photo, output_dir=None, reference=None, half: str = "auto", detector_file=None, detector_dir=None,
                  detector_profile: str = "cpu", mask_threshold: float | None = None,
                  recognizers=("sface", "dlib"), thresholds: dict | None = None, calibrate_thresholds: bool = False,
-                 aligned=None, lfw_root=None, say=print) -> tuple[Recovery, dict, dict]:
+                 aligned=None, lfw_root=None, backend: str | None = None, say=print) -> tuple[Recovery, dict, dict]:
     """``idinpaint recover`` as one call: read ``photo`` (and ``reference``), find, segment, fill, verify
     and write the outputs into ``output_dir`` (default ``results/recover``). Returns (recovery, report,
     written files).
@@ -303,7 +306,9 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     Verification thresholds: ``thresholds`` ({recogniser: cosine}) where given, else the shipped ones
     (:data:`~idinpaint.evaluation.thresholds.SHIPPED_THRESHOLDS`); ``calibrate_thresholds`` recomputes
     them on the clean LFW pairs of ``aligned`` first (minutes: ``say`` gets a first line saying what
-    and how long, then a progress bar runs). Every input is checked before any model runs."""
+    and how long, then a progress bar runs). Every input is checked before any model runs.
+
+    ``backend`` of the learned fillers: default ``$IDINPAINT_BACKEND``, else :data:`PHOTO_BACKEND`."""
     output = Path(output_dir or results_dir() / "recover")
     check_output_path(output, "folder")
     image = read_photo(photo, "photo")
@@ -340,7 +345,8 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
             source = "given with --thresholds" + (f"; the others {source}" if missing else "")
     detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
-    recovery = recover_photo(image, detector, method_fillers(half), yunet, str(photo), face)
+    backend = backend or os.environ.get("IDINPAINT_BACKEND") or PHOTO_BACKEND
+    recovery = recover_photo(image, detector, method_fillers(half, backend=backend), yunet, str(photo), face)
     recovery.info["notes"] = photo_notes(photo) + recovery.info["notes"]
     report = {"photo": str(photo), "reference": None if reference is None else str(reference), "half": half,
               "half_reason": why, "half_guessed": guessed, "detector": repr(detector),
