@@ -58,3 +58,27 @@ def test_notebook_01_alone_makes_the_smoke_crops_it_needs(lfw_root, tmp_path, mo
     assert (aligned / "landmarks.csv").is_file() and (aligned / "preprocess.json").is_file()
     text = json.dumps(json.loads((tmp_path / "run" / "01_occlusions.ipynb").read_text())["cells"])
     assert "the smoke profile needs that are not there yet" in text
+
+
+def test_live_widgets_only_under_a_jupyter_server(monkeypatch):
+    import sys
+
+    from idinpaint.progress import has_live_frontend
+
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert not has_live_frontend(), "papermill / nbclient kernels: the static fallback"
+    monkeypatch.setenv("JPY_SESSION_NAME", "notebooks/09_try_it.ipynb")
+    assert has_live_frontend()
+
+
+@pytest.mark.slow
+def test_notebook_09_alone_runs_and_its_executed_copy_shows_the_fallback(lfw_root, tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("IDINPAINT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    code = run_notebooks(profile="smoke", only=["09"], output_dir=tmp_path / "run")
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    text = json.dumps(json.loads((tmp_path / "run" / "09_try_it.ipynb").read_text())["cells"])
+    assert "VBox(children" not in text and "No widgets here" in text
+    assert "shipped in recognizer_thresholds.json" in text, "the shipped thresholds, not a subset's"
