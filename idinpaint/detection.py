@@ -44,7 +44,7 @@ class LFWHalvesDetector:
     outside LFW, or without paths go to ``default_half`` (an error when it is None)."""
 
     def __init__(self, detectors: dict[str, Detector], pairs=None, lfw_root=None, default_half: str | None = None):
-        self.router = LFWHalvesRouter(detectors, pairs, lfw_root, default_half, "detectors")
+        self.router = LFWHalvesRouter(dict(sorted(detectors.items())), pairs, lfw_root, default_half, "detectors")
         self.detectors, self.default_half = self.router.members, self.router.default_half
         self.name, self.mask = "odetector", self.detectors["A"].mask
 

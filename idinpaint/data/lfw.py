@@ -237,7 +237,7 @@ class LFWHalvesRouter:
                  what: str = "models"):
         if set(members) != {"A", "B"}:
             raise ValueError(f"LFW-half {what} are needed for halves A and B, got {sorted(members)}")
-        self.members = dict(sorted(members.items()))
+        self.members = members  # the caller's dict: a member swapped in later is routed to as well
         self.half_of = half_of_people(load_pairs(lfw_root) if pairs is None else list(pairs))
         self.default_half = check_half(default_half) if default_half else None
         self.what = what
@@ -257,8 +257,8 @@ class LFWHalvesRouter:
         if len(relatives) != len(items):
             raise ValueError(f"{len(relatives)} paths for {len(items)} crops")
         halves = np.array([self.half_for(r) for r in relatives])
-        for half, member in self.members.items():
-            chosen = np.flatnonzero(halves == half)
+        for half in sorted(self.members):
+            member, chosen = self.members[half], np.flatnonzero(halves == half)
             if len(chosen):
                 out[chosen] = apply(member, items[chosen])
         return out

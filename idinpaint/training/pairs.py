@@ -13,6 +13,7 @@ from idinpaint.config import TRAIN_CONFIG, deep_merge
 from idinpaint.data.lfw import check_half
 from idinpaint.data.registry import DATASETS
 from idinpaint.imageio import atomic_write_bytes
+from idinpaint.models import get_model
 from idinpaint.models.layers import count_parameters
 from idinpaint.paths import results_dir
 from idinpaint.runinfo import write_json
@@ -64,7 +65,7 @@ def train_detector_pair(profile: str = "smoke", halves=("A", "B"), aligned_root=
         notes = {"what": f"O-Detector (occlusion segmentation) for LFW half {half}: evaluated on pairs folds "
                          f"{'1-5' if half == 'A' else '6-10'}, trained on the other half's people + the unpaired "
                          "people", "held_out_families": detector.meta.get("held_out", []),
-                 "parameters": count_parameters(detector.net)}
+                 "parameters": count_parameters(get_model("detector", **detector.meta["models"]["detector"]))}
         card = write_json(target.with_suffix(".json"), checkpoint_card(target, [run_dir], notes))
         results.append({"half": half, "run_dir": str(run_dir), "checkpoint": str(target),
                         "files": [str(target), str(card)], "record": record, "bytes": target.stat().st_size,
