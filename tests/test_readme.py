@@ -23,3 +23,12 @@ def test_readme_python_example_runs(lfw_root, tmp_path, monkeypatch, capsys):
     exec(compile(blocks[0], str(README), "exec"), {"__name__": "readme_example"})
     same, cosine = capsys.readouterr().out.split()[-2:]
     assert same == str(pair.same) and -1.0 <= float(cosine) <= 1.0
+
+
+def test_readme_is_an_entry_with_the_preprocess_line_first_and_a_way_out():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 200, "the README is an entry: move detail to docs/"
+    command = "idinpaint preprocess --raw ../shared/data/lfw/raw --aligned data/lfw-112 --has-subdirs --workers 2"
+    assert command in text and text.index(command) < text.index("```python"), "the crops the example reads, first"
+    assert "(docs/troubleshooting.md)" in text and (README.parent / "docs" / "troubleshooting.md").is_file()
+    assert "_telea.png` is the one for a person to look at" in text and "is the one for a recogniser" in text
