@@ -82,7 +82,8 @@ def _options(parser):
 SHARED = {  # option -> the subcommands that must have it, all with the same meaning
     "--aligned": {"preprocess", "prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne",
                   "recover", "detector train", "detector evaluate", "detector protocol"},
-    "--recognizers": {"evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "recover"},
+    "--recognizers": {"evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "evaluate curves",
+                      "recover"},
     "--output": {"prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "train",
                  "notebooks run", "recover", "detector train", "detector evaluate", "detector protocol"},
     "--output-file": {"evaluate report", "export", "inpaint"},

@@ -70,7 +70,7 @@ def add_parser(commands) -> None:
     q.add_argument("run", help="training run folder (trained with trainer.snapshot_every > 0)")
     q.add_argument("--stage", default="ca_gan", help="the stage whose snapshots are scored (default ca_gan)")
     q.add_argument("--every", type=int, default=1, help="score every N-th snapshot (and always the last)")
-    q.add_argument("--recognizer", default="dlib", help="the independent recognizer of the margin (default dlib)")
+    add_recognizers(q, ["dlib"], help="the one independent recognizer whose margin is drawn")
     q.add_argument("--baselines", nargs="*", default=["telea", "ca_id"], metavar="FILLER",
                    help="reference fillers scored on the same crops (default telea ca_id: the shipped pair)")
     q.add_argument("--figures", default=None, metavar="DIR", help="where the figure goes (default figures/)")
@@ -238,7 +238,9 @@ def _cmd_evaluate_curves(args) -> int:
     and the figure curves_<run folder name>_<stage> (PNG + PDF)."""
     from idinpaint.figures import draw_learning_curves
 
-    rows, written = draw_learning_curves(args.run, args.stage, recognizer=args.recognizer, every=args.every,
+    if len(args.recognizers) != 1:
+        raise CLIError(f"--recognizers: curves draw one recognizer's margin, got {' '.join(args.recognizers)}")
+    rows, written = draw_learning_curves(args.run, args.stage, recognizer=args.recognizers[0], every=args.every,
                                          baselines=args.baselines, folder=args.figures)
     shown = [r for r in rows if r["region"] == "mean"]
     for row in shown:
