@@ -2,9 +2,11 @@
 address is given.
 
 The work of the occluded-LFW protocol is a set of independent conditions (occlusion spec, filler),
-each a pass over the same crops (:func:`.condition.condition_pass`: realism and every recognizer's
-embeddings) and its C2ST. :func:`fill_caches` sends one task per condition, plus one per recognizer
-for the clean embeddings (and dlib's clean-crop landmarks, which every dlib condition then reads),
+each a pass over the same crops (:func:`.condition.condition_pass`: realism and the recognizers'
+embeddings) and its C2ST. :func:`fill_caches` sends, per condition, one task per recognizer (the
+first also measures the realism and runs the C2ST; the others wait for it, so a network filler's
+crops are filled once and read back from the filled-crop cache), plus one task per recognizer for
+the clean embeddings and one for dlib's clean-crop landmarks, which every dlib condition reads,
 to a Dask cluster. The tasks only **fill the caches** of :mod:`.cache`; the protocol then scores
 every row from them in the calling process, exactly as a serial run would. So:
 
@@ -58,28 +60,37 @@ def _recognizers(names: Sequence[str]) -> list:
 
 
 def clean_task(recognizer: str, aligned_root: str, first: list[str], second: list[str], threads: int | None = 1,
-               reference_threads: int | None = None, landmarks: bool = True) -> int:
+               reference_threads: int | None = None) -> int:
     """Clean embeddings of the first and the (unique) second images, in the order and chunks the
-    protocol's clean row uses, and for dlib the clean-crop landmarks of the second images."""
+    protocol's clean row uses."""
     reference = reference_threads or torch_threads()
     with limit_threads(threads):
         (model,) = _recognizers([recognizer])
         model = SteadyThreads(model, threads, reference) if threads else model
         embed_folder(model, aligned_root, first, progress=False)
         embed_folder(model, aligned_root, second, progress=False)
-        lookup = clean_landmarks_lookup(model, aligned_root) if landmarks else None
+    return len(first) + len(second)
+
+
+def landmarks_task(recognizer: str, aligned_root: str, second: list[str], threads: int | None = 1) -> int:
+    """The clean-crop landmarks of the second images (dlib), found once and cached before any
+    condition reads them (workers finding them at once would each redo them)."""
+    with limit_threads(threads):
+        (model,) = _recognizers([recognizer])
+        lookup = clean_landmarks_lookup(model, aligned_root)
         if lookup is not None:
             lookup(second)
-    return len(first) + len(second)
+    return len(second)
 
 
 def condition_task(spec: str, filler: str, recognizers: list[str], aligned_root: str, relatives: list[str], *,
                    all_pairs, lfw_root=None, seed: int = 0, chunk: int = DEFAULT_CHUNK,
-                   mean_face_count: int = MEAN_FACE_COUNT, masks: str = "oracle", c2st: bool = True,
-                   c2st_max_crops: int | None = None, threads: int | None = 1, reference_threads: int | None = None,
-                   after=None) -> int:
-    """One condition's caches: realism and every recognizer's embeddings in one pass, then its C2ST.
-    ``after``: a finished task this one waits for (the clean landmarks dlib reads)."""
+                   mean_face_count: int = MEAN_FACE_COUNT, masks: str = "oracle", realism: bool = True,
+                   c2st: bool = True, c2st_max_crops: int | None = None, threads: int | None = 1,
+                   reference_threads: int | None = None, after=None) -> int:
+    """One condition's caches: its realism (``realism``) and the embeddings of ``recognizers`` in one
+    pass, then its C2ST (``c2st``). ``after``: finished tasks this one waits for (the clean landmarks
+    dlib reads; the first task of the condition, whose network fills are then read from the cache)."""
     root = Path(aligned_root)
     reference = reference_threads or torch_threads()
     with limit_threads(threads):
@@ -92,7 +103,8 @@ def condition_task(spec: str, filler: str, recognizers: list[str], aligned_root:
 
             detector = _built(("detector", len(all_pairs)), lambda: get_detector(pairs=all_pairs))
         lookups = {m.name: clean_landmarks_lookup(m, root) for m in models}
-        done = condition_pass(root, relatives, spec, built, models, seed=seed, chunk=chunk, progress=False,
+        done = condition_pass(root, relatives, spec, built, models, realism=realism, seed=seed, chunk=chunk,
+                              progress=False,
                               detector=detector, threads=threads, reference_threads=reference, landmarks_of={k: f for k, f in lookups.items() if f is not None})
         if c2st:
             extra = {"max_crops": c2st_max_crops} if c2st_max_crops is not None else {}
@@ -149,18 +161,27 @@ def fill_caches(cluster, *, aligned_root, relatives: Sequence[str], first: Seque
     failures: list[str] = []
     with connect(cluster, workers) as client:
         pairs = client.scatter(list(all_pairs), broadcast=True)
-        clean = {name: client.submit(clean_task, name, root, first, relatives, threads, reference,
-                                     pure=False) for name in names}
-        tasks = dict(clean)
-        after = [clean[n] for n in names if n == "dlib"]  # dlib conditions read the clean landmarks
+        landmarks = {name: client.submit(landmarks_task, name, root, relatives, threads, pure=False)
+                     for name in names if name == "dlib"}  # every dlib condition reads them
+        tasks = {f"landmarks[{name}]": future for name, future in landmarks.items()}
+        tasks.update({f"clean[{name}]": client.submit(clean_task, name, root, first, relatives, threads, reference,
+                                                      pure=False) for name in names})
+        common = dict(all_pairs=pairs, lfw_root=lfw_root, seed=seed, chunk=chunk, mean_face_count=mean_face_count,
+                      masks=masks, c2st_max_crops=c2st_max_crops, threads=threads, reference_threads=reference)
         for spec in specs:
             for filler in fillers:
                 if spec in baseline_specs and filler != "none":
                     continue
-                tasks[f"{spec} + {filler}"] = client.submit(
-                    condition_task, spec, filler, names, root, relatives, all_pairs=pairs, lfw_root=lfw_root,
-                    seed=seed, chunk=chunk, mean_face_count=mean_face_count, masks=masks, c2st=c2st,
-                    c2st_max_crops=c2st_max_crops, threads=threads, reference_threads=reference, after=after[0] if after else None, pure=False)
+                # one task per recognizer, so that the work spreads over many workers; the first also
+                # does the realism and the C2ST, the others wait for it (its network fills are cached)
+                first_task = client.submit(condition_task, spec, filler, names[:1], root, relatives, realism=True,
+                                           c2st=c2st, after=[landmarks[n] for n in names[:1] if n in landmarks],
+                                           pure=False, **common)
+                tasks[f"{spec} + {filler} [{names[0]}]"] = first_task
+                for name in names[1:]:
+                    tasks[f"{spec} + {filler} [{name}]"] = client.submit(
+                        condition_task, spec, filler, [name], root, relatives, realism=False, c2st=False,
+                        after=[first_task] + ([landmarks[name]] if name in landmarks else []), pure=False, **common)
         label = {future.key: name for name, future in tasks.items()}
         try:
             with progress_bar(total=len(tasks), desc=f"conditions on {len(client.scheduler_info()['workers'])} "
