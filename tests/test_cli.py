@@ -81,11 +81,12 @@ def _options(parser):
 
 SHARED = {  # option -> the subcommands that must have it, all with the same meaning
     "--aligned": {"preprocess", "prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne",
-                  "recover", "detector train", "detector evaluate", "detector protocol"},
+                  "recover", "detector train", "detector evaluate", "detector protocol", "detector real"},
     "--recognizers": {"evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "evaluate curves",
                       "recover"},
     "--output": {"prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "train",
-                 "notebooks run", "recover", "detector train", "detector evaluate", "detector protocol"},
+                 "notebooks run", "recover", "detector train", "detector evaluate", "detector protocol",
+                 "detector real"},
     "--output-file": {"evaluate report", "export", "inpaint"},
     "--specs": {"prepare", "evaluate occluded", "evaluate tsne", "detector protocol"},
 }

@@ -1,4 +1,5 @@
-"""``idinpaint detector train | evaluate | protocol``: the O-Detector, finding the occluder on an aligned crop."""
+"""``idinpaint detector train | evaluate | protocol | real``: the O-Detector, finding the occluder on an
+aligned crop."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +64,19 @@ def add_parser(commands) -> None:
     add_aligned(q, help="aligned LFW crops (default data/lfw-112)")
     add_lfw_root(q)
     add_output_dir(q, default="results/detector", help="where protocol_masks.json/.md go")
+
+    q = add_command(actions, "real", _cmd_detector_real,
+                    "what the shipped pair marks on LFW's really occluded photos (a list checked by eye) and on as "
+                    "many clean ones", root_option="--lfw-root")
+    q.add_argument("--list", default=None, metavar="YAML",
+                   help="the photos (default: the shipped idinpaint/data/real_occlusions.yaml)")
+    q.add_argument("--detector-dir", default=None, metavar="DIR",
+                   help="folder with odetector_cpu_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR or checkpoints/)")
+    add_aligned(q, help="aligned LFW crops (default data/lfw-112; listed photos missing there are aligned from raw "
+                        "LFW into the cache)")
+    add_lfw_root(q)
+    add_output_dir(q, default="results/detector", help="where real_occlusions.json/.md go")
+    add_figures(q)
 
 
 def _add_profile(parser) -> None:
@@ -132,4 +146,21 @@ def _cmd_detector_protocol(args) -> int:
                                    output=args.output, detector_dir=args.detector_dir)
     print(report["markdown"], end="")
     print(f"wrote {' and '.join(map(str, report['paths']))}")
+    return 0
+
+
+def _cmd_detector_real(args) -> int:
+    """The marked share of every listed photo, really occluded or clean, each crop by the detector that
+    never saw its person; writes <output>/real_occlusions.json/.md and the figure detector_real_occlusions."""
+    from idinpaint.evaluation.detector import real_occlusions_report
+    from idinpaint.figures import real_occlusions_figure
+
+    check_outputs(args, output="folder", figures="folder")
+    report = real_occlusions_report(aligned_root=args.aligned, lfw_root=args.lfw_root, output=args.output,
+                                    detector_dir=args.detector_dir, listing_path=args.list)
+    figures = real_occlusions_figure(report, folder=args.figures)
+    print(report["markdown"], end="")
+    if report["missing"]:
+        print(f"no aligned crop (no face found) for {len(report['missing'])}: {', '.join(report['missing'])}")
+    print(f"wrote {', '.join(map(str, report['paths']))} and {figures[0]}")
     return 0

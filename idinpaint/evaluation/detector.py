@@ -16,13 +16,14 @@ import hashlib
 import math
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
 from idinpaint.config import TRAIN_CONFIG, load_training_config
 from idinpaint.data.aligned import aligned_name, read_faces
 from idinpaint.data.lfw import check_half, default_aligned_root, lfw_half_people, lfw_raw_root, load_pairs
+from idinpaint.data.real_occlusions import KINDS, RealOcclusions, load_real_occlusions, really_occluded
 from idinpaint.occlusion.apply import parse_spec
 from idinpaint.occlusion.batch import canonical_spec, occlude_faces, region_label
 from idinpaint.occlusion.composites import (
@@ -37,8 +38,9 @@ from idinpaint.occlusion.composites import (
 )
 from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
-from idinpaint.detection import SHIPPED_PROFILE, detector_folder, get_detector
-from idinpaint.paths import REPO_ROOT, results_dir
+from idinpaint.detection import NOTHING_FRACTION, SHIPPED_PROFILE, detector_folder, get_detector
+from idinpaint.paths import REPO_ROOT, cache_dir, results_dir
+from idinpaint.preprocess import preprocess_folder
 from idinpaint.progress import progress_bar
 from idinpaint.runinfo import provenance, write_json, write_text
 
@@ -61,12 +63,18 @@ def half_crops(half: str, aligned_root, pairs) -> dict[str, list[str]]:
     return {person: files for person, files in crops.items() if files}
 
 
-def evaluation_crops(half: str, count: int, aligned_root, pairs, seed: int = 0) -> list[str]:
+def evaluation_crops(half: str, count: int, aligned_root, pairs, seed: int = 0,
+                     exclude: Collection[str] | None = None) -> list[str]:
     """``count`` crops (seeded) of the people in ``half``'s pairs: never seen by that half's detector.
     People are taken in a seeded order, one crop each, then a second crop each, ...: as many
-    different people as possible (LFW's most photographed people would otherwise dominate)."""
+    different people as possible (LFW's most photographed people would otherwise dominate).
+    ``exclude`` (default: LFW's really occluded photos, :func:`~idinpaint.data.real_occlusions.really_occluded`)
+    are never drawn: a face already wearing sunglasses is no clean face, and no base for a composite
+    whose truth leaves its sunglasses out."""
     root = Path(aligned_root)
-    crops = half_crops(half, root, pairs)
+    excluded = really_occluded() if exclude is None else set(exclude)
+    crops = {person: kept for person, files in half_crops(half, root, pairs).items()
+             if (kept := [f for f in files if f not in excluded])}
     if not crops:
         raise ValueError(f"{root}: no crops of half {half}'s people to evaluate on")
     rng = np.random.default_rng([int(seed), ord(half)])
@@ -218,7 +226,86 @@ def protocol_masks_markdown(rows: Sequence[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- the reports ``idinpaint detector evaluate | protocol`` write ------------------------------------
+# --- LFW's own occlusions: what the detector marks on really occluded and clearly clean photos --------
+
+def real_occlusion_crops(aligned_root=None, lfw_root=None, listing: RealOcclusions | None = None,
+                         folder=None, progress: bool = True) -> Path:
+    """A folder holding the aligned crop of every listed photo (:mod:`idinpaint.data.real_occlusions`):
+    ``aligned_root`` when it has them all (the full LFW folder), else ``folder`` (default
+    ``<cache>/real_occlusions-112``) with the listed photos aligned there from raw LFW, as ``idinpaint
+    preprocess`` aligns them (a small profile's folder holds few of them; resumable)."""
+    listing = listing or load_real_occlusions()
+    root = Path(aligned_root) if aligned_root else default_aligned_root()
+    photos = [photo for photo, _ in listing.photos()]
+    if all((root / photo).is_file() for photo in photos):
+        return root
+    out = Path(folder) if folder else cache_dir() / "real_occlusions-112"
+    missing = [str(Path(photo).with_suffix(".jpg")) for photo in photos if not (out / photo).is_file()]
+    if missing:
+        preprocess_folder(lfw_raw_root(lfw_root), out, has_subdirs=True, files=missing, progress=progress)
+    return out
+
+
+def measure_real_occlusions(detector, aligned_root, listing: RealOcclusions | None = None,
+                            chunk: int = 128) -> dict:
+    """What ``detector`` marks on each listed photo (each crop by the LFW-half detector that never saw
+    its person, ``predict_for``): rows of ``photo``, ``kind`` (``clean`` for the clean list), ``half``
+    (when the detector is a pair) and ``marked`` (the marked share of the crop); photos whose crop is
+    not in ``aligned_root`` (the aligner found no face) are left out and named in ``missing``. Returns
+    {"rows", "images", "masks", "missing"}; images and masks in the rows' order, for the figure."""
+    listing = listing or load_real_occlusions()
+    root = Path(aligned_root)
+    listed = listing.photos()
+    present = [(photo, kind) for photo, kind in listed if (root / photo).is_file()]
+    missing = [photo for photo, _ in listed if not (root / photo).is_file()]
+    relatives = [photo for photo, _ in present]
+    images = read_faces(root, relatives)
+    masks = np.zeros(images.shape[:3], dtype=bool)
+    for start in range(0, len(relatives), chunk):
+        masks[start:start + chunk] = detector.predict_for(images[start:start + chunk], relatives[start:start + chunk])
+    halves = [detector.half_for(photo) if hasattr(detector, "half_for") else None for photo in relatives]
+    rows = [{"photo": photo, "kind": kind, **({"half": half} if half else {}), "marked": round(float(mask.mean()), 5)}
+            for (photo, kind), half, mask in zip(present, halves, masks)]
+    return {"rows": rows, "images": images, "masks": masks, "missing": missing}
+
+
+def real_occlusions_summary(rows: Sequence[dict]) -> list[dict]:
+    """One line per kind of occluder (in :data:`~idinpaint.data.real_occlusions.KINDS` order), all the
+    occluded photos together, and the clean ones: ``n``, ``found`` (photos with at least
+    :data:`~idinpaint.models.detector.NOTHING_FRACTION` of the crop marked: what ``recover`` treats as
+    something occluded), ``over_1pct`` (more than :data:`~idinpaint.occlusion.metrics.FALSE_ALARM_FRACTION`:
+    a false alarm on a clean face), and the mean, median and largest marked share."""
+    def line(label: str, marked: list[float]) -> dict:
+        values = np.asarray(marked, dtype=np.float64)
+        return {"kind": label, "n": int(len(values)), "found": int((values >= NOTHING_FRACTION).sum()),
+                "over_1pct": int((values > FALSE_ALARM_FRACTION).sum()),
+                **{k: (round(float(f(values)), 5) if len(values) else math.nan)
+                   for k, f in (("mean", np.mean), ("median", np.median), ("max", np.max))}}
+    by_kind: dict[str, list[float]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(float(row["marked"]))
+    lines = [line(kind, by_kind[kind]) for kind in KINDS if kind in by_kind]
+    occluded = [m for kind in KINDS for m in by_kind.get(kind, [])]
+    if occluded:
+        lines.append(line("all occluded", occluded))
+    if "clean" in by_kind:
+        lines.append(line("clean", by_kind["clean"]))
+    return lines
+
+
+def real_occlusions_markdown(summary: Sequence[dict]) -> str:
+    """The summary as a table: per kind, how many photos the detector finds and how much it marks."""
+    lines = [f"| photos | n | found (≥ {100 * NOTHING_FRACTION:.1f} % marked) | "
+             f"over {100 * FALSE_ALARM_FRACTION:.0f} % marked | mean marked | median marked | most marked |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in summary:
+        label = f"**{row['kind']}**" if row["kind"] in ("all occluded", "clean") else row["kind"]
+        lines.append(f"| {label} | {row['n']} | {row['found']} | {row['over_1pct']} | {_pct(row['mean'])} % | "
+                     f"{_pct(row['median'])} % | {_pct(row['max'])} % |")
+    return "\n".join(lines) + "\n"
+
+
+# --- the reports ``idinpaint detector evaluate | protocol | real`` write --------------------------------
 
 def generalisation_report(profile: str = "smoke", halves: Sequence[str] = ("A", "B"), aligned_root=None,
                           lfw_root=None, faces: int | None = None, output=None, detector_dir=None,
@@ -256,3 +343,25 @@ def protocol_masks_report(specs: Sequence[str], folds: Sequence[int] | None = No
                                                           "seconds": round(time.time() - started, 1)}),
              write_text(output / "protocol_masks.md", text)]
     return {"rows": rows, "markdown": text, "paths": paths}
+
+
+def real_occlusions_report(aligned_root=None, lfw_root=None, output=None, detector_dir=None,
+                           listing_path=None, default_half: str = "A", progress: bool = True) -> dict:
+    """:func:`measure_real_occlusions` of the shipped pair (or the one in ``detector_dir``) on the listed
+    photos (``listing_path``, default the shipped list); people in no View-2 pair go to ``default_half``.
+    Writes ``<output>/real_occlusions.json/.md`` (default ``results/detector``). Returns
+    :func:`measure_real_occlusions`' result + ``summary``, ``markdown`` and ``paths``."""
+    listing = load_real_occlusions(listing_path)
+    detector = get_detector(folder=detector_folder(SHIPPED_PROFILE, detector_dir), lfw_root=lfw_root,
+                            default_half=default_half)
+    folder = real_occlusion_crops(aligned_root, lfw_root, listing, progress=progress)
+    measured = measure_real_occlusions(detector, folder, listing)
+    summary = real_occlusions_summary(measured["rows"])
+    text = real_occlusions_markdown(summary)
+    output = Path(output or results_dir() / "detector")
+    config = {"list": str(listing.path), "aligned_root": str(folder), "detector": repr(detector),
+              "default_half": default_half, "missing": measured["missing"]}
+    paths = [write_json(output / "real_occlusions.json", {**provenance(config), "summary": summary,
+                                                          "rows": measured["rows"]}),
+             write_text(output / "real_occlusions.md", text)]
+    return {**measured, "summary": summary, "markdown": text, "paths": paths}
