@@ -120,3 +120,14 @@ def test_the_real_occlusion_table_on_a_tiny_folder(tmp_path):
     assert len(text) == 6 and text[-1] == "| **clean** | 2 | 1 | 1 | 6.2 % | 6.2 % | 12.5 % |"
     listing_path.write_text("occluded:\n  hand: [Cy_Young/Cy_Young_0001.png]\nclean: [Dee_Dee/Dee_Dee_0001.png]\n")
     assert real_occlusion_crops(folder, listing=load_real_occlusions(listing_path)) == folder  # all there: no aligning
+
+
+def test_leaving_a_photo_out_keeps_the_others_turn(tmp_path):
+    people = [f"Person_{letter}" for letter in "ABCDEFGH"]
+    for person in people:
+        _crop(tmp_path, f"{person}/{person}_0001.png")
+    pairs = [Pair(f"{a}/{a}_0001.jpg", f"{b}/{b}_0001.jpg", False, 0) for a, b in zip(people[::2], people[1::2])]
+    for seed in range(4):
+        before = evaluation_crops("A", 4, tmp_path, pairs, seed=seed, exclude=())
+        after = evaluation_crops("A", 4, tmp_path, pairs, seed=seed, exclude=[before[0]])
+        assert len(after) == 4 and before[0] not in after and len(set(before) - set(after)) == 1

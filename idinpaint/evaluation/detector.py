@@ -72,13 +72,13 @@ def evaluation_crops(half: str, count: int, aligned_root, pairs, seed: int = 0,
     are never drawn: a face already wearing sunglasses is no clean face, and no base for a composite
     whose truth leaves its sunglasses out."""
     root = Path(aligned_root)
-    excluded = really_occluded() if exclude is None else set(exclude)
-    crops = {person: kept for person, files in half_crops(half, root, pairs).items()
-             if (kept := [f for f in files if f not in excluded])}
+    crops = half_crops(half, root, pairs)
     if not crops:
         raise ValueError(f"{root}: no crops of half {half}'s people to evaluate on")
     rng = np.random.default_rng([int(seed), ord(half)])
     order = [sorted(crops)[i] for i in rng.permutation(len(crops))]
+    excluded = really_occluded() if exclude is None else set(exclude)  # after the order: the others keep their turn
+    crops = {person: [f for f in files if f not in excluded] for person, files in crops.items()}
     chosen: list[str] = []
     for turn in range(max(len(files) for files in crops.values())):
         chosen += [crops[person][turn] for person in order if turn < len(crops[person])][: count - len(chosen)]
