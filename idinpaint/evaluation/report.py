@@ -379,8 +379,11 @@ def frontier_reading(rows: Sequence[dict], regions: Sequence[str] = HARDEST, rec
         lines.append(f"* **{label}**: C2ST AUC {m['c2st_auc']:.3f}; accuracy {accuracies or '–'}")
     scored = {label: m for label, m in means.items() if rec in m}
     if scored:
+        def auc(m):  # AUCs closer than 0.01 count as one: the judge does not resolve finer
+            return round(m["c2st_auc"], 2)
+
         front = [a for a, m in scored.items() if not any(
-            o["c2st_auc"] <= m["c2st_auc"] and o[rec] >= m[rec] and (o["c2st_auc"] < m["c2st_auc"] or o[rec] > m[rec])
+            auc(o) <= auc(m) and o[rec] >= m[rec] and (auc(o) < auc(m) or o[rec] > m[rec])
             for b, o in scored.items() if b != a)]
         front.sort(key=lambda a: scored[a]["c2st_auc"])
         realest = min(scored, key=lambda a: scored[a]["c2st_auc"])
