@@ -75,8 +75,8 @@ SCRIPT = textwrap.dedent('''
 
     build = stages.build_trainer
 
-    def build_trainer(config, stage, stage_dir, run_dir, optimizers):
-        trainer, best, speed = build(config, stage, stage_dir, run_dir, optimizers)
+    def build_trainer(config, stage, stage_dir, run_dir, optimizers, *args, **kwargs):
+        trainer, best, speed = build(config, stage, stage_dir, run_dir, optimizers, *args, **kwargs)
         trainer.callbacks.append(Digest(stage["name"]))
         return trainer, best, speed
 
