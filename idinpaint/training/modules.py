@@ -258,8 +258,18 @@ class InpaintModule(pl.LightningModule):
             loss = loss + 0.5 * self.r1_gamma * self.r1_every * r1
         return loss, logs
 
-    def _adversarial(self, fake, mask):
-        return L.hinge_g_loss(self.critic(fake, mask))
+    def adversarial_terms(self, fake, image, mask) -> dict[str, torch.Tensor]:
+        """The generator's adversarial terms (weights ``adv``, ``fm`` of its loss section): the hinge
+        loss of the critic on ``fake`` and, with ``fm``, feature matching against the real ``image``."""
+        w = self.weights
+        if w.get("fm", 0) > 0 and self.discriminator is None:
+            raise ValueError(f"losses.{self.loss_section}.fm (feature matching) needs the discriminator: set adv > 0")
+        if w.get("adv", 0) <= 0:
+            return {}
+        if w.get("fm", 0) <= 0:
+            return {"adv": L.hinge_g_loss(self.critic(fake, mask))}
+        fake_logits, fake_feats, real_feats = self.paired_critic_features(fake, image, mask)
+        return {"adv": L.hinge_g_loss(fake_logits), "fm": L.feature_matching_loss(fake_feats, real_feats)}
 
     # --- validation -------------------------------------------------------------------------
     def validation_outputs(self, batch) -> dict[str, torch.Tensor]:
@@ -375,15 +385,7 @@ class CAModule(InpaintModule):
         rec = L.reconstruction_loss(refined, image, mask)
         terms = {"coarse_hole": coarse_rec["hole"], "coarse_valid": coarse_rec["valid"],
                  "hole": rec["hole"], "valid": rec["valid"]}
-        if w.get("fm", 0) > 0 and self.discriminator is None:
-            raise ValueError("losses.ca.fm (feature matching) needs the discriminator: set adv > 0")
-        if w.get("adv", 0) > 0:
-            if w.get("fm", 0) > 0:
-                fake_logits, fake_feats, real_feats = self.paired_critic_features(final, image, mask)
-                terms["adv"] = L.hinge_g_loss(fake_logits)
-                terms["fm"] = L.feature_matching_loss(fake_feats, real_feats)
-            else:
-                terms["adv"] = self._adversarial(final, mask)
+        terms.update(self.adversarial_terms(final, image, mask))
         if w.get("id", 0) > 0:
             with torch.no_grad():
                 target = self.embed(image)
@@ -465,15 +467,7 @@ class FusorModule(InpaintModule):
         terms = {"hole": rec["hole"], "valid": rec["valid"]}
         if w.get("att", 0) > 0:
             terms["att"] = L.attribute_loss(self.fusor.attributes(out, mask), z_att_x)
-        if w.get("fm", 0) > 0 and self.discriminator is None:
-            raise ValueError("losses.fusor.fm (feature matching) needs the discriminator: set adv > 0")
-        if w.get("adv", 0) > 0:
-            if w.get("fm", 0) > 0:
-                fake_logits, fake_feats, real_feats = self.paired_critic_features(out, image, mask)
-                terms["adv"] = L.hinge_g_loss(fake_logits)
-                terms["fm"] = L.feature_matching_loss(fake_feats, real_feats)
-            else:
-                terms["adv"] = self._adversarial(out, mask)
+        terms.update(self.adversarial_terms(out, image, mask))
         if w.get("chroma", 0) > 0:
             terms["chroma"] = L.chroma_loss(out, image, mask)
         if w.get("id", 0) > 0:
