@@ -180,6 +180,7 @@ def progress_bar(iterable: Iterable | None = None, *, desc: str | None = None, t
         bar = _tqdm_class()(iterable, desc=desc, total=total, unit=unit, disable=disable, **kwargs)
     _BARS.append(weakref.ref(bar))
     del _BARS[:-32]  # only the latest bars can still be running
+    _LAST[:] = [bar]  # kept alive: between two bars, an interrupt reports the last one
     return bar
 
 
@@ -221,6 +222,8 @@ def work_counter(total: int | None, unit: str = "it", desc: str | None = None) -
 
 #: The bars made by :func:`progress_bar`, latest last (weak: a finished bar goes away by itself).
 _BARS: list = []
+#: The latest bar made, held strongly (a weak reference to a finished bar may be gone already).
+_LAST: list = []
 #: Set to the signal's name once an interrupt arrived.
 _INTERRUPT: dict = {}
 EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
@@ -244,17 +247,20 @@ def _on_signal(signum, frame) -> None:
 
 
 def _progress_now() -> tuple | None:
-    """(n, total, unit, desc) of the innermost running bar with a total; its bar line is cleared."""
-    found = None
-    for ref in reversed(_BARS):
-        bar = ref()
-        if bar is None or not _running(bar):
+    """(n, total, unit, desc) of the innermost running bar with a total (its bar line is cleared);
+    between two bars, the last one that finished: how far the command had got either way."""
+    found, finished = None, None
+    for bar in [ref() for ref in reversed(_BARS)] + _LAST:
+        if bar is None or not getattr(bar, "total", None):
             continue
-        if found is None and getattr(bar, "total", None):
-            found = (int(bar.n), int(bar.total), getattr(bar, "unit", "it"), getattr(bar, "desc", "") or "")
+        state = (int(bar.n), int(bar.total), getattr(bar, "unit", "it"), getattr(bar, "desc", "") or "")
+        if not _running(bar):
+            finished = finished or state
+            continue
+        found = found or state
         if not isinstance(bar, QuietProgress):
             bar.leave = False  # tqdm clears its line when it closes
-    return found
+    return found or finished
 
 
 @contextlib.contextmanager

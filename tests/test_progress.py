@@ -120,3 +120,13 @@ def test_quiet_training_changes_nothing_in_a_terminal(monkeypatch):
             warnings.warn("Checkpoint directory /x/ca exists and is not empty.")
     assert len(seen) == 1
     assert progress.SUMMARY_SECONDS > 0
+
+
+def test_an_interrupt_between_two_bars_says_how_far_the_last_one_got():
+    from idinpaint import progress
+
+    for _ in progress.progress_bar(range(5), desc="step one", total=5):
+        pass
+    progress._INTERRUPT.clear()
+    line = progress.interrupt_line()
+    assert "interrupted after 5 of 5 it (step one)" in line, line

@@ -119,6 +119,21 @@ def fill_chunk(filler: Filler, occluded: np.ndarray, masks: np.ndarray, relative
     return out
 
 
+def filled_chunks(root: Path, relatives: Sequence[str], parsed: OcclusionSpec, filler: Filler, *, seed: int,
+                  chunk: int, detector=None, fill_dir: Path | None = None):
+    """The crops read, occluded (seeded) and filled chunk by chunk: yields (chunk's relatives, clean
+    faces, filled, oracle masks). ``detector``: the filler gets its predicted masks; ``fill_dir``: the
+    filled-crop cache of a network filler (:func:`fill_chunk`)."""
+    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
+    for start in range(0, len(relatives), chunk):
+        batch = list(relatives[start:start + chunk])
+        faces = read_faces(root, batch)
+        points = occluder_points(batch) if occluder_points is not None else None
+        occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
+        fill_masks = masks if detector is None else detector.predict_for(occluded, batch)
+        yield batch, faces, fill_chunk(filler, occluded, fill_masks, batch, fill_dir), masks
+
+
 def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec, filler: Filler, *, path: Path | None,
                      seed: int, chunk: int, use_cache: bool, progress: bool, desc: str, measure,
                      detector=None) -> tuple[dict, int]:
@@ -133,17 +148,11 @@ def _cached_per_crop(root: Path, relatives: Sequence[str], parsed: OcclusionSpec
     keep = use_cache and path is not None
     table = load_embedding_cache(path) if keep else {}
     missing = [rel for rel in dict.fromkeys(relatives) if rel not in table]
-    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
     fill_dir = (filled_cache_dir(root, parsed, filler, seed, detector)
                 if use_cache and getattr(filler, "cache_fills", False) else None)
     with progress_bar(total=len(missing), desc=desc, unit="img", disable=not progress or not missing) as bar:
-        for start in range(0, len(missing), chunk):
-            batch = missing[start:start + chunk]
-            faces = read_faces(root, batch)
-            points = occluder_points(batch) if occluder_points is not None else None
-            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
-            fill_masks = masks if detector is None else detector.predict_for(occluded, batch)
-            filled = fill_chunk(filler, occluded, fill_masks, batch, fill_dir)
+        for batch, faces, filled, masks in filled_chunks(root, missing, parsed, filler, seed=seed, chunk=chunk,
+                                                         detector=detector, fill_dir=fill_dir):
             table.update(zip(batch, measure(faces, filled, masks, batch)))
             if keep:
                 save_embedding_cache(path, table)  # after every chunk: an interrupted run resumes here

@@ -24,19 +24,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from idinpaint.data.aligned import read_faces
 from idinpaint.evaluation.cache import (
     DEFAULT_CHUNK,
     condition_cache_file,
-    fill_chunk,
     filled_cache_dir,
+    filled_chunks,
     mask_source,
     realism_cache_file,
 )
 from idinpaint.evaluation.embeddings import load_embedding_cache, save_embedding_cache
 from idinpaint.evaluation.realism import as_vectors, realism_metrics
 from idinpaint.fillers import Filler
-from idinpaint.occlusion import OcclusionSpec, crop_landmarks_of, occlude_faces, parse_spec
+from idinpaint.occlusion import OcclusionSpec, parse_spec
 from idinpaint.progress import progress_bar
 
 
@@ -132,17 +131,11 @@ def condition_pass(root, relatives: Sequence[str], spec: str | OcclusionSpec, fi
     if not missing:
         return 0
     source = mask_source(filler, detector)
-    occluder_points = crop_landmarks_of(root) if parsed.kind == "maskthface" else None
     fill_dir = filled_cache_dir(root, parsed, filler, seed, source) if getattr(filler, "cache_fills", False) else None
     with limit_threads(threads), progress_bar(total=len(missing), desc=f"condition {parsed} + {filler.name}",
                                               unit="img", disable=not progress) as bar:
-        for start in range(0, len(missing), chunk):
-            batch = missing[start:start + chunk]
-            faces = read_faces(root, batch)
-            points = occluder_points(batch) if occluder_points is not None else None
-            occluded, masks = occlude_faces(parsed, faces, batch, landmarks=points, seed=seed)
-            fill_masks = masks if source is None else source.predict_for(occluded, batch)
-            filled = fill_chunk(filler, occluded, fill_masks, batch, fill_dir)
+        for batch, faces, filled, masks in filled_chunks(root, missing, parsed, filler, seed=seed, chunk=chunk,
+                                                         detector=source, fill_dir=fill_dir):
             for target in targets:
                 todo = [i for i, rel in enumerate(batch) if rel not in target.table]
                 if not todo:
