@@ -1,4 +1,4 @@
-"""The batch alignment job (the seed's ``preprocess112.py``): a folder of photos -> 112x112 crops.
+"""The batch alignment job (the original ID-Inpainter code's ``preprocess112.py``): a folder of photos -> 112x112 crops.
 
 * resumable: a crop counts as done when its PNG exists *and* its landmark row is in
   ``landmarks.csv``; crops are written atomically, so an interrupted run leaves no half file;
