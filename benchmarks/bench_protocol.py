@@ -12,10 +12,13 @@ Three parts, all on one region, real LFW crops, an empty cache (a temporary ``ID
 2. **Old against new**, interleaved in this process on the same crops (old, new, old, new, ...,
    each with a fresh empty cache): the loops of today's protocol (realism, then each recognizer's
    embeddings, each reading, occluding and filling the crops itself, torch's default threads)
-   against one pass with one thread (:func:`idinpaint.evaluation.condition.condition_pass`). The
-   median ratio is reported, and the cached vectors of both are checked to be identical.
-3. **Local Dask cluster** of ``--workers`` processes against the serial protocol (one pass, one
-   thread), interleaved, fresh caches; the rows are checked to be identical.
+   against one pass with one thread (:func:`idinpaint.evaluation.condition.condition_pass`), dlib's
+   ResNet in ``--workers`` processes in both (the CLI's default; in the one pass they compute while
+   SFace and realism run). The median ratio is reported, and the cached vectors of both are checked
+   to be identical.
+3. **Local Dask cluster** of ``--workers`` single-threaded processes against the serial protocol as
+   the CLI runs it (one pass, one thread, dlib in ``--workers`` processes), interleaved, fresh
+   caches; the rows are checked to be identical.
 
     python benchmarks/bench_protocol.py --folds 1 --crops 128
 """
@@ -173,7 +176,15 @@ def ratio(args, root, relatives, cache: Path) -> dict:
 
     spec = f"region:{args.region}@black"
     filler = get_filler(args.ratio_filler)
-    recognizers = [get_recognizer(name) for name in args.recognizers]
+    # both paths as the CLI builds them: dlib's ResNet in --workers processes (its default: one per core),
+    # each path with its own pool, started and warmed before anything is timed
+    built = {path: [get_recognizer(name, workers=args.workers) if name == "dlib" else get_recognizer(name)
+                    for name in args.recognizers] for path in ("old", "new")}
+    warm = np.zeros((8, 112, 112, 3), np.uint8)
+    for models in built.values():
+        for model in models:
+            model.embed(warm)
+    recognizers = built["old"]
     # dlib's clean-crop landmarks: found once for the whole table, so computed here once and given to every run
     os.environ["IDINPAINT_CACHE"] = str(cache / "landmarks")
     for r in recognizers:
@@ -194,13 +205,17 @@ def ratio(args, root, relatives, cache: Path) -> dict:
             lookups = {r.name: clean_landmarks_lookup(r, root) for r in recognizers}
             lookups = {k: v for k, v in lookups.items() if v is not None}
             run = old_condition if path == "old" else new_condition
-            vectors, seconds = timed(run, root, relatives, spec, filler, recognizers, lookups)
+            vectors, seconds = timed(run, root, relatives, spec, filler, built[path], lookups)
             times[path].append(seconds)
             outputs.setdefault(path, vectors)
             print(f"repeat {rep} {path}: {seconds:.1f} s", flush=True)
     identical = all(np.array_equal(a, b) for a, b in zip(outputs["old"], outputs["new"]))
     ratios = [n / o for o, n in zip(times["old"], times["new"])]
+    for models in built.values():
+        for model in models:
+            getattr(model, "close", lambda: None)()
     return {"filler": args.ratio_filler, "recognizers": args.recognizers, "crops": len(relatives),
+            "dlib_workers": args.workers,
             "repeats": args.repeats, "old_s": times["old"], "new_s": times["new"], "new_over_old": ratios,
             "median_new_over_old": statistics.median(ratios), "identical_vectors": identical}
 
@@ -209,6 +224,7 @@ def cluster_speedup(args, root, pairs, cache: Path) -> dict:
     from distributed import Client, LocalCluster
 
     from idinpaint.evaluation.protocol import evaluate_conditions
+    from idinpaint.recognizers import get_recognizer
 
     spec = f"region:{args.region}@black"
     fillers = args.cluster_fillers
@@ -218,9 +234,13 @@ def cluster_speedup(args, root, pairs, cache: Path) -> dict:
         for path in ("serial", "cluster"):
             os.environ["IDINPAINT_CACHE"] = str(cache / f"cluster_{path}_{rep}")
             start = time.perf_counter()
-            if path == "serial":
-                results = evaluate_conditions(args.recognizers, [spec], fillers, root, pairs=pairs, progress=False,
+            if path == "serial":  # as the CLI runs it: dlib's ResNet in --workers processes beside this one
+                models = [get_recognizer(name, workers=args.workers) if name == "dlib" else get_recognizer(name)
+                          for name in args.recognizers]
+                results = evaluate_conditions(models, [spec], fillers, root, pairs=pairs, progress=False,
                                               c2st=False, threads=1)
+                for model in models:
+                    getattr(model, "close", lambda: None)()
             else:
                 with LocalCluster(n_workers=args.workers, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as local, Client(local) as client:

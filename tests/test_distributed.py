@@ -150,3 +150,27 @@ def test_a_worker_killed_mid_run_then_resume_gives_the_serial_rows(small, tmp_pa
         assert not worker.is_alive()
     results = _run(aligned, pairs)  # the resume: a serial run that reads what the cluster left
     _same(results, reference)
+
+
+@pytest.mark.slow
+def test_dlib_in_worker_processes_overlaps_and_gives_the_same_vectors(small, tmp_path, monkeypatch):
+    """The one pass with dlib's descriptor in two worker processes (started first, waited for last)
+    writes the vectors of dlib in this process, and the realism and SFace entries are unchanged."""
+    aligned, pairs = small
+    relatives = PairSet.of(pairs).unique_second[:12]
+    telea = get_filler("telea")
+    serial = [get_recognizer("sface"), get_recognizer("dlib")]
+    parallel = [get_recognizer("sface"), get_recognizer("dlib", workers=2)]
+    assert parallel[1].parallel and not serial[1].parallel
+    got = {}
+    for name, recognizers in (("serial", serial), ("parallel", parallel)):
+        monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / name))
+        lookups = {"dlib": clean_landmarks_lookup(recognizers[1], aligned)}
+        assert condition_pass(aligned, relatives, SPEC, telea, recognizers, landmarks_of=lookups, chunk=5,
+                              progress=False, threads=1) == len(relatives)
+        got[name] = [realism_condition(aligned, relatives, SPEC, telea, progress=False)] + \
+                    [embed_condition(r, aligned, relatives, SPEC, telea, progress=False)[0] for r in recognizers]
+    parallel[1].close()
+    for want, have in zip(got["serial"], got["parallel"]):
+        np.testing.assert_array_equal(have, want)
+    assert not np.isnan(got["parallel"][2]).any() and len(got["parallel"][2]) == len(relatives)

@@ -8,6 +8,12 @@ loop once and writes the **same** cache files, chunk by chunk, with the same fun
 chunks, so the protocol afterwards only reads them back: identical numbers, resumable after an
 interruption (a crop missing from any of the caches is redone for the caches that miss it).
 
+Within a chunk, a recognizer that runs in its own processes (dlib's ResNet with ``workers`` > 1:
+single-threaded, it holds the GIL, the slowest part of a condition) is started first; SFace and the
+realism measures run here while its workers compute, and the pass waits for them last. The cores
+no longer take turns: the old loops left one core idle while SFace ran and the other while dlib's
+workers did. A descriptor does not depend on the chips it is sent with: identical vectors.
+
 :func:`limit_threads` sets the intra-op threads of torch and OpenCV for a block. The protocol's
 parallelism comes from processes (:mod:`.distributed`); inside each, one thread. On a 2-core machine
 shared with other work, torch's two spinning threads made SFace several times slower than one
@@ -87,9 +93,19 @@ class SteadyThreads:
                                                        **{k: None if v is None else v[part] for k, v in kwargs.items()}))
         return np.concatenate(parts) if parts else self.recognizer.embed(images, batch_size=size, **kwargs)
 
+    def embed_start(self, images, batch_size: int | None = None, **kwargs):
+        """A recognizer running in its own processes starts there (their threads are not ours to
+        limit); any other embeds now, as :meth:`embed`."""
+        if getattr(self.recognizer, "parallel", False):
+            return self.recognizer.embed_start(images, batch_size=batch_size, **kwargs)
+        vectors = self.embed(images, batch_size=batch_size, **kwargs)
+        return lambda: vectors
+
 
 class _Target:
-    """One cache the pass fills: its file, its table, and how a chunk is measured for it."""
+    """One cache the pass fills: its file, its table, and how a chunk is measured for it
+    (``measure`` returns a function that gives the values: work sent to other processes is
+    waited for only after every target of the chunk has started)."""
 
     def __init__(self, path: Path, measure: Callable):
         self.path, self.measure = path, measure
@@ -115,17 +131,21 @@ def condition_pass(root, relatives: Sequence[str], spec: str | OcclusionSpec, fi
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
     landmarks_of = landmarks_of or {}
     targets = []
-    if realism:
-        targets.append(_Target(realism_cache_file(root, parsed, filler, seed, detector),
-                               lambda faces, filled, masks, batch: as_vectors(realism_metrics(filled, faces, masks))))
-    for recognizer in recognizers:
+    # recognizers in other processes (dlib's workers) first: they compute while this one does the rest
+    for recognizer in sorted(recognizers, key=lambda r: not getattr(r, "parallel", False)):
         lookup = landmarks_of.get(recognizer.name)
 
         def embed(faces, filled, masks, batch, recognizer=recognizer, lookup=lookup):
             kwargs = {"landmarks": lookup(batch)} if lookup is not None else {}
-            return recognizer.embed(filled, **kwargs)
+            return recognizer.embed_start(filled, **kwargs)
 
         targets.append(_Target(condition_cache_file(recognizer.name, root, parsed, filler, seed, detector), embed))
+    if realism:
+        def measure_realism(faces, filled, masks, batch):
+            values = as_vectors(realism_metrics(filled, faces, masks))
+            return lambda: values
+
+        targets.append(_Target(realism_cache_file(root, parsed, filler, seed, detector), measure_realism))
     wanted = list(dict.fromkeys(relatives))
     missing = [rel for rel in wanted if any(rel not in t.table for t in targets)]
     if not missing:
@@ -136,15 +156,18 @@ def condition_pass(root, relatives: Sequence[str], spec: str | OcclusionSpec, fi
                                               unit="img", disable=not progress) as bar:
         for batch, faces, filled, masks in filled_chunks(root, missing, parsed, filler, seed=seed, chunk=chunk,
                                                          detector=source, fill_dir=fill_dir):
+            started = []
             for target in targets:
                 todo = [i for i, rel in enumerate(batch) if rel not in target.table]
                 if not todo:
                     continue
                 if len(todo) == len(batch):
-                    values = target.measure(faces, filled, masks, batch)
+                    started.append((target, batch, target.measure(faces, filled, masks, batch)))
                 else:
-                    values = target.measure(faces[todo], filled[todo], masks[todo], [batch[i] for i in todo])
-                target.table.update(zip([batch[i] for i in todo], np.asarray(values)))
+                    names = [batch[i] for i in todo]
+                    started.append((target, names, target.measure(faces[todo], filled[todo], masks[todo], names)))
+            for target, names, values in started:
+                target.table.update(zip(names, np.asarray(values())))
                 save_embedding_cache(target.path, target.table)  # after every chunk: an interrupted pass resumes
             bar.update(len(batch))
     return len(missing)

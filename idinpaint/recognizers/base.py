@@ -48,6 +48,16 @@ class Recognizer(ABC):
             return np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalise(np.concatenate(chunks).astype(np.float32))
 
+    #: True when :meth:`embed_start` hands the work to other processes and returns at once.
+    parallel: bool = False
+
+    def embed_start(self, images: np.ndarray, batch_size: int | None = None, **kwargs):
+        """Start embedding ``images``; returns a function that gives the :meth:`embed` vectors.
+        Here the work is done now; a recognizer whose network runs in other processes
+        (:attr:`parallel`) returns at once, so the caller can work while they compute."""
+        vectors = self.embed(images, batch_size=batch_size, **kwargs)
+        return lambda: vectors
+
     @abstractmethod
     def _embed_batch(self, images: np.ndarray, **kwargs) -> np.ndarray:
         """Raw (not yet normalised) embeddings of one validated batch."""

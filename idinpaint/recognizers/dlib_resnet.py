@@ -17,7 +17,7 @@ import functools
 import numpy as np
 
 from idinpaint.progress import ignore_interrupts
-from idinpaint.recognizers.base import Recognizer, check_faces
+from idinpaint.recognizers.base import Recognizer, check_faces, l2_normalise
 
 #: dlib's HOG detector on an ArcFace-aligned 112 crop nearly always returns this box; it is the
 #: fallback when the detector finds nothing (heavy occlusion, profile faces).
@@ -67,19 +67,41 @@ class DlibRecognizer(Recognizer):
         self.workers = max(1, int(workers))
         self._pool = None
 
-    def _descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+    @property
+    def parallel(self) -> bool:
+        return self.workers > 1
+
+    def _descriptors_start(self, chips: list[np.ndarray]):
+        """Send the chips to the worker processes (every ``workers``-th chip to each); returns a
+        function that waits for their descriptors and puts them back in order."""
         if self.workers == 1 or len(chips) < 2 * self.workers:
-            return np.asarray(self.net.compute_face_descriptor(chips), dtype=np.float32)
+            descriptors = np.asarray(self.net.compute_face_descriptor(chips), dtype=np.float32)
+            return lambda: descriptors
         if self._pool is None:
             import multiprocessing
 
             self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_init_worker)
-        parts = [chips[i::self.workers] for i in range(self.workers)]
-        results = self._pool.map(_describe, parts)
-        merged = np.zeros((len(chips), self.dim), dtype=np.float32)
-        for i, part in enumerate(results):
-            merged[i::self.workers] = part
-        return merged
+        pending = self._pool.map_async(_describe, [chips[i::self.workers] for i in range(self.workers)])
+
+        def finish() -> np.ndarray:
+            merged = np.zeros((len(chips), self.dim), dtype=np.float32)
+            for i, part in enumerate(pending.get()):
+                merged[i::self.workers] = part
+            return merged
+
+        return finish
+
+    def _descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+        return self._descriptors_start(chips)()
+
+    def embed_start(self, images, batch_size: int | None = None, landmarks=None, **kwargs):
+        """As :meth:`embed`, but with worker processes it returns as soon as the chips are cut and
+        sent: the returned function waits for the descriptors. A descriptor does not depend on the
+        other chips sent with it, so the vectors are those of :meth:`embed`."""
+        if not self.parallel:
+            return super().embed_start(images, batch_size=batch_size, landmarks=landmarks, **kwargs)
+        pending = self._descriptors_start(self.chips(images, landmarks))
+        return lambda: l2_normalise(pending().astype(np.float32))
 
     def close(self) -> None:
         if self._pool is not None:
