@@ -13,7 +13,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from idinpaint.align import ARCFACE_TEMPLATE  # noqa: E402
 from idinpaint.data.aligned import aligned_name, read_landmarks  # noqa: E402
-from idinpaint.evaluation.curves import learning_curves  # noqa: E402
+from idinpaint.evaluation.curves import gallery_faces, gallery_fillers, learning_curves  # noqa: E402
 from idinpaint.evaluation.realism import realism_metrics  # noqa: E402
 from idinpaint.evaluation.report import (  # noqa: E402
     accuracy_table,
@@ -666,6 +666,29 @@ def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
     return rows, written
 
 
+def draw_snapshot_gallery(run_dir, stage: str = "ca_gan", folder=None, faces: int = 6, snapshots: int = 3,
+                          regions=("two_eyes", "upper_face"), baselines=("telea", "ca_id"), aligned_root=None,
+                          recognizer="dlib"):
+    """A run's progress by eye, figure ``gallery_<run folder>_<stage>`` (PNG + PDF): ``faces`` held-out
+    validation faces (one per person) at ``regions``; columns ground truth | occluded | the
+    ``baselines`` | ``snapshots`` EMA snapshots from the first to the last, each fill with its hole
+    PSNR and its cosine to the ground truth by ``recognizer`` (dlib: never a training loss). Returns
+    the written paths."""
+    from idinpaint.recognizers import get_recognizer  # the cosine printed under each fill
+
+    relatives, images = gallery_faces(run_dir, faces, aligned_root)
+    labels, fillers = gallery_fillers(run_dir, stage, snapshots, baselines, aligned_root)
+    recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
+    fig = filler_comparison(list(images), list(regions), fillers, relatives=relatives, realism=True,
+                            identity=recognizer, labels=labels, size=1.15)
+    fig.suptitle(f"{Path(run_dir).name} {stage}: held-out validation faces (never trained on, not test pairs); "
+                 f"under each fill its chroma spread, hole PSNR and {recognizer.name} cosine to the ground truth",
+                 fontsize=7, y=1.0)
+    written = save_figure(fig, f"gallery_{Path(run_dir).name}_{stage}", folder)
+    plt.close(fig)
+    return written
+
+
 # --- the frontier: is it a face against is it this person ------------------------------------------
 
 #: A marker per region on the frontier (the hardest three first; others cycle through the rest).
@@ -740,14 +763,15 @@ def frontier_figure(rows, regions=HARDEST, recognizers=None,
     return fig
 
 
-def report_figures(results, folder=None) -> list[Path]:
+def report_figures(results, folder=None, suffix: str = "") -> list[Path]:
     """The figures of combined saved runs (``idinpaint evaluate report --figures``): each recognizer's
     occluded-protocol figures (:func:`occluded_report_figures`), and ``frontier`` (both recognizers,
-    :func:`frontier_figure`) when the rows carry C2ST AUCs. Returns the PNG paths."""
+    :func:`frontier_figure`) when the rows carry C2ST AUCs; every name ends in ``suffix`` (the runs'
+    ``_foldsN``: a subset never overwrites the full protocol's figures). Returns the PNG paths."""
     written: list[Path] = []
     for recognizer in dict.fromkeys(row["recognizer"] for row in results):
-        written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, "", folder)
-    return written + save_frontier(results, "frontier", folder)[:1]
+        written += occluded_report_figures(recognizer_results(results, recognizer), recognizer, suffix, folder)
+    return written + save_frontier(results, f"frontier{suffix}", folder)[:1]
 
 
 def save_frontier(rows, name: str = "frontier", folder=None, **kwargs) -> list[Path]:

@@ -117,6 +117,20 @@ def test_evaluate_report_prints_the_c2st_column_and_draws_the_frontier(tmp_path,
     assert (tmp_path / "figures" / "frontier.png").is_file() and (tmp_path / "figures" / "frontier.pdf").is_file()
 
 
+def test_a_report_of_a_subset_of_the_folds_names_its_figures_by_the_folds(tmp_path):
+    """Combining runs of some folds must not overwrite the full protocol's figures of the same names."""
+    from idinpaint.cli.evaluate import runs_suffix
+    from idinpaint import figures
+
+    assert runs_suffix(["results/x/lfw_occluded_sface-dlib"]) == ""
+    assert runs_suffix(["results/x/lfw_occluded_sface-dlib_folds1-10"]) == "_folds1-10"
+    assert runs_suffix(["a/lfw_occluded_dlib_folds1_predicted", "b/lfw_occluded_sface_folds1"]) == "_folds1_predicted"
+    written = figures.report_figures(made_up_rows(), tmp_path, suffix="_folds1-10")
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "frontier_folds1-10.png" in names and "frontier.png" not in names
+    assert written and all(p.stem.endswith("_folds1-10") for p in written)
+
+
 def test_save_frontier_writes_nothing_for_rows_without_a_c2st(tmp_path):
     import matplotlib
 

@@ -186,3 +186,28 @@ def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan
     again = curves.learning_curves(output, "ca", recognizer=_ColourRecognizer(), baselines=("telea",),
                                    regions=("two_eyes",), aligned_root=folder, log=lambda *_: None)
     assert again == rows
+
+
+def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_snapshot(gan_run, monkeypatch, tmp_path):
+    import numpy as np
+
+    import idinpaint.evaluation.curves as curves
+    from idinpaint.figures import draw_snapshot_gallery
+    from idinpaint.imageio import write_rgb
+
+    output, _, _ = gan_run
+    folder = tmp_path / "val"
+    relatives = [f"P{p}/P{p}_{i:04d}.png" for p in range(3) for i in (1, 2)]
+    rng = np.random.default_rng(2)
+    for rel in relatives:
+        write_rgb(folder / rel, rng.integers(0, 255, size=(112, 112, 3)).astype(np.uint8))
+    monkeypatch.setattr(curves, "validation_crops", lambda *a, **k: relatives)
+    picked, images = curves.gallery_faces(output, faces=2, aligned_root=folder)
+    assert picked == ["P0/P0_0001.png", "P1/P1_0001.png"] and images.shape == (2, 112, 112, 3)  # one per person
+    labels, fillers = curves.gallery_fillers(output, "ca", snapshots=3, baselines=("telea",), aligned_root=folder)
+    assert labels == ["telea", "ca @ 1", "ca @ 2"]  # only two snapshots: first and last, once each
+    assert labels[1:] == [f"ca @ {b}" for b, _ in curves.snapshot_files(output, "ca")]
+    written = draw_snapshot_gallery(output, "ca", tmp_path / "figs", faces=2, baselines=("telea",),
+                                    aligned_root=folder, recognizer=_ColourRecognizer())
+    assert sorted(p.name for p in written) == ["gallery_run_ca.pdf", "gallery_run_ca.png"]
+    assert all(p.stat().st_size > 1000 for p in written)

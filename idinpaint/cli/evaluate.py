@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import re
 from pathlib import Path
 
 from idinpaint.cli._common import (
@@ -73,6 +74,8 @@ def add_parser(commands) -> None:
     add_recognizers(q, ["dlib"], help="the one independent recognizer whose margin is drawn")
     q.add_argument("--baselines", nargs="*", default=["telea", "ca_id"], metavar="FILLER",
                    help="reference fillers scored on the same crops (default telea ca_id: the shipped pair)")
+    q.add_argument("--gallery", type=int, default=0, metavar="N",
+                   help="also draw N held-out faces with the baselines and the first, middle and last snapshot")
     q.add_argument("--figures", default=None, metavar="DIR", help="where the figure goes (default figures/)")
 
     q = add_command(targets, "report", _cmd_evaluate_report,
@@ -228,9 +231,22 @@ def _cmd_evaluate_report(args) -> int:
     else:
         print(text, end="")
     if args.figures:
-        written = report_figures(results, args.figures)
+        written = report_figures(results, args.figures, suffix=runs_suffix(args.runs))
         print(f"figures (PNG + PDF): {', '.join(str(p) for p in written)}")
     return 0
+
+
+def runs_suffix(runs) -> str:
+    """The figure-name suffix saved runs share (``_folds1-10``, ``_predicted``: what their stems say
+    after the recognizers), so that combining a subset of the folds does not overwrite the figures
+    of the full protocol. Empty for full runs; runs with different suffixes give all of them."""
+    found = []
+    for run in runs:
+        stem = Path(run).name
+        for part in re.findall(r"_folds[0-9-]+|_predicted", stem):
+            if part not in found:
+                found.append(part)
+    return "".join(found)
 
 
 def _cmd_evaluate_curves(args) -> int:
@@ -242,6 +258,11 @@ def _cmd_evaluate_curves(args) -> int:
         raise CLIError(f"--recognizers: curves draw one recognizer's margin, got {' '.join(args.recognizers)}")
     rows, written = draw_learning_curves(args.run, args.stage, recognizer=args.recognizers[0], every=args.every,
                                          baselines=args.baselines, folder=args.figures)
+    if args.gallery:
+        from idinpaint.figures import draw_snapshot_gallery
+
+        written += draw_snapshot_gallery(args.run, args.stage, args.figures, faces=args.gallery,
+                                         baselines=args.baselines)
     shown = [r for r in rows if r["region"] == "mean"]
     for row in shown:
         print(f"{row['label']:>10} {str(row['batches']):>6}  C2ST {row['c2st_auc']:.3f}  margin {row['margin']:.4f}")

@@ -88,6 +88,37 @@ def score_fillers(fillers: Mapping[str, Filler], images: np.ndarray, relatives: 
     return out
 
 
+def gallery_fillers(run_dir, stage: str, snapshots: int = 3, baselines: Sequence[str] = DEFAULT_BASELINES,
+                    aligned_root=None) -> tuple[list[str], list[Filler]]:
+    """(column labels, fillers) for a gallery of a run's progress: the ``baselines`` of its half, then
+    ``snapshots`` of its snapshots spread evenly from the first to the last (always both)."""
+    settings = run_settings(run_dir)
+    found = snapshot_files(run_dir, stage)
+    if not found:
+        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+    count = max(1, min(int(snapshots), len(found)))
+    picks = sorted({round(i * (len(found) - 1) / max(1, count - 1)) for i in range(count)}) if count > 1 else [len(found) - 1]
+    fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=aligned_root or settings["root"]) \
+        if baselines else ({}, {})
+    labels, columns = list(fillers), list(fillers.values())
+    for index in picks:
+        batches, path = found[index]
+        labels.append(f"{stage} @ {batches}")
+        columns.append(CheckpointFiller(path, kind=None, backend="torch", share_ca=False))
+    return labels, columns
+
+
+def gallery_faces(run_dir, faces: int = 6, aligned_root=None) -> tuple[list[str], np.ndarray]:
+    """The first ``faces`` held-out validation crops of a run, one per person: (relatives, images)."""
+    settings = run_settings(run_dir)
+    root = Path(aligned_root or settings["root"])
+    shown = {}
+    for crop in validation_crops(settings["half"], settings["val_images"], settings["seed"], aligned_root=root):
+        shown.setdefault(identity_of(crop) or crop, crop)
+    picked = list(shown.values())[: int(faces)]
+    return picked, read_faces(root, picked)
+
+
 def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
     if path.is_file():
         saved = json.loads(path.read_text())
