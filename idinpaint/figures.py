@@ -39,12 +39,12 @@ from idinpaint.occlusion.metrics import mask_metrics  # noqa: E402
 from idinpaint.paths import figures_dir  # noqa: E402
 
 
-def save_figure(fig, name: str, folder=None) -> list[Path]:
-    """Write ``<folder>/<name>.png`` (150 dpi) and ``.pdf``; returns both paths."""
+def save_figure(fig, name: str, folder=None, dpi: int = 150) -> list[Path]:
+    """Write ``<folder>/<name>.png`` (``dpi``) and ``.pdf``; returns both paths."""
     folder = Path(folder) if folder is not None else figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for suffix, kwargs in ((".png", {"dpi": 150}), (".pdf", {})):
+    for suffix, kwargs in ((".png", {"dpi": dpi}), (".pdf", {})):
         path = folder / f"{name}{suffix}"
         tmp = path.with_name(f".{path.stem}.tmp{suffix}")
         fig.savefig(tmp, bbox_inches="tight", **kwargs)
@@ -666,7 +666,7 @@ def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
     return rows, written
 
 
-def draw_snapshot_gallery(run_dir, stage: str = "ca_gan", folder=None, faces: int = 6, snapshots: int = 3,
+def draw_snapshot_gallery(run_dir, stage: str = "ca_gan", folder=None, faces: int = 4, snapshots: int = 3,
                           regions=("two_eyes", "upper_face"), baselines=("telea", "ca_id"), aligned_root=None,
                           recognizer="dlib"):
     """A run's progress by eye, figure ``gallery_<run folder>_<stage>`` (PNG + PDF): ``faces`` held-out
@@ -684,7 +684,7 @@ def draw_snapshot_gallery(run_dir, stage: str = "ca_gan", folder=None, faces: in
     fig.suptitle(f"{Path(run_dir).name} {stage}: held-out validation faces (never trained on, not test pairs); "
                  f"under each fill its chroma spread, hole PSNR and {recognizer.name} cosine to the ground truth",
                  fontsize=7, y=1.0)
-    written = save_figure(fig, f"gallery_{Path(run_dir).name}_{stage}", folder)
+    written = save_figure(fig, f"gallery_{Path(run_dir).name}_{stage}", folder, dpi=100)  # photos: keep the file small
     plt.close(fig)
     return written
 
