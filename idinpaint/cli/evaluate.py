@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-import sys
 import re
+import sys
 from pathlib import Path
 
 from idinpaint.cli._common import (

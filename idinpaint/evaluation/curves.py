@@ -29,7 +29,7 @@ import numpy as np
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import identity_of, validation_crops
 from idinpaint.evaluation.realism import C2ST_VERSION, c2st
-from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention
+from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention, one_per_person
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import region_mask
@@ -112,10 +112,8 @@ def gallery_faces(run_dir, faces: int = 6, aligned_root=None) -> tuple[list[str]
     """The first ``faces`` held-out validation crops of a run, one per person: (relatives, images)."""
     settings = run_settings(run_dir)
     root = Path(aligned_root or settings["root"])
-    shown = {}
-    for crop in validation_crops(settings["half"], settings["val_images"], settings["seed"], aligned_root=root):
-        shown.setdefault(identity_of(crop) or crop, crop)
-    picked = list(shown.values())[: int(faces)]
+    picked = one_per_person(validation_crops(settings["half"], settings["val_images"], settings["seed"],
+                                             aligned_root=root), faces)
     return picked, read_faces(root, picked)
 
 

@@ -269,6 +269,14 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
     return fillers, fills
 
 
+def one_per_person(crops: Sequence[str], count: int) -> list[str]:
+    """The first ``count`` crops of different people (a gallery shows each person once)."""
+    shown: dict[str, str] = {}
+    for crop in crops:
+        shown.setdefault(identity_of(crop) or crop, crop)
+    return list(shown.values())[: int(count)]
+
+
 def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequence[str] = ("A", "B"),
                   model_dirs: Mapping[str, str] | None = None, regions: Sequence[str] = REGION_NAMES,
                   compare: Sequence[tuple[str, str]] = (), val_images: int = DEFAULT_VAL_IMAGES,
@@ -289,10 +297,7 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
         images = read_faces(root, crops)
         labelled, fills = half_fillers(fillers, half, model_dirs, profile, root)
         if gallery and half == halves[0]:
-            shown = {}  # one face per person
-            for crop in crops:
-                shown.setdefault(crop.split("/")[0], crop)
-            picked = list(shown.values())[: int(gallery)]
+            picked = one_per_person(crops, gallery)
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
             gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
                             "fillers": plain}
