@@ -6,7 +6,8 @@ Three parts, all on one region, real LFW crops, an empty cache (a temporary ``ID
 1. **Stages** of one condition per filler, each timed alone on the same crops: reading, occluding,
    filling (network and blend together), blending (the blend alone, re-run on the fills), realism
    (SSIM apart), C2ST (once, on the first filler given), embedding per recognizer (SFace with the
-   default threads and with one; dlib's landmarks, chips and descriptor separately), scoring and
+   default threads and with one; dlib's landmarks, chips and descriptor separately, the descriptor
+   also computed by torch, ``dlib_torch``), scoring and
    figures; then the cost of the README's full table extrapolated by crop count (4,576 second
    images per condition, 7,701 pair images for the clean embeddings).
 2. **Old against new**, interleaved in this process on the same crops (old, new, old, new, ...,
@@ -15,7 +16,8 @@ Three parts, all on one region, real LFW crops, an empty cache (a temporary ``ID
    against one pass with one thread (:func:`idinpaint.evaluation.condition.condition_pass`), dlib's
    ResNet in ``--workers`` processes in both (the CLI's default; in the one pass they compute while
    SFace and realism run). The median ratio is reported, and the cached vectors of both are checked
-   to be identical.
+   to be identical (``--ratio-new-recognizers sface dlib_torch``: the new path computes dlib's
+   descriptor with torch; the largest difference of the vectors is reported instead).
 3. **Local Dask cluster** of ``--workers`` single-threaded processes against the serial protocol as
    the CLI runs it (one pass, one thread, dlib in ``--workers`` processes), interleaved, fresh
    caches; the rows are checked to be identical.
@@ -25,6 +27,7 @@ Three parts, all on one region, real LFW crops, an empty cache (a temporary ``ID
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -71,7 +74,7 @@ def stage_profile(args, root, pairs, relatives, all_pairs, cache: Path) -> dict:
     spec = parse_spec(f"region:{args.region}@black")
     faces, t_read = timed(read_faces, root, relatives)
     (occluded, masks), t_occlude = timed(occlude_faces, spec, faces, relatives, seed=0)
-    sface, dlib = get_recognizer("sface"), get_recognizer("dlib")
+    sface, dlib, dlib_torch = get_recognizer("sface"), get_recognizer("dlib"), get_recognizer("dlib_torch")
     landmarks, t_landmarks = timed(dlib.landmarks, faces)
     default_threads = torch.get_num_threads()
     per_filler = {}
@@ -88,9 +91,14 @@ def stage_profile(args, root, pairs, relatives, all_pairs, cache: Path) -> dict:
         torch.set_num_threads(default_threads)
         chips, t_chips = timed(dlib.chips, filled, landmarks)
         vectors, t_desc = timed(dlib._descriptors, chips)
+        _, t_torch = timed(dlib_torch._descriptors, chips)  # torch's default threads
+        torch.set_num_threads(1)
+        _, t_torch_1 = timed(dlib_torch._descriptors, chips)
+        torch.set_num_threads(default_threads)
         entry = {"build_s": t_build, "fill_s": t_fill, "blend_alone_s": t_blend if name in ("ca", "ca_id") else 0.0,
                  "realism_s": t_realism, "realism_ssim_s": t_ssim, "embed_sface_s": t_sface,
-                 "embed_sface_1thread_s": t_sface_1, "dlib_chips_s": t_chips, "dlib_descriptor_s": t_desc}
+                 "embed_sface_1thread_s": t_sface_1, "dlib_chips_s": t_chips, "dlib_descriptor_s": t_desc,
+                 "dlib_torch_descriptor_s": t_torch, "dlib_torch_descriptor_1thread_s": t_torch_1}
         if name == args.fillers[min(1, len(args.fillers) - 1)] and args.c2st:
             _, entry["c2st_s"] = timed(c2st_fields, faces, filled, masks, relatives, seed=0)
         per_filler[name] = entry
@@ -120,7 +128,7 @@ def extrapolate(profile: dict, figures_s: float) -> dict:
     c2st_crops = min(1000, FULL_CROPS)
     c2st_full = c2st * c2st_crops / n  # the judge trains on at most 1,000 crops
     base = per(profile["read_s"] + profile["occlude_s"])
-    table = {"old": 0.0, "new": 0.0}
+    table = {"old": 0.0, "new": 0.0, "new_torch": 0.0}
     stages = {}
     conditions = [(f, "black") for f in FULL_FILLERS if f in fillers] + [("none", "gray")]
     for filler, fill in conditions:
@@ -134,18 +142,27 @@ def extrapolate(profile: dict, figures_s: float) -> dict:
         # old: realism pass + one pass per recognizer + the C2ST's own pass, each reading, occluding, filling
         old = (base + fill_cost) + 2 * (base + reread) + measure + sface_old + dlib
         new = (base + fill_cost) + measure + sface_new + dlib
+        # the same pass with dlib's descriptor computed by torch on one thread (dlib_torch)
+        new_torch = new - per(f["dlib_descriptor_s"]) + per(f.get("dlib_torch_descriptor_1thread_s", f["dlib_descriptor_s"]))
         c2st_pass = (base + reread) * c2st_crops / FULL_CROPS
         per_condition_old = old * FULL_CROPS + c2st_pass * FULL_CROPS + c2st_full
         per_condition_new = new * FULL_CROPS + c2st_pass * FULL_CROPS + c2st_full
-        stages[f"{filler}@{fill}"] = {"old_s": per_condition_old, "new_s": per_condition_new}
+        per_condition_torch = new_torch * FULL_CROPS + c2st_pass * FULL_CROPS + c2st_full
+        stages[f"{filler}@{fill}"] = {"old_s": per_condition_old, "new_s": per_condition_new,
+                                      "new_torch_s": per_condition_torch}
         table["old"] += FULL_REGIONS * per_condition_old
         table["new"] += FULL_REGIONS * per_condition_new
+        table["new_torch"] += FULL_REGIONS * per_condition_torch
     clean = FULL_PAIR_IMAGES * (per(fillers["none"]["embed_sface_s"]) + per(profile["dlib_landmarks_s"])
                                 + per(fillers["none"]["dlib_chips_s"] + fillers["none"]["dlib_descriptor_s"]))
-    table = {k: v + clean + figures_s for k, v in table.items()}
+    none = fillers["none"]
+    clean_torch = clean + FULL_PAIR_IMAGES * per(none.get("dlib_torch_descriptor_1thread_s", none["dlib_descriptor_s"])
+                                                 - none["dlib_descriptor_s"])
+    table = {k: v + (clean_torch if k == "new_torch" else clean) + figures_s for k, v in table.items()}
     return {"per_condition_both_recognizers": stages, "clean_embeddings_s": clean, "figures_s": figures_s,
             "c2st_per_condition_s": c2st_full, "full_table_old_h": table["old"] / 3600,
-            "full_table_new_h": table["new"] / 3600, "conditions": FULL_REGIONS * len(conditions) * 2}
+            "full_table_new_h": table["new"] / 3600, "full_table_new_dlib_torch_h": table["new_torch"] / 3600,
+            "conditions": FULL_REGIONS * len(conditions) * 2}
 
 
 def old_condition(root, relatives, spec, filler, recognizers, lookups):
@@ -157,11 +174,11 @@ def old_condition(root, relatives, spec, filler, recognizers, lookups):
             for r in recognizers]
 
 
-def new_condition(root, relatives, spec, filler, recognizers, lookups):
+def new_condition(root, relatives, spec, filler, recognizers, lookups, threads=1):
     from idinpaint.evaluation.cache import embed_condition, realism_condition
     from idinpaint.evaluation.condition import condition_pass
 
-    condition_pass(root, relatives, spec, filler, recognizers, landmarks_of=lookups, progress=False, threads=1)
+    condition_pass(root, relatives, spec, filler, recognizers, landmarks_of=lookups, progress=False, threads=threads)
     realism_condition(root, relatives, spec, filler, progress=False)
     return [embed_condition(r, root, relatives, spec, filler, progress=False)[0] for r in recognizers]
 
@@ -172,14 +189,15 @@ def ratio(args, root, relatives, cache: Path) -> dict:
     from idinpaint.evaluation.clean import clean_landmarks_lookup
     from idinpaint.evaluation.embeddings import cache_file
     from idinpaint.fillers import get_filler
-    from idinpaint.recognizers import get_recognizer
+    from idinpaint.recognizers import DLIB_RECOGNIZERS, get_recognizer
 
     spec = f"region:{args.region}@black"
     filler = get_filler(args.ratio_filler)
     # both paths as the CLI builds them: dlib's ResNet in --workers processes (its default: one per core),
     # each path with its own pool, started and warmed before anything is timed
-    built = {path: [get_recognizer(name, workers=args.workers) if name == "dlib" else get_recognizer(name)
-                    for name in args.recognizers] for path in ("old", "new")}
+    names = {"old": args.recognizers, "new": args.ratio_new_recognizers or args.recognizers}
+    built = {path: [get_recognizer(name, workers=args.workers) if name in DLIB_RECOGNIZERS else get_recognizer(name)
+                    for name in names[path]] for path in ("old", "new")}
     warm = np.zeros((8, 112, 112, 3), np.uint8)
     for models in built.values():
         for model in models:
@@ -202,20 +220,23 @@ def ratio(args, root, relatives, cache: Path) -> dict:
                 target = cache_file("dlib-landmarks", root)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(landmarks_file, target)
-            lookups = {r.name: clean_landmarks_lookup(r, root) for r in recognizers}
+            lookups = {r.name: clean_landmarks_lookup(r, root) for r in built[path]}
             lookups = {k: v for k, v in lookups.items() if v is not None}
-            run = old_condition if path == "old" else new_condition
+            run = old_condition if path == "old" else functools.partial(new_condition, threads=args.ratio_threads)
             vectors, seconds = timed(run, root, relatives, spec, filler, built[path], lookups)
             times[path].append(seconds)
             outputs.setdefault(path, vectors)
             print(f"repeat {rep} {path}: {seconds:.1f} s", flush=True)
     identical = all(np.array_equal(a, b) for a, b in zip(outputs["old"], outputs["new"]))
+    differences = {f"{o}->{n}": float(np.abs(a - b).max()) for o, n, a, b in
+                   zip(names["old"], names["new"], outputs["old"], outputs["new"])}
     ratios = [n / o for o, n in zip(times["old"], times["new"])]
     for models in built.values():
         for model in models:
             getattr(model, "close", lambda: None)()
-    return {"filler": args.ratio_filler, "recognizers": args.recognizers, "crops": len(relatives),
-            "dlib_workers": args.workers,
+    return {"filler": args.ratio_filler, "recognizers": names["old"], "new_recognizers": names["new"],
+            "crops": len(relatives), "max_abs_difference": differences,
+            "dlib_workers": args.workers, "new_path_threads": args.ratio_threads,
             "repeats": args.repeats, "old_s": times["old"], "new_s": times["new"], "new_over_old": ratios,
             "median_new_over_old": statistics.median(ratios), "identical_vectors": identical}
 
@@ -224,7 +245,7 @@ def cluster_speedup(args, root, pairs, cache: Path) -> dict:
     from distributed import Client, LocalCluster
 
     from idinpaint.evaluation.protocol import evaluate_conditions
-    from idinpaint.recognizers import get_recognizer
+    from idinpaint.recognizers import DLIB_RECOGNIZERS, get_recognizer
 
     spec = f"region:{args.region}@black"
     fillers = args.cluster_fillers
@@ -235,7 +256,7 @@ def cluster_speedup(args, root, pairs, cache: Path) -> dict:
             os.environ["IDINPAINT_CACHE"] = str(cache / f"cluster_{path}_{rep}")
             start = time.perf_counter()
             if path == "serial":  # as the CLI runs it: dlib's ResNet in --workers processes beside this one
-                models = [get_recognizer(name, workers=args.workers) if name == "dlib" else get_recognizer(name)
+                models = [get_recognizer(name, workers=args.workers) if name in DLIB_RECOGNIZERS else get_recognizer(name)
                           for name in args.recognizers]
                 results = evaluate_conditions(models, [spec], fillers, root, pairs=pairs, progress=False,
                                               c2st=False, threads=1)
@@ -268,6 +289,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-c2st", dest="c2st", action="store_false")
     parser.add_argument("--ratio-filler", default="telea")
     parser.add_argument("--ratio-crops", type=int, default=64)
+    parser.add_argument("--ratio-threads", type=int, default=1, help="torch / OpenCV threads of the new path's pass")
+    parser.add_argument("--ratio-new-recognizers", nargs="+", default=None,
+                        help="the new path's recognizers, one for each of --recognizers (default: the same), "
+                             "e.g. sface dlib_torch: dlib's ResNet computed by torch")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cluster-pairs", type=int, default=60)
     parser.add_argument("--cluster-fillers", nargs="+", default=["none", "telea", "mean_face"])

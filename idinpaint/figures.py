@@ -113,6 +113,7 @@ def plot_alignment_examples(raw_root, aligned_root, count: int = 8):
 METHOD_COLOURS = {"clean": "black", "occluded": "tab:gray", "none": "tab:gray", "telea": "tab:blue",
                   "ns": "tab:cyan", "mean_face": "tab:orange", "donor": "tab:purple", "ca": "tab:green", "ca_id": "tab:red"}
 _EXTRA_COLOURS = ["tab:brown", "tab:pink", "tab:olive", "gold", "navy"]
+RECOGNIZER_TITLES = {"sface": "SFace", "dlib": "dlib ResNet", "dlib_torch": "dlib ResNet (torch)"}
 
 
 def _method_colour(method: str, order: list[str]) -> str:
@@ -202,7 +203,7 @@ def plot_similarity_gap(rows, fill: str | None = None, recognizers=None, regions
                        label=f"clean ({clean[0]['similarity_gap']:.3f})")
         ax.set_xticks(x)
         ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
-        ax.set_title({"sface": "SFace", "dlib": "dlib ResNet"}.get(recognizer, recognizer))
+        ax.set_title(RECOGNIZER_TITLES.get(recognizer, recognizer))
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("similarity gap")
     low, high = axes[0][0].get_ylim()
@@ -284,7 +285,7 @@ def plot_identity_retention(rows, title: str = "Identity retention on held-out f
                    color=_method_colour(label, labels), alpha=0.85, error_kw={"lw": 0.8})
         ax.set_xticks(x)
         ax.set_xticklabels([_pretty(g) for g in regions], rotation=35, ha="right", fontsize=8)
-        name = {"sface": "SFace", "dlib": "dlib ResNet"}.get(recognizer, recognizer)
+        name = RECOGNIZER_TITLES.get(recognizer, recognizer)
         ax.set_title(" · ".join(t for t in (name, f"half {half}" if half else "") if t))
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("cos(filled, clean)" if measure == "retention" else "cos(filled, own) − cos(filled, others)")

@@ -174,3 +174,41 @@ def test_dlib_in_worker_processes_overlaps_and_gives_the_same_vectors(small, tmp
     for want, have in zip(got["serial"], got["parallel"]):
         np.testing.assert_array_equal(have, want)
     assert not np.isnan(got["parallel"][2]).any() and len(got["parallel"][2]) == len(relatives)
+
+
+def _agree(got: dict, want: dict, skip=("recognizer",)) -> None:
+    """Rows of two computations of one recognizer: floats to rounding, everything else the same."""
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        if key in skip:
+            continue
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, abs=1e-5), key  # cosines agree to float rounding
+        else:
+            assert got[key] == value, key  # accuracies, counts, names: the same
+
+
+@pytest.mark.slow
+def test_dlib_computed_by_torch_gives_the_rows_of_dlib(small, tmp_path, monkeypatch):
+    """``dlib_torch`` (dlib's chips and weights, the descriptor by torch, in two worker processes)
+    scores the rows ``dlib`` scores, serially and on a local cluster of two workers; both read one
+    cache of clean-crop landmarks."""
+    aligned, pairs = small
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "serial"))
+    models = [get_recognizer("dlib"), get_recognizer("dlib_torch", workers=2)]
+    serial = evaluate_conditions(models, [SPEC], FILLERS, aligned, pairs=pairs, progress=False, c2st=False)
+    models[1].close()
+    landmark_files = [p.name for p in (tmp_path / "serial").rglob("*landmarks*")]
+    assert len(landmark_files) == 1 and landmark_files[0].startswith("dlib-landmarks"), landmark_files
+    rows = {name: [r for r in _measured(serial) if r["recognizer"] == name] for name in ("dlib", "dlib_torch")}
+    assert len(rows["dlib"]) == len(rows["dlib_torch"]) == 1 + len(FILLERS)  # clean, then each filler
+    for want, got in zip(rows["dlib"], rows["dlib_torch"]):
+        _agree(got, want, skip=("recognizer", "condition"))
+    monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cluster"))
+    clustered = evaluate_conditions(["dlib", "dlib_torch"], [SPEC], ["none"], aligned, pairs=pairs, progress=False,
+                                    c2st=False, cluster={"local": True, "workers": 2})
+    assert not clustered.failures
+    want = [r for r in _measured(serial) if r["filler"] != "telea"]
+    assert len(_measured(clustered)) == len(want)
+    for got, row in zip(_measured(clustered), want):
+        _agree(got, row, skip=())

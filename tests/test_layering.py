@@ -62,7 +62,7 @@ FLOORS: list[tuple[str, set[str]]] = [
 #: Floors inside subpackages, lowest first (a subpackage's ``__init__`` is always its top floor).
 SUBFLOORS: dict[str, list[set[str]]] = {
     "data": [{"registry", "aligned", "real_occlusions"}, {"lfw"}],
-    "recognizers": [{"base"}, {"sface", "dlib_resnet"}],
+    "recognizers": [{"base", "dlib_torch"}, {"sface", "dlib_resnet"}],
     "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks", "spec"}, {"textures"},
                   {"shapes"}, {"apply", "composites"}, {"batch"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],

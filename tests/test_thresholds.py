@@ -30,7 +30,7 @@ def test_a_written_file_loads_back_with_where_it_came_from(tmp_path):
     stored = json.loads(path.read_text())
     assert stored["git_sha"] and stored["argv"]  # the commit and the command that made it
     table, source = load_thresholds(path)
-    assert table == {"sface": 0.31, "dlib": 0.93} and "6,000" in source
+    assert table == {"sface": 0.31, "dlib": 0.93, "dlib_torch": 0.93} and "6,000" in source  # the same network
 
 
 def test_a_missing_file_means_cosines_only_and_a_broken_one_is_one_line(tmp_path):

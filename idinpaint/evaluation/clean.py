@@ -16,7 +16,7 @@ def clean_landmarks_lookup(recognizer, clean_root):
     cached, and reused for every occluded/inpainted copy of that crop."""
     if not hasattr(recognizer, "landmarks"):
         return None
-    path = cache_file(f"{recognizer.name}-landmarks", clean_root)
+    path = cache_file(f"{getattr(recognizer, 'landmarks_name', recognizer.name)}-landmarks", clean_root)
 
     def lookup(relatives: list[str]) -> np.ndarray:
         table = load_embedding_cache(path)

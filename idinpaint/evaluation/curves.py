@@ -132,7 +132,9 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
                     log: Callable[[str], None] = print) -> list[dict]:
     """Score every ``every``-th snapshot of ``stage`` (and the last one) and the ``baselines`` on the
     run's held-out validation crops; returns the rows of ``curves.csv`` (one per snapshot and region
-    plus ``mean``, and one per baseline with ``batches`` empty). ``limit``: at most this many crops."""
+    plus ``mean``, and one per baseline with ``batches`` empty). ``limit``: at most this many crops.
+    Snapshot scores are cached in ``<stage>/curves/``; the baselines' in the run's ``curves/``, so every
+    stage of a run reads them from there."""
     settings = run_settings(run_dir)
     root = Path(aligned_root or settings["root"])
     relatives = validation_crops(settings["half"], settings["val_images"], settings["seed"], aligned_root=root)
@@ -157,7 +159,7 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=root) if baselines else ({}, {})
     for label, filler in fillers.items():
         log(f"curves: baseline {label} on {len(relatives)} validation crops of half {settings['half']}")
-        scores = _cached(folder / f"baseline_{label}.json", {**base_key, "filler": label},
+        scores = _cached(Path(run_dir) / "curves" / f"baseline_{label}.json", {**base_key, "filler": label},
                          lambda: score_fillers({label: filler}, images, relatives, recognizer, regions)[label])
         add(label, "", scores)
     for position, (batches, path) in enumerate(chosen, 1):

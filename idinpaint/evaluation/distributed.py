@@ -40,7 +40,7 @@ from idinpaint.evaluation.condition import SteadyThreads, condition_pass, limit_
 from idinpaint.evaluation.embeddings import embed_folder
 from idinpaint.fillers import MEAN_FACE_COUNT, build_filler
 from idinpaint.progress import ignore_interrupts, progress_bar
-from idinpaint.recognizers import get_recognizer
+from idinpaint.recognizers import DLIB_RECOGNIZERS, get_recognizer
 
 #: Environment variable naming a running scheduler (Dask's own name for it).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -161,9 +161,11 @@ def fill_caches(cluster, *, aligned_root, relatives: Sequence[str], first: Seque
     failures: list[str] = []
     with connect(cluster, workers) as client:
         pairs = client.scatter(list(all_pairs), broadcast=True)
-        landmarks = {name: client.submit(landmarks_task, name, root, relatives, threads, pure=False)
-                     for name in names if name == "dlib"}  # every dlib condition reads them
-        tasks = {f"landmarks[{name}]": future for name, future in landmarks.items()}
+        # every dlib condition reads them; one task for dlib and dlib_torch (the same landmarks, one cache file)
+        family = [name for name in names if name in DLIB_RECOGNIZERS]
+        found = client.submit(landmarks_task, family[0], root, relatives, threads, pure=False) if family else None
+        landmarks = {name: found for name in family}
+        tasks = {"landmarks[dlib]": found} if family else {}
         tasks.update({f"clean[{name}]": client.submit(clean_task, name, root, first, relatives, threads, reference,
                                                       pure=False) for name in names})
         common = dict(all_pairs=pairs, lfw_root=lfw_root, seed=seed, chunk=chunk, mean_face_count=mean_face_count,

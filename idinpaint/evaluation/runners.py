@@ -18,13 +18,13 @@ from idinpaint.evaluation.thresholds import threshold_entry, write_thresholds
 from idinpaint.evaluation.tsne import load_subjects, run_tsne, write_projector, write_tsne
 from idinpaint.occlusion import canonical_spec
 from idinpaint.paths import results_dir
-from idinpaint.recognizers import get_recognizer
+from idinpaint.recognizers import DLIB_RECOGNIZERS, get_recognizer
 from idinpaint.runinfo import provenance, write_json
 
 
 def recognizer(name: str, workers: int = 1):
     """dlib's ResNet is single-threaded: spread it over worker processes; SFace uses torch threads."""
-    return get_recognizer(name, workers=workers) if name == "dlib" else get_recognizer(name)
+    return get_recognizer(name, workers=workers) if name in DLIB_RECOGNIZERS else get_recognizer(name)
 
 
 def folds_suffix(folds) -> str:

@@ -31,8 +31,9 @@ SHIPPED_THRESHOLDS = SHIPPED_DIR / "recognizer_thresholds.json"
 
 #: Aligned crops embedded per second on an idle 2-core CPU (docs/results.md, Throughput: SFace about 100 at
 #: batch 16, dlib 12-14 in one process, so about 20 with the two workers a calibration uses), for the time a
-#: calibration announces before it starts.
-CROPS_PER_SECOND = {"sface": 100.0, "dlib": 20.0}
+#: calibration announces before it starts. ``dlib_torch``: dlib's landmarks (4 ms a crop) in this process
+#: and torch's descriptor (7.4 ms a crop on one thread), so about 60 (estimated from those stage times).
+CROPS_PER_SECOND = {"sface": 100.0, "dlib": 20.0, "dlib_torch": 60.0}
 
 
 def threshold_entry(scores: np.ndarray, labels: np.ndarray) -> dict:
@@ -72,11 +73,11 @@ def announce_calibration(names, aligned_root=None, lfw_root=None) -> str:
 def calibrate(names, aligned_root=None, lfw_root=None, workers: int = 1, progress: bool = True) -> dict[str, dict]:
     """``{recogniser: threshold_entry}`` on the clean LFW View-2 pairs of ``aligned_root`` (every crop
     of a pair must be there: ``idinpaint preprocess`` makes them), through :func:`evaluate_clean`."""
-    from idinpaint.recognizers import get_recognizer  # the factory; the models it builds load torch / dlib
+    from idinpaint.recognizers import DLIB_RECOGNIZERS, get_recognizer  # the models it builds load torch / dlib
 
     out = {}
     for name in names:
-        recognizer = get_recognizer(name, workers=workers) if name == "dlib" else get_recognizer(name)
+        recognizer = get_recognizer(name, workers=workers) if name in DLIB_RECOGNIZERS else get_recognizer(name)
         try:
             _, scores, pairs = evaluate_clean(recognizer, aligned_root, lfw_root, progress=progress)
         finally:
@@ -102,6 +103,8 @@ def load_thresholds(path=None) -> tuple[dict[str, float], str]:
         stored = json.loads(path.read_text())
         entries = stored["thresholds"]
         table = {name: float(entry["threshold"]) for name, entry in entries.items()}
+        if "dlib" in table:  # the same network computed by torch: its cosines equal dlib's to float rounding
+            table.setdefault("dlib_torch", table["dlib"])
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError(f"{path}: not a thresholds file (expected {{\"thresholds\": {{NAME: {{\"threshold\": "
                          "COSINE}}}}}); restore it from git or run `idinpaint recover --calibrate`") from None

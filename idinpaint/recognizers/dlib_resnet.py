@@ -41,17 +41,40 @@ def _dlib_models():
     )
 
 
-_worker_net = None
+@functools.lru_cache(maxsize=None)
+def _torch_port():
+    from idinpaint.recognizers.dlib_torch import load_dlib_resnet  # torch: on use only
+
+    return load_dlib_resnet()
 
 
-def _init_worker():
-    global _worker_net
+def _describer(backend: str):
+    """A function chips -> (N, 128) float32 descriptors: dlib-bin's own ResNet (``"dlib"``) or the
+    same network and weights run by torch (``"torch"``, :mod:`.dlib_torch`)."""
+    if backend == "torch":
+        from idinpaint.recognizers.dlib_torch import describe  # torch: only for this backend
+
+        net = _torch_port()
+        return lambda chips: describe(net, chips)
+    net = _dlib_models()[3]
+    return lambda chips: np.asarray(net.compute_face_descriptor(chips), dtype=np.float32)
+
+
+_worker_describe = None
+
+
+def _init_worker(backend: str = "dlib"):
+    global _worker_describe
     ignore_interrupts()  # Ctrl-C: the main process stops the pool, no traceback from each worker
-    _worker_net = _dlib_models()[3]
+    if backend == "torch":  # one process per core: one torch thread each
+        import torch
+
+        torch.set_num_threads(1)
+    _worker_describe = _describer(backend)
 
 
 def _describe(chips: list[np.ndarray]) -> np.ndarray:
-    return np.asarray(_worker_net.compute_face_descriptor(chips), dtype=np.float32)
+    return _worker_describe(chips)
 
 
 class DlibRecognizer(Recognizer):
@@ -60,9 +83,14 @@ class DlibRecognizer(Recognizer):
     name = "dlib"
     dim = 128
     differentiable = False
+    #: who computes the descriptor: dlib-bin's C++ (the reference) or torch (:class:`DlibTorchRecognizer`)
+    backend = "dlib"
+    #: the clean-crop landmarks are dlib's 5 points whatever the backend: one cache for both
+    landmarks_name = "dlib"
 
     def __init__(self, workers: int = 1):
-        self.dlib, self.detector, self.shape_predictor, self.net = _dlib_models()
+        self.dlib, self.detector, self.shape_predictor, _ = _dlib_models()
+        self._here = None  # the describer of this process, built on first use
         self.fallbacks = 0  # how many crops used CANONICAL_BOX_112 (reported by evaluations)
         self.workers = max(1, int(workers))
         self._pool = None
@@ -75,12 +103,15 @@ class DlibRecognizer(Recognizer):
         """Send the chips to the worker processes (every ``workers``-th chip to each); returns a
         function that waits for their descriptors and puts them back in order."""
         if self.workers == 1 or len(chips) < 2 * self.workers:
-            descriptors = np.asarray(self.net.compute_face_descriptor(chips), dtype=np.float32)
+            if self._here is None:
+                self._here = _describer(self.backend)
+            descriptors = self._here(chips)
             return lambda: descriptors
         if self._pool is None:
             import multiprocessing
 
-            self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_init_worker)
+            self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_init_worker,
+                                                                    initargs=(self.backend,))
         pending = self._pool.map_async(_describe, [chips[i::self.workers] for i in range(self.workers)])
 
         def finish() -> np.ndarray:
@@ -150,3 +181,14 @@ class DlibRecognizer(Recognizer):
         """As :meth:`Recognizer.embed`; ``landmarks`` (N, 5, 2) from :meth:`landmarks` on the
         clean crops, when ``images`` are occluded or inpainted copies of them."""
         return super().embed(images, batch_size=batch_size, progress=progress, landmarks=landmarks)
+
+
+class DlibTorchRecognizer(DlibRecognizer):
+    """dlib's ResNet with dlib's landmarks and chips, its descriptor computed by torch from the same
+    weights (:mod:`.dlib_torch`): about ten times faster on one CPU thread, and equal to dlib-bin's
+    up to float rounding (≤ 1e-5 per element, tested; measured ≤ 4.2e-7 on LFW chips), so a table
+    it scores can move only where a pair's cosine sits within that of a threshold. dlib-bin
+    (``dlib``) stays the reference."""
+
+    name = "dlib_torch"
+    backend = "torch"
