@@ -29,7 +29,7 @@ PRINTED = (("accuracy", 100, 2), ("auc", 100, 2), ("tar_far_1e-3", 100, 2), ("si
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", nargs="*", type=int, default=[1])
-    parser.add_argument("--regions", nargs="+", default=list(HARDEST))
+    parser.add_argument("--regions", nargs="*", default=list(HARDEST), help="none: the clean row only")
     parser.add_argument("--fillers", nargs="+", default=["none", "telea"])
     parser.add_argument("--workers", type=int, default=1, help="dlib worker processes (both backends)")
     parser.add_argument("--threads", type=int, default=1)
