@@ -10,9 +10,10 @@ download, no compiled code. It gives the 128-d descriptor of
 batch of the 150x150 chips of ``dlib.get_face_chip``, on any device torch runs on (on one CPU
 thread about ten times faster than dlib-bin).
 
-dlib-bin stays the reference: :class:`idinpaint.recognizers.dlib_resnet.DlibRecognizer` (and its
-landmarks and chips) is what evaluations use; ``tests/test_dlib_torch.py`` checks this port
-against it.
+dlib-bin stays the reference and the default evaluator
+(:class:`idinpaint.recognizers.dlib_resnet.DlibRecognizer`); ``dlib_torch``
+(:class:`~idinpaint.recognizers.dlib_resnet.DlibTorchRecognizer`) uses this port with dlib's own
+landmarks and chips, and ``tests/test_dlib_torch.py`` checks the port against dlib-bin.
 
 The network (input -> output), in dlib's notation::
 
