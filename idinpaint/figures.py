@@ -576,17 +576,21 @@ def plot_training_curves(run_dir, tags=("train/", "val/")):
     return fig
 
 
-def learning_curves_figure(rows, title: str = "", name: str | None = None, folder=None):
-    """Both axes of a long run against training batches (rows of
-    :func:`idinpaint.evaluation.curves.learning_curves`): left, the C2ST AUC (mean over the hardest
-    regions, with its interval; each region thin); right, the independent recognizer's margin (± one
-    standard error). Reference fillers on the same crops are dashed lines. Saved when ``name`` is given."""
+def learning_curves_figure(rows, title: str = "", name: str | None = None, folder=None,
+                           recognizer: str = "dlib"):
+    """Both axes of a long run (rows of :func:`idinpaint.evaluation.curves.learning_curves`). Left, the
+    C2ST AUC against training batches (mean over the hardest regions, with its interval; each region
+    thin); middle, the independent recognizer's margin (± one standard error); right, the two axes
+    against each other — the run's path on the realism–identity frontier, snapshot by snapshot, beside
+    the reference fillers scored on the same crops (dashed lines on the left, markers on the right;
+    better is left and up). Saved when ``name`` is given."""
     trained = [r for r in rows if r["batches"] not in ("", None)]
     references = [r for r in rows if r["batches"] in ("", None) and r["region"] == "mean"]
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.9))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    margin_label = f"{recognizer} margin (retention − impostor)"
     for ax, key, label in ((axes[0], "c2st_auc", "C2ST AUC (0.5 = indistinguishable)"),
-                           (axes[1], "margin", "dlib margin (retention − impostor)")):
+                           (axes[1], "margin", margin_label)):
         for region in dict.fromkeys(r["region"] for r in trained):
             mine = sorted((r for r in trained if r["region"] == region), key=lambda r: int(r["batches"]))
             x = np.array([int(r["batches"]) for r in mine])
@@ -607,6 +611,27 @@ def learning_curves_figure(rows, title: str = "", name: str | None = None, folde
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
+    frontier = axes[2]
+    path = sorted((r for r in trained if r["region"] == "mean"), key=lambda r: int(r["batches"]))
+    if path:
+        x = np.array([float(r["c2st_auc"]) for r in path])
+        y = np.array([float(r["margin"]) for r in path])
+        frontier.plot(x, y, "-", color="black", lw=1, alpha=0.6)
+        dots = frontier.scatter(x, y, c=[int(r["batches"]) for r in path], cmap="viridis", s=30, zorder=3)
+        fig.colorbar(dots, ax=frontier, label="training batches", pad=0.02)
+        for r, xi, yi in ((path[0], x[0], y[0]), (path[-1], x[-1], y[-1])):
+            frontier.annotate(f"{r['label']} @ {r['batches']}", (xi, yi), fontsize=7, ha="right",
+                              xytext=(-6, 4), textcoords="offset points")
+    for i, ref in enumerate(references):
+        frontier.errorbar(float(ref["c2st_auc"]), float(ref["margin"]), yerr=float(ref["margin_se"]), fmt="s",
+                          ms=6, color=colours[(i + 3) % len(colours)], label=ref["label"], capsize=2)
+    zoomed = frontier.get_xlim()[0] > 0.75   # say so when 0.5 (indistinguishable) is off the axis
+    frontier.set_xlabel("C2ST AUC, mean of the hardest three" + (" (zoomed: 0.5 is far left)" if zoomed else ""))
+    frontier.set_ylabel(margin_label)
+    frontier.set_title("the frontier on these crops (better: left and up)", fontsize=9)
+    frontier.grid(alpha=0.3)
+    if references:
+        frontier.legend(fontsize=7, loc="lower left")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -661,7 +686,9 @@ def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
     ``curves_<run folder>_<stage>`` (PNG + PDF). Returns (rows, written paths)."""
     rows = learning_curves(run_dir, stage, **kwargs)
     name = f"curves_{Path(run_dir).name}_{stage}"
-    fig = learning_curves_figure(rows, title=f"{Path(run_dir).name} {stage}: held-out validation crops")
+    label = kwargs.get("recognizer", "dlib")
+    fig = learning_curves_figure(rows, title=f"{Path(run_dir).name} {stage}: held-out validation crops",
+                                 recognizer=label if isinstance(label, str) else getattr(label, "name", "dlib"))
     written = save_figure(fig, name, folder)
     plt.close(fig)
     return rows, written

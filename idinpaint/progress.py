@@ -209,13 +209,60 @@ def _tqdm_class():
     return _TQDM[0]
 
 
-def work_counter(total: int | None, unit: str = "it", desc: str | None = None) -> QuietProgress:
-    """A count of done work that draws nothing and writes no summary (set ``.n``; ``close()`` at the
-    end), for loops that show their progress otherwise (Lightning's training): an interrupt still says
-    how far it got (:func:`interrupt_line`)."""
-    counter = QuietProgress(total=total, unit=unit, desc=desc, min_seconds=float("inf"))
-    _BARS.append(weakref.ref(counter))
-    return counter
+#: Where no bar can be drawn (a notebook kernel, a log file), a long training stage writes a line this often.
+TRAINING_LINE_SECONDS = 120.0
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(1, minutes)} min"
+
+
+class PeriodicProgress(QuietProgress):
+    """:class:`QuietProgress` that also writes one line at most every ``every_seconds`` while it runs:
+    ``<desc>: <n> of <total> <unit> (<rate>/s; about <time> left)``; the rate counts only the work
+    done since it started (``initial``, e.g. a resumed training stage's batches, is not in it)."""
+
+    def __init__(self, *args, every_seconds: float = TRAINING_LINE_SECONDS, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.every_seconds = float(every_seconds)
+        self._initial, self._last_line = self.n, self.start_t
+
+    def line(self) -> str:
+        done = self.n - self._initial
+        rate = done / max(self.elapsed, 1e-9)
+        text = f"{self.desc}: {self.n:,}" + (f" of {self.total:,}" if self.total else "") + f" {self.unit}"
+        text += f" ({rate:.2f} {self.unit}/s"
+        if self.total and rate > 0 and self.n < self.total:
+            text += f"; about {_duration((self.total - self.n) / rate)} left"
+        return text + ")"
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.time()
+        if n and not self.disable and now - self._last_line >= self.every_seconds:
+            self._last_line = now
+            stream = self.file or sys.stderr
+            stream.write(self.line() + "\n")
+            stream.flush()
+
+
+def stage_progress(total: int | None, unit: str = "batches", desc: str | None = None, initial: int = 0,
+                   every_seconds: float = TRAINING_LINE_SECONDS):
+    """How a training stage shows its progress: a live bar in a terminal; where none can be drawn (a
+    notebook kernel, ``IDINPAINT_QUIET=1``, stderr sent to a file) a line at most every
+    ``every_seconds`` (:class:`PeriodicProgress`). Either way an interrupt says how far it got. Call
+    ``update(k)`` for ``k`` more done, ``close()`` at the end."""
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal and not is_quiet():
+        return progress_bar(total=total, unit=unit, desc=desc, initial=initial, min_seconds=0)
+    bar = PeriodicProgress(total=total, unit=unit, desc=desc, initial=initial, every_seconds=every_seconds)
+    _BARS.append(weakref.ref(bar))
+    _LAST[:] = [bar]
+    return bar
 
 
 # --- interrupts ------------------------------------------------------------------------------------

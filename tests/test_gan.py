@@ -111,7 +111,8 @@ def test_a_finished_stage_grows_when_its_steps_are_raised(gan_run, tmp_path):
     source, _, overrides = gan_run
     output = tmp_path / "grown"
     shutil.copytree(source, output)
-    longer = dict(overrides, stages=[{"name": "ca", "model": "ca", "steps": 3}])
+    longer = dict(overrides, stages=[{"name": "ca", "model": "ca", "steps": 3}],
+                  trainer={**overrides["trainer"], "snapshot_every": 2})   # 3 is off the grid: the end is kept
     summary = run_training(profile="smoke", output=output, overrides=longer, log=lambda *_: None)
     record = summary["stages"][0]
     assert record["resumed_from"] == str(output / "ca" / "last.ckpt")
@@ -187,6 +188,22 @@ def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan
                                    regions=("two_eyes",), aligned_root=folder, log=lambda *_: None)
     assert again == rows
 
+    # the run grows a third snapshot; scoring every 2nd (the first and the last) keeps the second's rows
+    import shutil
+
+    output = shutil.copytree(output, tmp_path / "grown")   # the fixture's run is shared: grow a copy
+    snapshots = output / "ca" / "snapshots"
+    shutil.copy(snapshots / "step_000002.pt", snapshots / "step_000003.pt")
+    monkeypatch.undo()
+    monkeypatch.setattr(curves, "validation_crops", lambda *a, **k: relatives)
+    scored = []
+    monkeypatch.setattr(curves, "score_fillers", lambda fillers, *a, **k: scored.append(list(fillers))
+                        or {name: {"two_eyes": rows[4], "mean": rows[5]} for name in fillers})
+    grown = curves.learning_curves(output, "ca", recognizer=_ColourRecognizer(), baselines=("telea",), every=2,
+                                   regions=("two_eyes",), aligned_root=folder, log=lambda *_: None)
+    assert scored == [["ca"]]   # only the new snapshot was scored
+    assert [r["batches"] for r in grown] == ["", "", 1, 1, 2, 2, 3, 3] and grown[:6] == rows
+
 
 def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_snapshot(gan_run, monkeypatch, tmp_path):
     import numpy as np
@@ -211,3 +228,25 @@ def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_sna
                                     aligned_root=folder, recognizer=_ColourRecognizer())
     assert sorted(p.name for p in written) == ["gallery_run_ca.pdf", "gallery_run_ca.png"]
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_the_curves_figure_draws_the_run_on_the_frontier_beside_its_references(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from idinpaint.figures import learning_curves_figure
+
+    def row(label, batches, region, auc, margin):
+        return {"label": label, "batches": batches, "region": region, "c2st_auc": auc, "c2st_low": auc - 0.01,
+                "c2st_high": min(1.0, auc + 0.01), "margin": margin, "margin_se": 0.001, "retention": 0.9}
+
+    rows = [row("telea", "", "two_eyes", 1.0, 0.07), row("telea", "", "mean", 1.0, 0.07)]
+    for batches, auc, margin in ((250, 0.99, 0.065), (500, 0.97, 0.068), (750, 0.95, 0.071)):
+        rows += [row("ca_gan", batches, "two_eyes", auc, margin), row("ca_gan", batches, "mean", auc, margin)]
+    fig = learning_curves_figure(rows, recognizer="dlib_torch", name="curves_try", folder=tmp_path)
+    frontier = fig.axes[2]
+    path = frontier.collections[0].get_offsets()   # one dot per snapshot, in training order
+    assert [tuple(p) for p in path] == [(0.99, 0.065), (0.97, 0.068), (0.95, 0.071)]
+    assert [t.get_text() for t in frontier.get_legend().get_texts()] == ["telea"]
+    assert "dlib_torch" in frontier.get_ylabel() and "dlib_torch" in fig.axes[1].get_ylabel()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves_try.pdf", "curves_try.png"]
+    plt.close(fig)

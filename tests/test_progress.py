@@ -130,3 +130,30 @@ def test_an_interrupt_between_two_bars_says_how_far_the_last_one_got():
     progress._INTERRUPT.clear()
     line = progress.interrupt_line()
     assert "interrupted after 5 of 5 it (step one)" in line, line
+
+
+def test_a_training_stage_writes_a_line_every_few_minutes_where_no_bar_can_be_drawn(monkeypatch):
+    from tqdm import tqdm
+
+    from idinpaint.progress import PeriodicProgress, stage_progress
+
+    log = _Stream(tty=False)   # stderr sent to a file: `idinpaint train ... > run.log`
+    monkeypatch.setattr(sys, "stderr", log)
+    monkeypatch.delenv("IDINPAINT_QUIET", raising=False)
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "time", lambda: clock[0])
+    bar = stage_progress(1000, "batches", "stage ca_gan", initial=400, every_seconds=60)
+    assert isinstance(bar, PeriodicProgress)
+    for _ in range(3):          # 3 × 50 batches in 3 × 25 s: one line, after a minute
+        clock[0] += 25
+        bar.update(50)
+    assert log.getvalue() == "stage ca_gan: 550 of 1,000 batches (2.00 batches/s; about 4 min left)\n"
+    clock[0] += 30
+    bar.update(50)
+    assert log.getvalue().count("\n") == 1, "at most one line a minute"
+    assert progress._progress_now() == (600, 1000, "batches", "stage ca_gan")  # what an interrupt says
+
+    monkeypatch.setattr(sys, "stderr", _Stream(tty=True))
+    assert isinstance(stage_progress(10, desc="x", every_seconds=60), tqdm), "a terminal gets a live bar"
+    monkeypatch.setenv("IDINPAINT_QUIET", "1")
+    assert isinstance(stage_progress(10, desc="x"), PeriodicProgress)

@@ -26,6 +26,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from idinpaint.checkpoints import file_sha256
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import identity_of, validation_crops
 from idinpaint.evaluation.realism import C2ST_VERSION, c2st
@@ -132,7 +133,8 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
                     log: Callable[[str], None] = print) -> list[dict]:
     """Score every ``every``-th snapshot of ``stage`` (and the last one) and the ``baselines`` on the
     run's held-out validation crops; returns the rows of ``curves.csv`` (one per snapshot and region
-    plus ``mean``, and one per baseline with ``batches`` empty). ``limit``: at most this many crops.
+    plus ``mean``, and one per baseline with ``batches`` empty; snapshots scored before with another
+    ``every`` stay in the table, in batch order). ``limit``: at most this many crops.
     Snapshot scores are cached in ``<stage>/curves/``; the baselines' in the run's ``curves/``, so every
     stage of a run reads them from there."""
     settings = run_settings(run_dir)
@@ -168,6 +170,14 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
         scores = _cached(folder / f"{path.stem}.json", {**base_key, "sha256": filler.sha256},
                          lambda: score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage])
         add(stage, batches, scores)
+    for batches, path in found:   # snapshots scored by an earlier call with another --every stay in the table
+        saved = folder / f"{path.stem}.json"
+        if (batches, path) in chosen or not saved.is_file():
+            continue
+        entry = json.loads(saved.read_text())
+        if entry.get("key") == {**base_key, "sha256": file_sha256(path)[:12]}:
+            add(stage, batches, entry["scores"])
+    rows.sort(key=lambda r: (r["batches"] != "", int(r["batches"] or 0)))   # baselines first, then by batch
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["label", "batches", "region", *CURVE_FIELDS[2:]])
     writer.writeheader()

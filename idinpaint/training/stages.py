@@ -52,7 +52,7 @@ from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT
 from idinpaint.paths import run_dir as default_run_dir
-from idinpaint.progress import quiet_training, work_counter
+from idinpaint.progress import quiet_training, stage_progress
 from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
 from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
@@ -158,15 +158,23 @@ def _callbacks():
             return round(self.images / self.seconds, 3) if self.seconds > 0 else None
 
     class Snapshots(pl.Callback):
-        """Every ``every`` batches (counted by the global step, so a resumed stage keeps the grid):
-        the module's inference file (its EMA generator where there is one) into ``folder``."""
+        """Every ``every`` batches (counted by the global step, so a resumed stage keeps the grid), and
+        at the batch where the stage ends (its steps done, or its time budget spent): the module's
+        inference file (its EMA generator where there is one) into ``folder``."""
 
         def __init__(self, folder: Path, every: int, optimizers: int):
             self.folder, self.every, self.optimizers = Path(folder), int(every or 0), optimizers
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step // self.optimizers % max(self.every, 1) == 0:
+                self._save(trainer, pl_module)
+
+        def on_train_end(self, trainer, pl_module):
+            self._save(trainer, pl_module)
+
+        def _save(self, trainer, pl_module):
             batches = trainer.global_step // self.optimizers
-            if self.every <= 0 or batches % self.every or not trainer.is_global_zero:
+            if self.every <= 0 or batches == 0 or not trainer.is_global_zero:
                 return
             target = self.folder / f"step_{batches:06d}.pt"
             if not target.is_file():
@@ -174,17 +182,25 @@ def _callbacks():
                                      target, source=f"{pl_module.stage} at batch {batches}")
 
     class BatchCount(pl.Callback):
-        """The stage's batches done (the global step, so a resumed stage counts from where it was), for
-        the line an interrupt prints (:func:`idinpaint.progress.work_counter`)."""
+        """The stage's batches done (the global step, so a resumed stage counts from where it was): a
+        bar in a terminal, a line every few minutes in a notebook or a log file, and the line an
+        interrupt prints (:func:`idinpaint.progress.stage_progress`)."""
 
         def __init__(self, total: int | None, name: str, optimizers: int):
-            self.counter, self.optimizers = work_counter(total, "batches", f"stage {name}"), optimizers
+            self.total, self.desc, self.optimizers, self.counter = total, f"stage {name}", optimizers, None
+
+        def on_train_start(self, trainer, pl_module):
+            if trainer.is_global_zero:
+                self.counter = stage_progress(self.total, "batches", self.desc,
+                                              initial=trainer.global_step // self.optimizers)
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self.counter.n = trainer.global_step // self.optimizers
+            if self.counter is not None:
+                self.counter.update(trainer.global_step // self.optimizers - self.counter.n)
 
         def on_train_end(self, trainer, pl_module):
-            self.counter.close()
+            if self.counter is not None:
+                self.counter.close()
 
     return LastCheckpoint, SpeedMeter, Snapshots, BatchCount
 
