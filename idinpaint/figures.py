@@ -686,9 +686,9 @@ def draw_learning_curves(run_dir, stage: str = "ca_gan", folder=None, **kwargs):
     ``curves_<run folder>_<stage>`` (PNG + PDF). Returns (rows, written paths)."""
     rows = learning_curves(run_dir, stage, **kwargs)
     name = f"curves_{Path(run_dir).name}_{stage}"
-    label = kwargs.get("recognizer", "dlib")
+    recognizer = kwargs.get("recognizer", "dlib")   # a name or a recognizer
     fig = learning_curves_figure(rows, title=f"{Path(run_dir).name} {stage}: held-out validation crops",
-                                 recognizer=label if isinstance(label, str) else getattr(label, "name", "dlib"))
+                                 recognizer=getattr(recognizer, "name", recognizer))
     written = save_figure(fig, name, folder)
     plt.close(fig)
     return rows, written

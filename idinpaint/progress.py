@@ -259,7 +259,8 @@ def stage_progress(total: int | None, unit: str = "batches", desc: str | None = 
         terminal = False
     if terminal and not is_quiet():
         return progress_bar(total=total, unit=unit, desc=desc, initial=initial, min_seconds=0)
-    bar = PeriodicProgress(total=total, unit=unit, desc=desc, initial=initial, every_seconds=every_seconds)
+    bar = PeriodicProgress(total=total, unit=unit, desc=desc, initial=initial, every_seconds=every_seconds,
+                           min_seconds=float("inf"))   # no summary line: the stage reports its own end
     _BARS.append(weakref.ref(bar))
     _LAST[:] = [bar]
     return bar
