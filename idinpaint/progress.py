@@ -50,14 +50,17 @@ QUIET_WARNING_MESSAGES = (
 )
 
 
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (not a notebook's stream, a pipe or a file)."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def in_notebook_kernel() -> bool:
     """True inside a Jupyter kernel (``ipykernel`` loaded) whose stderr is not a terminal."""
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        return not sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return True
+    return "ipykernel" in sys.modules and not stderr_is_terminal()
 
 
 def has_live_frontend() -> bool:
@@ -253,11 +256,7 @@ def stage_progress(total: int | None, unit: str = "batches", desc: str | None = 
     notebook kernel, ``IDINPAINT_QUIET=1``, stderr sent to a file) a line at most every
     ``every_seconds`` (:class:`PeriodicProgress`). Either way an interrupt says how far it got. Call
     ``update(k)`` for ``k`` more done, ``close()`` at the end."""
-    try:
-        terminal = sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        terminal = False
-    if terminal and not is_quiet():
+    if stderr_is_terminal() and not is_quiet():
         return progress_bar(total=total, unit=unit, desc=desc, initial=initial, min_seconds=0)
     bar = PeriodicProgress(total=total, unit=unit, desc=desc, initial=initial, every_seconds=every_seconds,
                            min_seconds=float("inf"))   # no summary line: the stage reports its own end

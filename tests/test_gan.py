@@ -177,6 +177,10 @@ def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan
     assert all(0.0 <= r["c2st_auc"] <= 1.0 and np.isfinite(r["margin"]) for r in rows)
     with open(output / "ca" / "curves.csv") as handle:
         assert len(list(csv.DictReader(handle))) == len(rows)
+    assert curves.read_curves(output / "ca" / "curves.csv") == rows   # what notebook 02 reads back
+    reading = curves.curves_reading(rows, "run")
+    assert reading.startswith("**run**: from 1 to 2 batches the margin went ")
+    assert f"{rows[3]['margin']:.4f} → {rows[5]['margin']:.4f} (telea {rows[1]['margin']:.4f})" in reading
     assert sorted(p.name for p in (output / "ca" / "curves").iterdir()) == ["step_000001.json", "step_000002.json"]
     assert [p.name for p in (output / "curves").iterdir()] == ["baseline_telea.json"]  # one for every stage
 

@@ -118,13 +118,41 @@ def gallery_faces(run_dir, faces: int = 6, aligned_root=None) -> tuple[list[str]
     return picked, read_faces(root, picked)
 
 
-def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
+def read_curves(path) -> list[dict]:
+    """The rows of a saved ``curves.csv`` (:func:`learning_curves`), numbers as numbers (``batches``
+    empty for the reference fillers)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [{"label": r["label"], "batches": int(r["batches"]) if r["batches"] else "", "region": r["region"],
+             **{k: float(r[k]) for k in CURVE_FIELDS[2:]}} for r in rows]
+
+
+def curves_reading(rows, name: str, reference: str = "telea") -> str:
+    """One sentence on a run's curves: both axes at its first and last scored snapshot, beside the
+    ``reference`` filler's margin on the same crops."""
+    path = sorted((r for r in rows if r["batches"] != "" and r["region"] == "mean"), key=lambda r: int(r["batches"]))
+    ref = next(r for r in rows if r["label"] == reference and r["region"] == "mean")
+    first, last = path[0], path[-1]
+    return (f"**{name}**: from {int(first['batches']):,} to {int(last['batches']):,} batches the margin went "
+            f"{float(first['margin']):.4f} → {float(last['margin']):.4f} ({reference} {float(ref['margin']):.4f}), "
+            f"the C2ST AUC {float(first['c2st_auc']):.3f} → {float(last['c2st_auc']):.3f} (0.5 = told apart no "
+            f"better than chance).")
+
+
+def _saved(path: Path, key: dict) -> dict | None:
+    """The scores cached in ``path`` when they were made under ``key``, else None."""
     if path.is_file():
         saved = json.loads(path.read_text())
         if saved.get("key") == key:
             return saved["scores"]
-    scores = compute()
-    write_json(path, {"key": key, "scores": scores})
+    return None
+
+
+def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
+    scores = _saved(path, key)
+    if scores is None:
+        scores = compute()
+        write_json(path, {"key": key, "scores": scores})
     return scores
 
 
@@ -164,20 +192,19 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
         scores = _cached(Path(run_dir) / "curves" / f"baseline_{label}.json", {**base_key, "filler": label},
                          lambda: score_fillers({label: filler}, images, relatives, recognizer, regions)[label])
         add(label, "", scores)
-    for position, (batches, path) in enumerate(chosen, 1):
-        log(f"curves: {stage} at batch {batches} ({position} of {len(chosen)})")
+    def score(path: Path) -> dict:   # the model is loaded only when its scores are not cached
         filler = CheckpointFiller(path, kind=None, backend="torch", share_ca=False)
-        scores = _cached(folder / f"{path.stem}.json", {**base_key, "sha256": filler.sha256},
-                         lambda: score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage])
-        add(stage, batches, scores)
-    for batches, path in found:   # snapshots scored by an earlier call with another --every stay in the table
-        saved = folder / f"{path.stem}.json"
-        if (batches, path) in chosen or not saved.is_file():
-            continue
-        entry = json.loads(saved.read_text())
-        if entry.get("key") == {**base_key, "sha256": file_sha256(path)[:12]}:
-            add(stage, batches, entry["scores"])
-    rows.sort(key=lambda r: (r["batches"] != "", int(r["batches"] or 0)))   # baselines first, then by batch
+        return score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage]
+
+    for batches, path in found:   # in batch order; one scored before with another --every stays in the table
+        saved, key = folder / f"{path.stem}.json", {**base_key, "sha256": file_sha256(path)[:12]}
+        if (batches, path) in chosen:
+            log(f"curves: {stage} at batch {batches} ({chosen.index((batches, path)) + 1} of {len(chosen)})")
+            scores = _cached(saved, key, lambda: score(path))
+        else:
+            scores = _saved(saved, key)
+        if scores is not None:
+            add(stage, batches, scores)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["label", "batches", "region", *CURVE_FIELDS[2:]])
     writer.writeheader()
