@@ -66,10 +66,10 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks", "spec"}, {"textures"},
                   {"shapes"}, {"apply", "composites"}, {"batch"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],
-    "fillers": [{"base"}, {"classic", "donor", "mean_face"}, {"learned"}],
+    "fillers": [{"base"}, {"classic", "donor", "mean_face", "reference"}, {"learned"}],
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"}, {"condition"},
-                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"},
+                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds", "reference"},
                    {"curves", "runners"}],
     "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
 }
