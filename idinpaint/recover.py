@@ -14,8 +14,8 @@ The ID-Inpainter pipeline on a real photo, no hand-made mask:
    filled once per filler and pasted back (:func:`idinpaint.align.paste_back`), so only occluded pixels
    of the photo change;
 5. with a reference photo, **verify** the pair with each recognizer (cosine, and same/different at
-   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``;
-   :mod:`idinpaint.evaluation.thresholds`) for the occluded photo and each fill.
+   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``; the
+   one pair verifier, :mod:`idinpaint.evaluation.verdict`) for the occluded photo and each fill.
 
 Each fill is written under its filler's name (``<stem>_telea.png``, ``_ca.png``, ``_ca_id.png``): Telea's
 is the one for a person to look at, CA + ID's the one for a recogniser (it keeps the identity best, but
@@ -40,9 +40,9 @@ import numpy as np
 
 from idinpaint.align import Located, YuNetDetector, locate, mask_to_photo
 from idinpaint.data.aligned import read_landmarks
-from idinpaint.data.lfw import default_aligned_root, lfw_half_people, load_pairs
+from idinpaint.data.lfw import lfw_half_people, load_pairs
 from idinpaint.detection import NOTHING_FRACTION, get_detector, overlay
-from idinpaint.evaluation.thresholds import announce_calibration, calibrate, load_thresholds
+from idinpaint.evaluation.verdict import PairVerifier
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import method_fillers
 from idinpaint.imageio import check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
@@ -159,12 +159,14 @@ def photo_versions(recovery: Recovery) -> dict[str, np.ndarray]:
     return {"occluded": recovery.photo, **recovery.filled}
 
 
-def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thresholds: dict | None = None,
+def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thresholds=None,
                    yunet=None, reference_name: str = "reference", reference_face: Located | None = None) -> dict:
     """Cosine between the reference's aligned face and each version's (every version of the photo is
     aligned with the one transform its face was located with: no new detection), and same/different
-    at ``thresholds[recognizer]`` when given. ``reference_face``: the reference located before (else
-    it is located now)."""
+    by the pair verifier (``thresholds``: a :class:`~idinpaint.evaluation.verdict.PairVerifier` or
+    ``{recognizer: threshold}``; no verdict for a recognizer without one). ``reference_face``: the
+    reference located before (else it is located now)."""
+    verifier = PairVerifier.of(thresholds)
     ref_face = reference_face or locate(reference, yunet, name=reference_name)
     versions = photo_versions(recovery)
     crops = np.stack([recovery.face.align(photo) for photo in versions.values()])
@@ -172,11 +174,7 @@ def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thres
     for recognizer in recognizers:
         vectors = recognizer.embed(np.concatenate([ref_face.crop[None], crops]))
         cosines = vectors[1:] @ vectors[0]
-        threshold = (thresholds or {}).get(recognizer.name)
-        out[recognizer.name] = {"threshold": None if threshold is None else round(float(threshold), 4),
-                                **{name: {"cosine": round(float(c), 4),
-                                          "same": None if threshold is None else bool(c >= threshold)}
-                                   for name, c in zip(versions, cosines)}}
+        out[recognizer.name] = verifier.report(recognizer.name, dict(zip(versions, cosines)))
     return out
 
 
@@ -257,7 +255,8 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     and write the outputs into ``output_dir`` (default ``results/recover``). Returns (recovery, report,
     written files).
 
-    Verification thresholds: ``thresholds`` ({recogniser: cosine}) where given, else the shipped ones
+    Verification (:meth:`~idinpaint.evaluation.verdict.PairVerifier.resolve`): ``thresholds``
+    ({recogniser: cosine}) where given, else the shipped ones
     (:data:`~idinpaint.evaluation.thresholds.SHIPPED_THRESHOLDS`); ``calibrate_thresholds`` recomputes
     them on the clean LFW pairs of ``aligned`` first (minutes: ``say`` gets a first line saying what
     and how long, then a progress bar runs). Every input is checked before any model runs.
@@ -276,26 +275,11 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
         guessed = "guess" in why
     else:
         why, guessed = f"half {half} (--half)", False
-    chosen = {}
-    source = None
+    verifier = None
     if calibrate_thresholds and ref_image is None:
         say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
     if ref_image is not None:
-        given = dict(thresholds or {})
-        missing = [name for name in recognizers if name not in given]
-        if missing and calibrate_thresholds:
-            aligned = Path(aligned or default_aligned_root())
-            say(announce_calibration(missing, aligned, lfw_root))
-            found = {name: entry["threshold"] for name, entry in
-                     calibrate(missing, aligned, lfw_root, workers=os.cpu_count() or 1).items()}
-            source = f"calibrated now on the clean LFW pairs of {aligned} (--calibrate)"
-        elif missing:
-            found, source = load_thresholds()
-        else:
-            found = {}
-        chosen = {**{n: found[n] for n in missing if n in found}, **given}
-        if given:
-            source = "given with --thresholds" + (f"; the others {source}" if missing else "")
+        verifier = PairVerifier.resolve(recognizers, thresholds, calibrate_thresholds, aligned, lfw_root, say=say)
     detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
     backend = backend or os.environ.get("IDINPAINT_BACKEND") or PHOTO_BACKEND
@@ -306,9 +290,9 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
               "mask_settings": getattr(detector, "mask", None), **recovery.info}
     if ref_image is not None:
         models = [get_recognizer(name) for name in recognizers]
-        report["verification"] = verify_against(recovery, ref_image, models, chosen,
+        report["verification"] = verify_against(recovery, ref_image, models, verifier,
                                                 reference_name=f"--reference {reference}", reference_face=ref_face)
-        report["thresholds_source"] = source
+        report["thresholds_source"] = verifier.source
     written = write_outputs(recovery, output, Path(photo).stem, report, ref_image)
     return recovery, report, written
 
