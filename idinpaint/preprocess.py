@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from idinpaint.align import CROP_SIZE, NoFaceError, YuNetDetector, align_face
+from idinpaint.align import CROP_SIZE, NoFaceError, YuNetDetector, locate
 from idinpaint.config import load_profile
 from idinpaint.data.aligned import LANDMARK_COLUMNS, LANDMARKS_FILE, aligned_name, read_landmarks
 from idinpaint.data.lfw import lfw_files_for_profile
@@ -62,15 +62,17 @@ def _align_one(task: tuple[str, str, str, int]):
         image = read_rgb(source)
         if min(image.shape[:2]) < 16:
             return "fail", relative, f"image too small ({image.shape[1]}x{image.shape[0]})"
-        crop, detection, _ = align_face(image, _detector, size)
+        # every face found is kept (no tiny-face refusal): the aligned folder is the protocol's data
+        located = locate(image, _detector, name=relative, size=size, min_eye_distance=None)
+        crop, detection = located.crop, located.detection
         write_rgb(target, crop)
         row = [relative, f"{detection.score:.4f}", *[f"{v:.2f}" for v in detection.box],
                *[f"{v:.2f}" for v in detection.landmarks.ravel()]]
         return "ok", relative, row
     except BadImageError as err:
         return "fail", relative, err.reason
-    except NoFaceError as err:
-        return "fail", relative, str(err)
+    except NoFaceError:
+        return "fail", relative, "no face detected"
     except Exception as err:  # a batch never dies on one file; the reason is recorded
         return "fail", relative, f"{type(err).__name__}: {err}"
 

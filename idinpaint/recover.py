@@ -2,19 +2,20 @@
 
 The ID-Inpainter pipeline on a real photo, no hand-made mask:
 
-1. **find the face**: YuNet's detections; with several faces the most central-and-large one is used
-   (and the others are reported); no face, or a face whose eyes are under
-   :data:`MIN_EYE_DISTANCE` pixels apart, is a one-line error;
-2. **align** it to the 112x112 ArcFace crop (:func:`idinpaint.align.warp_to_template`);
+1. **find the face** once (:func:`idinpaint.align.locate`): YuNet's detections; with several faces
+   the most central-and-large one is used (and the others are reported); no face, or a face whose eyes
+   are under :data:`~idinpaint.align.MIN_EYE_DISTANCE` pixels apart, is a one-line error;
+2. **align** it to the 112x112 ArcFace crop (the :class:`~idinpaint.align.Located` keeps the transform);
 3. **segment the occluder** on the crop with the O-Detector (:mod:`idinpaint.detection`): a mask,
    True = occluded. Under :data:`~idinpaint.detection.NOTHING_FRACTION` of the crop it is "nothing
    occluded": the photo is returned unchanged, and said so;
-4. **fill** with each filler (Telea, CA, CA+ID) through :func:`idinpaint.inpaint.inpaint_photo`: the
-   mask is warped back into the photo, the crop filled and pasted back by the inverse warp, so only
-   occluded pixels of the photo change;
+4. **fill** with each filler (Telea, CA, CA+ID) through :func:`idinpaint.inpaint.inpaint_photo` with
+   the face located in step 1: the mask is carried into the photo and back onto the crop, the crop is
+   filled once per filler and pasted back (:func:`idinpaint.align.paste_back`), so only occluded pixels
+   of the photo change;
 5. with a reference photo, **verify** the pair with each recognizer (cosine, and same/different at
-   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``;
-   :mod:`idinpaint.evaluation.thresholds`) for the occluded photo and each fill.
+   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``; the
+   one pair verifier, :mod:`idinpaint.evaluation.verdict`) for the occluded photo and each fill.
 
 Each fill is written under its filler's name (``<stem>_telea.png``, ``_ca.png``, ``_ca_id.png``): Telea's
 is the one for a person to look at, CA + ID's the one for a recogniser (it keeps the identity best, but
@@ -37,11 +38,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from idinpaint.align import CROP_SIZE, Detection, NoFaceError, YuNetDetector, pick_face, warp_to_template
+from idinpaint.align import Located, YuNetDetector, locate, mask_to_photo
 from idinpaint.data.aligned import read_landmarks
-from idinpaint.data.lfw import default_aligned_root, lfw_half_people, load_pairs
+from idinpaint.data.lfw import lfw_half_people, load_pairs
 from idinpaint.detection import NOTHING_FRACTION, get_detector, overlay
-from idinpaint.evaluation.thresholds import announce_calibration, calibrate, load_thresholds
+from idinpaint.evaluation.verdict import PairVerifier
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import method_fillers
 from idinpaint.imageio import check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
@@ -51,9 +52,6 @@ from idinpaint.occlusion.composites import TextureBank, make_texture
 from idinpaint.paths import results_dir
 from idinpaint.recognizers import get_recognizer
 
-#: Eyes closer than this (photo pixels) are refused: the aligned crop (35 px between the eyes) would
-#: be an upscaled blur that neither the O-Detector nor the recognisers can read.
-MIN_EYE_DISTANCE = 16.0
 SIDE_HEIGHT = 224
 #: The fill for a person to look at and the fill for a recogniser (README, "recover").
 FOR_VIEWING, FOR_RECOGNISER = "telea", "ca_id"
@@ -96,49 +94,12 @@ def choose_half(photo_path, pairs) -> tuple[str, str]:
 
 
 @dataclass
-class FaceFound:
-    detection: Detection
-    count: int
-    eye_distance: float
-    is_crop: bool
-    notes: list = field(default_factory=list)
-
-
-def find_face(image: np.ndarray, yunet=None, name: str = "photo") -> FaceFound:
-    """The face to recover: YuNet on the photo (a 112x112 image is also tried at 2x and, with a face,
-    used as an aligned crop). NoFaceError / ValueError (one line) for no face or a tiny one."""
-    image = check_image(image, name)
-    yunet = yunet or YuNetDetector()
-    is_crop = image.shape[:2] == (CROP_SIZE, CROP_SIZE)
-    found = yunet.detect(image)
-    if not found and max(image.shape[:2]) <= 2 * CROP_SIZE:
-        big = cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
-        found = [Detection(d.box / 2, d.landmarks / 2, d.score) for d in yunet.detect(big)]
-    if not found:
-        raise NoFaceError(f"{name}: no face detected; pass a photo with one clearly visible face")
-    chosen = pick_face(found, image.shape)
-    eyes = float(np.hypot(*(chosen.landmarks[1] - chosen.landmarks[0])))
-    if eyes < MIN_EYE_DISTANCE and not is_crop:
-        x, y, w, h = chosen.box
-        raise ValueError(f"{name}: the face is too small ({w:.0f}x{h:.0f} px, eyes {eyes:.0f} px apart; at least "
-                         f"{MIN_EYE_DISTANCE:.0f} px are needed): use a larger photo or a crop around the face")
-    notes = []
-    if len(found) > 1:
-        x, y, w, h = chosen.box
-        notes.append(f"{len(found)} faces found; recovering the most central large one "
-                     f"(box x={x:.0f} y={y:.0f} w={w:.0f} h={h:.0f})")
-    return FaceFound(chosen, len(found), eyes, is_crop, notes)
-
-
-@dataclass
 class Recovery:
-    """What :func:`recover_photo` made: the input, the occluder mask in the photo and on the crop,
-    each filler's photo, and facts for the report."""
+    """What :func:`recover_photo` made: the input, the face located once (crop, transform, landmarks),
+    the occluder mask in the photo and on the crop, each filler's photo, and facts for the report."""
 
     photo: np.ndarray
-    face: FaceFound
-    crop: np.ndarray
-    matrix: np.ndarray
+    face: Located
     probability: np.ndarray
     crop_mask: np.ndarray
     mask: np.ndarray
@@ -146,38 +107,31 @@ class Recovery:
     info: dict = field(default_factory=dict)
 
     @property
+    def crop(self) -> np.ndarray:
+        return self.face.crop
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.face.matrix
+
+    @property
     def nothing_occluded(self) -> bool:
         return bool(self.info.get("nothing_occluded"))
 
 
-def align(image: np.ndarray, face: FaceFound) -> tuple[np.ndarray, np.ndarray]:
-    """(crop, matrix): the face warped to the ArcFace crop (identity for an aligned crop)."""
-    if face.is_crop:
-        return image.copy(), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    return warp_to_template(image, face.detection.landmarks, CROP_SIZE)
-
-
-def mask_to_photo(crop_mask: np.ndarray, matrix: np.ndarray, shape) -> np.ndarray:
-    """The crop's mask in photo pixels (inverse warp, bilinear on 0/1 then > 0.5)."""
-    height, width = shape[:2]
-    soft = cv2.warpAffine(crop_mask.astype(np.float32), matrix, (width, height),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return soft > 0.5
-
-
 def recover_photo(image: np.ndarray, detector, fillers: list[Filler], yunet=None, name: str = "photo",
-                  face: FaceFound | None = None) -> Recovery:
+                  face: Located | None = None) -> Recovery:
     """Find, align, segment and fill (see the module docstring). ``detector``: an O-Detector (its
-    ``masks``/``probabilities`` on crops); ``fillers``: e.g. ``method_fillers(half)``."""
+    ``masks``/``probabilities`` on crops); ``fillers``: e.g. ``method_fillers(half)``. The face is
+    located once (``face``, else :func:`~idinpaint.align.locate` now) and every filler fills that crop."""
     image = check_image(image, name)
-    yunet = yunet or YuNetDetector()
-    face = face or find_face(image, yunet, name)
-    crop, matrix = align(image, face)
+    face = face or locate(image, yunet, name=name)
+    crop = face.crop
     probability = detector.probabilities(crop)
     crop_mask = detector.masks(crop[None])[0]
     fraction = float(crop_mask.mean())
     info = {"faces_found": face.count, "box": [round(float(v), 1) for v in face.detection.box],
-            "face_score": round(float(face.detection.score), 4), "eye_distance_px": round(face.eye_distance, 1),
+            "face_score": round(face.score, 4), "eye_distance_px": round(face.eye_distance, 1),
             "aligned_crop_input": face.is_crop, "crop_hole_fraction": round(fraction, 4),
             "nothing_occluded": fraction < NOTHING_FRACTION, "notes": list(face.notes)}
     if info["nothing_occluded"]:
@@ -185,17 +139,17 @@ def recover_photo(image: np.ndarray, detector, fillers: list[Filler], yunet=None
         info["notes"].append(f"nothing occluded: the O-Detector marks {100 * fraction:.2f} % of the face crop "
                              f"(under {100 * NOTHING_FRACTION:.1f} %); the photo is left unchanged")
         info["photo_hole_pixels"] = 0
-        return Recovery(image, face, crop, matrix, probability, np.zeros_like(crop_mask), empty, {}, info)
-    mask = crop_mask.copy() if face.is_crop else mask_to_photo(crop_mask, matrix, image.shape)
+        return Recovery(image, face, probability, np.zeros_like(crop_mask), empty, {}, info)
+    mask = mask_to_photo(crop_mask, face)
     info["photo_hole_pixels"] = int(mask.sum())
     filled = {}
     for filler in fillers:
-        out, fill_info = inpaint_photo(filler, image, mask, detector=yunet, image_name=name, mask_name=f"{name} (mask)")
+        out, fill_info = inpaint_photo(filler, image, mask, image_name=name, mask_name=f"{name} (mask)", located=face)
         filled[filler.name] = keep_gray(image, out)
         if fill_info.get("uncovered"):
             info["notes"].append(f"{filler.name}: {fill_info['uncovered']} hole pixels outside the face crop "
                                  "left as they were")
-    return Recovery(image, face, crop, matrix, probability, crop_mask, mask, filled, info)
+    return Recovery(image, face, probability, crop_mask, mask, filled, info)
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -205,24 +159,22 @@ def photo_versions(recovery: Recovery) -> dict[str, np.ndarray]:
     return {"occluded": recovery.photo, **recovery.filled}
 
 
-def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thresholds: dict | None = None,
-                   yunet=None, reference_name: str = "reference") -> dict:
-    """Cosine between the reference's aligned face and each version's (the same warp for every
-    version of the photo), and same/different at ``thresholds[recognizer]`` when given."""
-    yunet = yunet or YuNetDetector()
-    ref_face = find_face(reference, yunet, reference_name)
-    ref_crop, _ = align(reference, ref_face)
+def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thresholds=None,
+                   yunet=None, reference_name: str = "reference", reference_face: Located | None = None) -> dict:
+    """Cosine between the reference's aligned face and each version's (every version of the photo is
+    aligned with the one transform its face was located with: no new detection), and same/different
+    by the pair verifier (``thresholds``: a :class:`~idinpaint.evaluation.verdict.PairVerifier` or
+    ``{recognizer: threshold}``; no verdict for a recognizer without one). ``reference_face``: the
+    reference located before (else it is located now)."""
+    verifier = PairVerifier.of(thresholds)
+    ref_face = reference_face or locate(reference, yunet, name=reference_name)
     versions = photo_versions(recovery)
-    crops = np.stack([align(photo, recovery.face)[0] for photo in versions.values()])
+    crops = np.stack([recovery.face.align(photo) for photo in versions.values()])
     out = {}
     for recognizer in recognizers:
-        vectors = recognizer.embed(np.concatenate([ref_crop[None], crops]))
+        vectors = recognizer.embed(np.concatenate([ref_face.crop[None], crops]))
         cosines = vectors[1:] @ vectors[0]
-        threshold = (thresholds or {}).get(recognizer.name)
-        out[recognizer.name] = {"threshold": None if threshold is None else round(float(threshold), 4),
-                                **{name: {"cosine": round(float(c), 4),
-                                          "same": None if threshold is None else bool(c >= threshold)}
-                                   for name, c in zip(versions, cosines)}}
+        out[recognizer.name] = verifier.report(recognizer.name, dict(zip(versions, cosines)))
     return out
 
 
@@ -303,7 +255,8 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     and write the outputs into ``output_dir`` (default ``results/recover``). Returns (recovery, report,
     written files).
 
-    Verification thresholds: ``thresholds`` ({recogniser: cosine}) where given, else the shipped ones
+    Verification (:meth:`~idinpaint.evaluation.verdict.PairVerifier.resolve`): ``thresholds``
+    ({recogniser: cosine}) where given, else the shipped ones
     (:data:`~idinpaint.evaluation.thresholds.SHIPPED_THRESHOLDS`); ``calibrate_thresholds`` recomputes
     them on the clean LFW pairs of ``aligned`` first (minutes: ``say`` gets a first line saying what
     and how long, then a progress bar runs). Every input is checked before any model runs.
@@ -314,35 +267,19 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     image = read_photo(photo, "photo")
     ref_image = read_photo(reference, "--reference") if reference is not None else None
     yunet = YuNetDetector()
-    face = find_face(image, yunet, str(photo))
-    if ref_image is not None:
-        find_face(ref_image, yunet, f"--reference {reference}")  # no face there: fail before any work
+    face = locate(image, yunet, name=str(photo))
+    ref_face = locate(ref_image, yunet, name=f"--reference {reference}") if ref_image is not None else None
     pairs = load_pairs(lfw_root)
     if half == "auto":
         half, why = choose_half(photo, pairs)
         guessed = "guess" in why
     else:
         why, guessed = f"half {half} (--half)", False
-    chosen = {}
-    source = None
+    verifier = None
     if calibrate_thresholds and ref_image is None:
         say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
     if ref_image is not None:
-        given = dict(thresholds or {})
-        missing = [name for name in recognizers if name not in given]
-        if missing and calibrate_thresholds:
-            aligned = Path(aligned or default_aligned_root())
-            say(announce_calibration(missing, aligned, lfw_root))
-            found = {name: entry["threshold"] for name, entry in
-                     calibrate(missing, aligned, lfw_root, workers=os.cpu_count() or 1).items()}
-            source = f"calibrated now on the clean LFW pairs of {aligned} (--calibrate)"
-        elif missing:
-            found, source = load_thresholds()
-        else:
-            found = {}
-        chosen = {**{n: found[n] for n in missing if n in found}, **given}
-        if given:
-            source = "given with --thresholds" + (f"; the others {source}" if missing else "")
+        verifier = PairVerifier.resolve(recognizers, thresholds, calibrate_thresholds, aligned, lfw_root, say=say)
     detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
     backend = backend or os.environ.get("IDINPAINT_BACKEND") or PHOTO_BACKEND
@@ -353,9 +290,9 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
               "mask_settings": getattr(detector, "mask", None), **recovery.info}
     if ref_image is not None:
         models = [get_recognizer(name) for name in recognizers]
-        report["verification"] = verify_against(recovery, ref_image, models, chosen, yunet,
-                                                f"--reference {reference}")
-        report["thresholds_source"] = source
+        report["verification"] = verify_against(recovery, ref_image, models, verifier,
+                                                reference_name=f"--reference {reference}", reference_face=ref_face)
+        report["thresholds_source"] = verifier.source
     written = write_outputs(recovery, output, Path(photo).stem, report, ref_image)
     return recovery, report, written
 

@@ -62,11 +62,10 @@ def tiny_detector(lfw_root, tmp_path_factory):
 
 def _threshold_marking(detector_file, photo_path, share: float) -> float:
     """The probability above which ``share`` of the photo's aligned crop lies, for this detector."""
+    from idinpaint.align import locate
     from idinpaint.detection import load_detector
-    from idinpaint.recover import align, find_face
 
-    photo = read_rgb(photo_path)
-    crop, _ = align(photo, find_face(photo))
+    crop = locate(read_rgb(photo_path)).crop
     return float(np.quantile(load_detector(detector_file).probabilities(crop), 1 - share))
 
 
@@ -200,12 +199,89 @@ def test_a_gray_photo_is_recovered_in_gray(occluded_photo, tmp_path, capsys):
         assert (filled != photo).any(), filler
 
 
+class _OnceDetector:
+    """A face detector that finds a face on its first ``answers`` calls only, and counts its calls: any
+    further detection (a second look at the photo, as each filler once made) finds nothing."""
+
+    def __init__(self, answers: int = 1):
+        from idinpaint.align import ARCFACE_TEMPLATE, Detection
+
+        landmarks = ARCFACE_TEMPLATE * 1.6 + 45
+        self.face = Detection(np.array([50.0, 50.0, 150.0, 170.0]), landmarks, 0.9)
+        self.answers, self.calls = answers, 0
+
+    def detect(self, image):
+        self.calls += 1
+        return [self.face] if self.calls <= self.answers else []
+
+
+class _EyesDetector:
+    """An O-Detector that marks the two eyes of every crop."""
+
+    mask = {"threshold": 0.5}
+
+    def probabilities(self, crop):
+        from idinpaint.occlusion import region_mask
+
+        return region_mask("two_eyes").astype(np.float32)
+
+    def masks(self, crops):
+        return np.stack([self.probabilities(c) > 0.5 for c in crops])
+
+
+class _CountingFiller:
+    name = "counting"
+
+    def __init__(self):
+        self.crops = []
+
+    def fill(self, crop, mask):
+        self.crops.append(crop.copy())
+        out = crop.copy()
+        out[mask] = 200
+        return out
+
+
+class _MeanRecognizer:
+    name = "fake"
+
+    def embed(self, images):
+        vectors = images.reshape(len(images), 8, 14, 8, 14, 3).mean(axis=(2, 4)).reshape(len(images), -1) - 100.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_recover_locates_the_photo_once_and_every_filler_fills_that_crop(tmp_path, monkeypatch):
+    import idinpaint.recover as recover
+    from idinpaint.fillers import get_filler
+
+    rng = np.random.default_rng(0)
+    photo, reference = tmp_path / "someone.png", tmp_path / "reference.png"
+    write_rgb(photo, rng.integers(0, 255, (250, 250, 3), dtype=np.uint8))
+    write_rgb(reference, rng.integers(0, 255, (250, 250, 3), dtype=np.uint8))
+    yunet, counting = _OnceDetector(answers=2), _CountingFiller()   # one look at the photo, one at the reference
+    monkeypatch.setattr(recover, "YuNetDetector", lambda: yunet)
+    monkeypatch.setattr(recover, "get_detector", lambda *a, **k: _EyesDetector())
+    monkeypatch.setattr(recover, "method_fillers", lambda half, backend=None: [get_filler("telea"), counting])
+    monkeypatch.setattr(recover, "get_recognizer", lambda name: _MeanRecognizer())
+    monkeypatch.setattr(recover, "load_pairs", lambda root=None: [])
+    recovery, report, written = recover.recover_file(photo, tmp_path / "out", reference, half="A",
+                                                     recognizers=["fake"], thresholds={"fake": 0.5})
+    assert yunet.calls == 2, "the photo and the reference are each located once"
+    assert len(counting.crops) == 1 and np.array_equal(counting.crops[0], recovery.crop)
+    image = read_rgb(photo)
+    for name in ("telea", "counting"):
+        changed = (recovery.filled[name] != image).any(axis=-1)
+        assert changed.any() and not (changed & ~recovery.mask).any(), name
+    assert set(report["verification"]["fake"]) == {"threshold", "occluded", "telea", "counting"}
+    assert Path(written["counting"]).is_file()
+
+
 def test_several_faces_use_the_central_one_and_say_so(raw_photos):
-    from idinpaint.recover import find_face
+    from idinpaint.align import locate
 
     photo = read_rgb(raw_photos[0])
     two = np.concatenate([photo, read_rgb(raw_photos[1])], axis=1)
-    found = find_face(two, name="two.jpg")
+    found = locate(two, name="two.jpg")
     assert found.count == 2 and "2 faces found" in found.notes[0]
 
 
@@ -276,7 +352,7 @@ def test_a_folder_in_the_way_of_an_output_file_leaves_nothing(occluded_photo, tm
     photo = read_rgb(occluded_photo[0])
     (tmp_path / "x_side_by_side.png").mkdir()
     face = type("F", (), {"count": 1, "notes": []})()
-    recovery = Recovery(photo, face, photo[:112, :112], np.eye(2, 3), np.zeros((112, 112)), np.zeros((112, 112), bool),
+    recovery = Recovery(photo, face, np.zeros((112, 112)), np.zeros((112, 112), bool),
                         np.zeros(photo.shape[:2], bool), {}, {"nothing_occluded": True})
     with pytest.raises(ValueError, match="is a folder"):
         write_outputs(recovery, tmp_path, "x", {})
