@@ -43,11 +43,19 @@ import cv2
 import numpy as np
 
 from idinpaint.data.aligned import aligned_name, read_faces
-from idinpaint.data.lfw import Pair, default_aligned_root, identity_of, pair_people, validation_crops
+from idinpaint.data.lfw import (Pair, default_aligned_root, identity_of, load_pairs, pair_arrays, pair_people,
+                                validation_crops)
+from idinpaint.evaluation.clean import clean_landmarks_lookup
+from idinpaint.evaluation.embeddings import embed_folder
+from idinpaint.evaluation.protocol import evaluate_conditions
 from idinpaint.evaluation.realism import TooFewToJudge, c2st
-from idinpaint.fillers import Filler
-from idinpaint.fillers.reference import ReferenceFiller
+from idinpaint.evaluation.verification import best_threshold, cosine_scores
+from idinpaint.fillers import Filler, get_filler
+from idinpaint.fillers.learned import ReferenceFusorFiller, make_learned_filler
+from idinpaint.fillers.reference import ReferenceFiller, ReferenceRefused, best_fit
 from idinpaint.occlusion import occlude, region_mask
+from idinpaint.recognizers import get_recognizer
+from idinpaint.runinfo import write_json
 
 #: Two aligned crops whose grey pixels correlate at least this much are near-duplicates (one sitting).
 NEAR_DUPLICATE_NCC = 0.80
@@ -354,3 +362,160 @@ def ship_rule(rows: Sequence[dict], filler: str = "reference", control: str = "s
                          "recovery": (recovery, recovery >= RULE["recovery_min"])}
     passed = all(ok for gate in gates.values() for _, ok in gate.values())
     return {"filler": filler, "gates": gates, "passed": passed}
+
+
+# --- the track on the LFW pairs -----------------------------------------------------------------------
+
+#: The track's fillers, in the order of its tables: the blind baselines on the same pairs, the fills
+#: from another photo of the probe's person, and the controls.
+TRACK_FILLERS = ("none", "telea", "ca_id", "reference", "reference_fusor", "self_paste", "other_person")
+
+
+def track_fillers(names: Sequence[str], plans: dict[str, ReferencePlan], aligned_root, pairs: Sequence[Pair],
+                  probes: Sequence[str]) -> list:
+    """The protocol's filler items for the track: names the protocol builds itself (``none``,
+    ``telea``, ``ca_id``) and :class:`ReferenceFiller` instances for the rest, each probe's references
+    from ``plans`` (``self_paste``: the probe itself; ``other_person``: photos of people in no pair).
+    A probe whose references are all refused by the fit is filled by Telea (counted apart:
+    :func:`fit_counts`)."""
+    telea = get_filler("telea")
+    plan = {probe: p.references for probe, p in plans.items()}
+    items = []
+    for name in names:
+        if name == "reference":
+            items.append(plan_filler("reference", aligned_root, plan, fallback=telea))
+        elif name in ("reference_fusor", "ca_id_ref"):
+            start = "reference" if name == "reference_fusor" else "ca"
+            items.append(ReferenceFusorFiller(make_learned_filler("ca_id"),
+                                              plan_filler("reference", aligned_root, plan, fallback=telea), start))
+        elif name == "self_paste":
+            items.append(plan_filler("self_paste", aligned_root, {p: [p] for p in probes}, fallback=telea))
+        elif name == "other_person":
+            donors = unpaired_people_crops(aligned_root, pairs)
+            items.append(plan_filler("other_person", aligned_root, other_person_plan(probes, donors), fallback=telea))
+        else:
+            items.append(name)
+    return items
+
+
+def fit_counts(plans: dict[str, ReferencePlan], aligned_root, regions: Sequence[str] = HARDEST) -> dict:
+    """Per region: how many covered probes have a reference the ring fit accepts (``fitted``) and how
+    many are refused (``refused``, filled by Telea in the track), with the refusals' reasons counted."""
+    root = Path(aligned_root)
+    covered = [p for p in plans.values() if p.covered]
+    out = {}
+    for region in regions:
+        mask = region_mask(region)
+        counts = {"fitted": 0, "refused": 0, "reasons": {}}
+        for plan in covered:
+            probe = occlude(read_faces(root, [plan.probe])[0], mask, "black")
+            fit = best_fit(probe, mask, read_faces(root, plan.references))
+            if fit.ok:
+                counts["fitted"] += 1
+            else:
+                counts["refused"] += 1
+                reason = fit.reason.split(":")[0].split(" (")[0]
+                counts["reasons"][reason] = counts["reasons"].get(reason, 0) + 1
+        out[region] = counts
+    return out
+
+
+def fold_thresholds(clean_scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> dict[int, float]:
+    """Each fold's threshold as a deployed verifier would have it: the best clean-pair threshold of the
+    **other** folds (:func:`~.verification.best_threshold`)."""
+    out = {}
+    for fold in np.unique(folds):
+        train = folds != fold
+        out[int(fold)] = best_threshold(clean_scores[train], labels[train])[0]
+    return out
+
+
+def attack_table(recognizer, pairs: Sequence[Pair], plans: dict[str, ReferencePlan], aligned_root,
+                 regions: Sequence[str] = HARDEST, landmarks_of=None) -> list[dict]:
+    """The claimed-identity attack on different-person pairs, beside the honest fill: per region, the
+    false-accept rate (%) at each fold's threshold (:func:`fold_thresholds`, from the clean scores of
+    all ``pairs``), averaged over the folds, of the clean probe, the probe left occluded (black), filled
+    from a photo of its **own** person (``reference``, the track's rule) and filled from a photo of the
+    **claimed** person (``attack``: the first image's person, never the first image itself nor a
+    near-duplicate of it). All four on the same pairs: the different-person pairs where both fills have
+    a reference the ring fit accepts."""
+    root = Path(aligned_root)
+    first, second, labels, folds = pair_arrays(list(pairs))
+    first, second = [aligned_name(p) for p in first], [aligned_name(p) for p in second]
+    firsts = embed_folder(recognizer, root, first, progress=False)
+    clean = cosine_scores(firsts, embed_folder(recognizer, root, second, progress=False))
+    thresholds = fold_thresholds(clean, labels, folds)
+    photos, grey = person_photos(root), _Grey(root)
+    candidates = [i for i in range(len(pairs)) if not labels[i] and plans.get(second[i]) and plans[second[i]].covered]
+    claimed = {i: claimed_identity_references(pairs[i], root, photos=photos, grey=grey) for i in candidates}
+    rows = []
+    for region in regions:
+        mask = region_mask(region)
+        kept, fills = [], {"occluded": [], "reference": [], "attack": []}
+        for i in candidates:
+            if not claimed[i]:
+                continue
+            probe = occlude(read_faces(root, [second[i]])[0], mask, "black")
+            try:  # either fill refused by its ring fit: the pair is left out of the comparison
+                attack = ReferenceFiller().fill(probe, mask, references=read_faces(root, claimed[i]))
+                own = ReferenceFiller().fill(probe, mask, references=read_faces(root, plans[second[i]].references))
+            except ReferenceRefused:
+                continue
+            kept.append(i)
+            fills["occluded"].append(probe)
+            fills["reference"].append(own)
+            fills["attack"].append(attack)
+        if not kept:
+            continue
+        index = np.array(kept)
+        kwargs = {"landmarks": landmarks_of([second[i] for i in kept])} if landmarks_of is not None else {}
+        scores = {"clean": clean[index]}
+        for label, images in fills.items():
+            scores[label] = np.sum(firsts[index] * recognizer.embed(np.stack(images), **kwargs), axis=1)
+        row = {"recognizer": recognizer.name, "region": region, "pairs": len(kept)}
+        for label, values in scores.items():
+            rates = [np.mean(values[folds[index] == f] >= t) for f, t in thresholds.items() if (folds[index] == f).any()]
+            row[f"far_{label}"] = 100 * float(np.mean(rates))
+        rows.append(row)
+    return rows
+
+
+def run_reference_track(recognizers: Sequence = ("sface", "dlib"), regions: Sequence[str] = HARDEST,
+                        fillers: Sequence[str] = TRACK_FILLERS, folds: Sequence[int] | None = None, aligned_root=None,
+                        lfw_root=None, output_dir=None, c2st: bool = True, progress: bool = True, attack: bool = True,
+                        say=print) -> dict:
+    """The "reference available" track of the occluded-LFW protocol (module docstring): the rule's
+    coverage, the ring fit's refusals, every (recognizer, region, filler) condition on the **covered**
+    pairs with the protocol's own machinery (:func:`~.protocol.evaluate_conditions`: the clean ceiling,
+    accuracy, C2ST, scores for the paired fold tests; rows labelled with :data:`TRACK_LABEL`) and the
+    claimed-identity attack (:func:`attack_table`). Writes ``lfw_reference.{csv,json}`` + scores and
+    ``reference_track.json`` into ``output_dir``. Returns the summary dict."""
+    root = Path(aligned_root or default_aligned_root())
+    all_pairs = load_pairs(lfw_root)
+    scored = [p for p in all_pairs if not folds or p.fold + 1 in {int(f) for f in folds}]
+    probes = list(dict.fromkeys(aligned_name(p.second) for p in scored))
+    plans = reference_plan(scored, probes, root, all_pairs=all_pairs)
+    coverage = coverage_table(plans)
+    covered_pairs = [p for p in scored if plans[aligned_name(p.second)].covered]
+    coverage["pairs"], coverage["covered_pairs"] = len(scored), len(covered_pairs)
+    coverage["covered_same"] = sum(p.same for p in covered_pairs)
+    say(f"{TRACK_LABEL}: {coverage['covered']} of {coverage['probes']} probes have a reference "
+        f"({coverage['covered_pairs']} of {coverage['pairs']} pairs); {coverage['near_duplicates_removed']} "
+        f"near-duplicate photos removed")
+    fits = fit_counts(plans, root, regions)
+    covered_probes = [p for p in probes if plans[p].covered]
+    items = track_fillers(fillers, plans, root, all_pairs, covered_probes)
+    results = evaluate_conditions(list(recognizers), [f"region:{r}@black" for r in regions], items, root,
+                                  pairs=covered_pairs, lfw_root=lfw_root, c2st=c2st, progress=progress,
+                                  output_dir=output_dir, stem="lfw_reference")
+    attacks = []
+    if attack:
+        for name in recognizers:
+            recognizer = get_recognizer(name) if isinstance(name, str) else name
+            attacks += attack_table(recognizer, scored, plans, root, regions, clean_landmarks_lookup(recognizer, root))
+    summary = {"label": TRACK_LABEL, "coverage": coverage, "fits": fits, "attack": attacks,
+               "rows": [dict(r.__dict__) if hasattr(r, "__dict__") else dict(r) for r in results],
+               "near_duplicate_ncc": NEAR_DUPLICATE_NCC}
+    if output_dir is not None:
+        write_json(Path(output_dir) / "reference_track.json", summary)
+    return summary

@@ -35,6 +35,9 @@ from idinpaint.fillers.base import Filler, as_batch
 
 #: Width (pixels of the 112 crop) of the visible ring around the hole on which the reference is fitted.
 RING_WIDTH = 12
+#: The face in the 112 crop: ellipse centre (x, y) and semi-axes, around the ArcFace template (eyes at
+#: y 52, mouth corners at y 92, x 38-74).
+FACE_ELLIPSE = ((56.0, 66.0), (40.0, 54.0))
 #: A fit is refused when the grey ring's normalised cross-correlation after the fit is below this.
 MIN_RING_NCC = 0.5
 #: Bounds of the ECC warp (the two crops are both 5-point aligned: the correction is small).
@@ -84,12 +87,24 @@ class ReferenceFit:
                 f"shift {self.shift_px:.1f} px)")
 
 
+def face_region(shape: tuple[int, int]) -> np.ndarray:
+    """bool (H, W): the face in an aligned crop, an ellipse around the ArcFace template's landmarks
+    (:data:`FACE_ELLIPSE`, scaled to the crop). Background and hair differ from photo to photo of one
+    person; the fit is judged on the face."""
+    height, width = shape
+    (cx, cy), (ax, ay) = FACE_ELLIPSE
+    yy, xx = np.mgrid[:height, :width]
+    scale = width / 112.0
+    return ((xx - cx * scale) / (ax * scale)) ** 2 + ((yy - cy * scale) / (ay * scale)) ** 2 <= 1.0
+
+
 def ring_mask(mask: np.ndarray, width: int = RING_WIDTH) -> np.ndarray:
-    """bool (H, W): the visible pixels within ``width`` of the hole (True = ring)."""
+    """bool (H, W): the visible face pixels within ``width`` of the hole (True = ring): the hole grown
+    by ``width``, less the hole, within :func:`face_region`."""
     mask = np.asarray(mask, bool)
     size = 2 * int(width) + 1
     grown = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
-    return grown & ~mask
+    return grown & ~mask & face_region(mask.shape)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
