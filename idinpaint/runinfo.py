@@ -33,14 +33,25 @@ class JobReport:
 
 
 def git_sha() -> str:
+    """The checkout's commit, with ``-dirty`` when tracked files differ from it (see :func:`uncommitted_files`)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
                              timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return (sha or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return (sha or "unknown") + ("-dirty" if uncommitted_files() else "")
+
+
+def uncommitted_files() -> list[str]:
+    """The tracked files that differ from the checkout's commit, relative to the repository ([] when
+    there are none or git cannot tell)."""
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    # "XY path", or "XY old -> new" for a rename
+    return sorted({line[3:].split(" -> ")[-1].strip('"') for line in status.splitlines() if len(line) > 3})
 
 
 
@@ -71,6 +82,34 @@ def machine() -> dict:
 def provenance(config: dict | None = None) -> dict:
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv, "git_sha": git_sha(),
             "versions": versions(), "machine": machine(), "config": config or {}}
+
+
+def shareable_path(path) -> str:
+    """``path`` as a file that leaves this machine may name it: relative to the repository when it lies
+    inside it (``data/lfw-112``), else only its last part (``lfw-112``); a relative path stays as given."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    for candidate in (path, path.resolve()):
+        try:
+            return candidate.relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def shareable_provenance(config: dict | None = None) -> dict:
+    """:func:`provenance` for a file the repository ships (made on one machine, read on others): the
+    command's absolute paths by :func:`shareable_path`, the bare commit, and the tracked files that
+    differed from it, if any, in ``uncommitted_changes``. It names no path of the machine that made it;
+    ``config`` should hold shareable values too (e.g. ``shareable_path(folder)``)."""
+    record = provenance(config)
+    record["argv"] = [shareable_path(arg) if os.path.isabs(arg) else arg for arg in map(str, sys.argv)]
+    changed = uncommitted_files()
+    record["git_sha"] = record["git_sha"].removesuffix("-dirty")
+    if changed:
+        record["uncommitted_changes"] = changed
+    return record
 
 
 
