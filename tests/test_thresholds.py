@@ -142,3 +142,38 @@ def test_a_calibration_says_what_it_does_and_how_long_then_is_cached(tiny_lfw, t
     assert crops_to_embed(["sface"], aligned, root) == {"sface": 0}, "a second calibration embeds nothing"
     assert "seconds (embeddings cached)" in announce_calibration(["sface"], aligned, root)
 
+
+# --- the docs quote the shipped numbers -----------------------------------------------------------
+
+TROUBLESHOOTING = REPO_ROOT / "docs" / "troubleshooting.md"
+#: Markdown a reader takes thresholds from: the advice when the file is missing, and the tables.
+QUOTING = [TROUBLESHOOTING, REPO_ROOT / "README.md", REPO_ROOT / "checkpoints" / "README.md",
+           *sorted((REPO_ROOT / "docs").glob("*.md"))]
+#: `--thresholds sface=0.3311 dlib=0.9064`, and "SFace 0.3311" / "| dlib ResNet | 0.9064 |" in prose and tables
+QUOTED = (re.compile(r"\b(sface|dlib|dlib_torch)=(-?\d+\.\d+)"),
+          re.compile(r"\b(SFace|dlib)(?: ResNet)?(?: \|)? (0\.\d{4})\b"))
+
+
+def quoted_thresholds(text: str) -> list[tuple[str, str]]:
+    """(recogniser, the number as written) for every threshold the text quotes."""
+    return [(name.lower(), value) for pattern in QUOTED for name, value in pattern.findall(text)]
+
+
+def test_a_quoted_threshold_is_found_in_prose_tables_and_options():
+    text = ("give `--thresholds sface=0.3311 dlib=0.6`\n| SFace | 0.3311 | 99.43 % |\n| dlib ResNet | 0.9064 |\n"
+            "SFace 0.3311 (99.43 %), dlib 0.9064 (98.92 %); dlib chips | 0.7 | 0.6")
+    assert quoted_thresholds(text) == [("sface", "0.3311"), ("dlib", "0.6"), ("sface", "0.3311"),
+                                       ("dlib", "0.9064"), ("sface", "0.3311"), ("dlib", "0.9064")]
+
+
+def test_the_docs_quote_the_shipped_thresholds():
+    shipped, _ = load_thresholds(SHIPPED_THRESHOLDS)
+    advice = quoted_thresholds(TROUBLESHOOTING.read_text())
+    assert {name for name, _ in advice} >= {"sface", "dlib"}, "troubleshooting gives both thresholds by hand"
+    wrong = []
+    for path in dict.fromkeys(QUOTING):
+        for name, value in quoted_thresholds(path.read_text()):
+            digits = len(value.split(".")[1])
+            if abs(float(value) - shipped[name]) > 0.5 * 10 ** -digits:
+                wrong.append(f"{path.relative_to(REPO_ROOT)}: {name} {value} (shipped {shipped[name]})")
+    assert not wrong, "thresholds that are not the shipped ones: " + "; ".join(wrong)
