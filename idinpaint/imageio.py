@@ -7,12 +7,13 @@ interrupted job never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from idinpaint.runinfo import atomic_file
 
 # OpenCV's own log lines ("[ WARN:0@2.9] ... imread_(...): can't open/read file") would reach users
 # beside our one-line errors: only its errors are shown.
@@ -97,17 +98,10 @@ def image_mode(path) -> str:
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically (a temp file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``payload`` to ``path`` atomically (a temp file in the same folder, then a rename), with
+    the mode an ordinary ``open`` gives (:func:`~idinpaint.runinfo.atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(payload)
 
 
 def _encode(path: Path, image: np.ndarray) -> bytes:

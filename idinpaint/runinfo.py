@@ -113,18 +113,40 @@ def shareable_provenance(config: dict | None = None) -> dict:
 
 
 
+def umask() -> int:
+    """This process's umask (0o022 on most systems: others may read what it writes; 0o077: no one may)."""
+    try:  # Linux says it without changing it (os.umask sets it to read it, racing with other threads)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def new_file_mode() -> int:
+    """The mode an ordinary ``open(path, "w")`` gives a new file: 0o666 less the umask (0o644 under
+    umask 022), so a class or a server's users can read each other's results when their umask says so."""
+    return 0o666 & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_file(path):
     """Yield a temporary path beside ``path`` to write; it becomes ``path`` (rename) when the block
     ends, and is removed when the block raises, an interrupt (Ctrl-C, SIGTERM) included: a reader
-    never sees half a file, and none is left behind."""
+    never sees half a file, and none is left behind. The file gets the mode of an ordinary ``open``
+    (:func:`new_file_mode`), not the owner-only mode of a temporary file. Every atomic writer of the
+    package goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
+        os.chmod(tmp, new_file_mode())  # mkstemp made it owner-only (0600) whatever the umask
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
