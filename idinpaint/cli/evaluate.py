@@ -157,8 +157,6 @@ def _cmd_evaluate_lfw(args) -> int:
     <output>/<recognizer>.json (10-fold result and the best-accuracy threshold on all the pairs) and a
     ROC figure per recognizer; --thresholds-file also writes the thresholds together, for `recover`."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.runners import clean_runs, folds_suffix
-    from idinpaint.figures import clean_roc_figure
 
     aligned = require_aligned(args.aligned or default_aligned_root())
     _check_pairs(args)
@@ -167,6 +165,9 @@ def _cmd_evaluate_lfw(args) -> int:
     if output_file and len(args.recognizers) > 1:
         raise CLIError(f"--output {args.output}: give a folder (it gets <recognizer>.json for each recognizer)")
     check_outputs(args, output="file" if output_file else "folder", figures="folder", thresholds_file="file")
+    from idinpaint.evaluation.runners import clean_runs, folds_suffix
+    from idinpaint.figures import clean_roc_figure
+
     done = clean_runs(args.recognizers, aligned, args.lfw_root, args.folds, None if output_file else args.output,
                       output_file, args.workers, args.thresholds_file)
     for run in done["runs"]:
@@ -187,18 +188,19 @@ def _cmd_evaluate_occluded(args) -> int:
     radar and similarity-gap figures. --masks predicted gives every filler the O-Detector's mask
     instead of the oracle one. Exit status 1 when a condition failed (the others are still written)."""
     from idinpaint.data.lfw import default_aligned_root
+
+    aligned = require_aligned(args.aligned or default_aligned_root())
+    _check_pairs(args)
+    check_outputs(args, output="folder", figures="folder")
     from idinpaint.evaluation.protocol import protocol_specs
     from idinpaint.evaluation.report import format_table
     from idinpaint.evaluation.runners import occluded_run
     from idinpaint.figures import occluded_report_figures
 
-    aligned = require_aligned(args.aligned or default_aligned_root())
     try:
         protocol_specs(args.regions, args.fills)
     except ValueError as err:
         raise CLIError(f"--regions: {err}") from None
-    _check_pairs(args)
-    check_outputs(args, output="folder", figures="folder")
     results, tag, suffix = occluded_run(args.recognizers, args.regions, args.fills, args.fillers, args.specs, aligned,
                                         args.folds, args.lfw_root, args.output, args.mean_face_count, args.masks,
                                         args.detector_dir, args.workers, cluster=args.cluster, threads=args.threads)
