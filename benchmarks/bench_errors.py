@@ -56,11 +56,12 @@ def bad_inputs(folder: Path) -> list[tuple[str, list[str]]]:
 
 
 def time_command(argv: list[str], repo: Path) -> tuple[float, int, str]:
-    """(wall seconds, exit status, stderr) of one ``python -m idinpaint argv`` in a fresh process."""
+    """(wall seconds, exit status, stderr) of one ``python -m idinpaint argv`` in a fresh process, run
+    in ``repo`` (``-m`` imports the package of the working folder first)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "idinpaint", *argv], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=repo)
     return time.perf_counter() - started, done.returncode, done.stderr
 
 
@@ -68,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per bad input; the median is reported")
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose package is timed")
+    parser.add_argument("--label", default=None, help="what is timed, for the record (default: the repo's name)")
     parser.add_argument("--output", type=Path, default=RESULTS / "errors_cpu.json")
     args = parser.parse_args()
 
@@ -104,7 +106,7 @@ def main() -> None:
 
     from idinpaint.runinfo import provenance, write_json  # after the timings: provenance imports torch
 
-    config = {"runs": args.runs, "repo": args.repo.name, "cpus": os.cpu_count(),
+    config = {"runs": args.runs, "timed": args.label or args.repo.name, "cpus": os.cpu_count(),
               "python_startup_median_s": startup_median}
     write_json(args.output, {**provenance(config), "rows": rows})
     print(f"wrote {args.output}")
