@@ -45,7 +45,10 @@ def add_parser(commands) -> None:
                    help="hole fills (%(choices)s); every region is occluded with each; fillers (which never read "
                         "the hole) run on the first fill only")
     add_fillers(q, default=["none", "telea", "mean_face"],
-                help="fillers: %(choices)s (none is always included: the occluded baseline of the recovery ratio)")
+                help="fillers: %(choices)s (default: none telea mean_face; none is always included: the occluded "
+                     "baseline of the recovery ratio). Add CA and CA + ID, the shipped inpainters, with --fillers "
+                     "none telea mean_face ca ca_id (each crop filled by the model of the LFW half that never saw "
+                     "its person; slower on a CPU)")
     q.add_argument("--specs", nargs="*", default=[], metavar="SPEC",
                    help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
@@ -185,8 +188,11 @@ def _cmd_evaluate_lfw(args) -> int:
 def _cmd_evaluate_occluded(args) -> int:
     """Occlude the second image of every View-2 pair in memory, fill it, and score; writes
     <output>/lfw_occluded_<recognizers>[_foldsN][_predicted].csv/.json/_scores.npz and ROC-per-region,
-    radar and similarity-gap figures. --masks predicted gives every filler the O-Detector's mask
-    instead of the oracle one. Exit status 1 when a condition failed (the others are still written)."""
+    radar and similarity-gap figures. By default the fillers are none, telea and mean_face; CA and
+    CA + ID run with --fillers none telea mean_face ca ca_id. --masks predicted gives every filler the
+    O-Detector's mask instead of the oracle one. Run again, it reuses the conditions already in the
+    cache (and says how many); Ctrl-C says how many conditions were done. Exit status 1 when a
+    condition failed (the others are still written)."""
     from idinpaint.data.lfw import default_aligned_root
 
     aligned = require_aligned(args.aligned or default_aligned_root())
