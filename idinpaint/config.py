@@ -103,6 +103,8 @@ def parse_overrides(items) -> dict:
 TRAIN_CONFIG = REPO_ROOT / "config" / "train.yaml"
 #: What a stage may train (``model:``); :mod:`idinpaint.training.stages` has a Lightning module for each.
 TRAINING_MODELS = ("ca", "fusor", "detector")
+#: The training profile of ``idinpaint detector train --profile <name>``.
+DETECTOR_PROFILE = "detector_{}"
 STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
 INIT_PARTS = ("ca", "fusor", "discriminator")
 #: Settings a profile or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they

@@ -11,6 +11,7 @@ from idinpaint.cli._common import (
     add_figures,
     add_lfw_root,
     add_output_dir,
+    check_inputs,
     check_outputs,
     override_arg,
 )
@@ -99,13 +100,18 @@ def _cmd_detector_train(args) -> int:
     """Train the O-Detector of each half (the detector_<profile> training profile, Lightning); writes a
     run folder per half, <output>/half<H>/, and odetector_<profile>_half<H>.pt with its JSON card into
     --export-dir. Re-running the same command resumes."""
-    from idinpaint.config import TRAIN_CONFIG, parse_overrides
+    from idinpaint.config import DETECTOR_PROFILE, TRAIN_CONFIG, load_training_config, parse_overrides
+
+    check_inputs(args, "--config")
+    check_outputs(args, output="folder", export_dir="folder")
+    overrides = parse_overrides(args.set)
+    # the profile and every --set key, checked before Lightning and torch are imported
+    load_training_config(args.config or TRAIN_CONFIG, DETECTOR_PROFILE.format(args.profile), overrides)
     from idinpaint.training.pairs import train_detector_pair
 
-    check_outputs(args, output="folder", export_dir="folder")
     results = train_detector_pair(args.profile, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                   output=args.output, export_dir=args.export_dir,
-                                  overrides=parse_overrides(args.set), config_path=args.config or TRAIN_CONFIG)
+                                  overrides=overrides, config_path=args.config or TRAIN_CONFIG)
     for result in results:
         record, val = result["record"], result["record"].get("val_metrics") or {}
         print(f"half {result['half']}: {record['seconds'] / 60:.1f} min, {record['batches']} batches "
@@ -122,10 +128,11 @@ def _cmd_detector_evaluate(args) -> int:
     <output>/generalisation_<profile>.json/.md and the figure detector_examples_<profile> (crop |
     truth | prediction per family)."""
     from idinpaint.config import TRAIN_CONFIG
+
+    check_outputs(args, output="folder", figures="folder")
     from idinpaint.evaluation.detector import generalisation_report
     from idinpaint.figures import detector_examples_figure
 
-    check_outputs(args, output="folder", figures="folder")
     report = generalisation_report(args.profile, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    faces=args.faces, output=args.output, detector_dir=args.detector_dir,
                                    config_path=args.config or TRAIN_CONFIG)
@@ -139,9 +146,9 @@ def _cmd_detector_protocol(args) -> int:
     """How much of the protocol's true hole the shipped detector pair finds, on every distinct
     second image of the test pairs, each crop by the detector that never saw its person. Writes
     <output>/protocol_masks.json/.md."""
+    check_outputs(args, output="folder")
     from idinpaint.evaluation.detector import protocol_masks_report
 
-    check_outputs(args, output="folder")
     report = protocol_masks_report(args.specs, args.folds, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    output=args.output, detector_dir=args.detector_dir)
     print(report["markdown"], end="")
@@ -152,10 +159,10 @@ def _cmd_detector_protocol(args) -> int:
 def _cmd_detector_real(args) -> int:
     """The marked share of every listed photo, really occluded or clean, each crop by the detector that
     never saw its person; writes <output>/real_occlusions.json/.md and the figure detector_real_occlusions."""
+    check_outputs(args, output="folder", figures="folder")
     from idinpaint.evaluation.detector import real_occlusions_report
     from idinpaint.figures import real_occlusions_figure
 
-    check_outputs(args, output="folder", figures="folder")
     report = real_occlusions_report(aligned_root=args.aligned, lfw_root=args.lfw_root, output=args.output,
                                     detector_dir=args.detector_dir, listing_path=args.list)
     figures = real_occlusions_figure(report, folder=args.figures)

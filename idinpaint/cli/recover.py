@@ -12,6 +12,7 @@ from idinpaint.cli._common import (
     add_output_dir,
     add_recognizers,
     check_outputs,
+    check_photos,
 )
 
 
@@ -66,9 +67,10 @@ def _cmd_recover(args) -> int:
     filled from that photo (the one to look at), and each recognizer's cosine and same/different for
     the occluded photo and each fill, at the thresholds it reaches on clean LFW (shipped; --calibrate
     recomputes them), ranked; without, what the protocol measured on average."""
+    check_outputs(args, output="folder")
+    check_photos(args.photo, args.reference)
     from idinpaint.recover import recover_file
 
-    check_outputs(args, output="folder")
     recovery, report, written = recover_file(
         args.photo, args.output, args.reference, half=args.half, detector_file=args.detector,
         detector_dir=args.detector_dir, detector_profile=args.detector_profile, mask_threshold=args.mask_threshold,
