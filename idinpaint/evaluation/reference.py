@@ -483,16 +483,19 @@ def attack_table(recognizer, pairs: Sequence[Pair], plans: dict[str, ReferencePl
 def run_reference_track(recognizers: Sequence = ("sface", "dlib"), regions: Sequence[str] = HARDEST,
                         fillers: Sequence[str] = TRACK_FILLERS, folds: Sequence[int] | None = None, aligned_root=None,
                         lfw_root=None, output_dir=None, c2st: bool = True, progress: bool = True, attack: bool = True,
-                        say=print) -> dict:
+                        pairs: Sequence[Pair] | None = None, say=print) -> dict:
     """The "reference available" track of the occluded-LFW protocol (module docstring): the rule's
     coverage, the ring fit's refusals, every (recognizer, region, filler) condition on the **covered**
     pairs with the protocol's own machinery (:func:`~.protocol.evaluate_conditions`: the clean ceiling,
     accuracy, C2ST, scores for the paired fold tests; rows labelled with :data:`TRACK_LABEL`) and the
     claimed-identity attack (:func:`attack_table`). Writes ``lfw_reference.{csv,json}`` + scores and
-    ``reference_track.json`` into ``output_dir``. Returns the summary dict."""
+    ``reference_track.json`` into ``output_dir``. ``pairs``: score these pairs (e.g. the smoke profile's
+    subset) instead of the View-2 pairs of ``folds``; references still avoid every View-2 partner.
+    Returns the summary dict."""
     root = Path(aligned_root or default_aligned_root())
     all_pairs = load_pairs(lfw_root)
-    scored = [p for p in all_pairs if not folds or p.fold + 1 in {int(f) for f in folds}]
+    scored = list(pairs) if pairs is not None else all_pairs
+    scored = [p for p in scored if not folds or p.fold + 1 in {int(f) for f in folds}]
     probes = list(dict.fromkeys(aligned_name(p.second) for p in scored))
     plans = reference_plan(scored, probes, root, all_pairs=all_pairs)
     coverage = coverage_table(plans)
