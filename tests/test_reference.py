@@ -145,7 +145,16 @@ def test_the_reference_rule_excludes_pair_partners_and_near_duplicates_and_count
                            all_pairs=[Pair("Hosni_Mubarak/Hosni_Mubarak_0002.jpg", "Hosni_Mubarak/Hosni_Mubarak_0001.jpg", True, 0)])
     assert not alone["Hosni_Mubarak/Hosni_Mubarak_0001.png"].covered
     assert coverage_table(alone) == {"probes": 1, "covered": 0, "no_other_photo": 1, "only_near_duplicates": 0,
-                                     "near_duplicates_removed": 0}
+                                     "near_duplicates_removed": 0, "partners_unchecked": 0}
+
+
+def test_a_partner_missing_from_a_subset_of_crops_is_never_a_reference_and_is_reported_unchecked(people):
+    folder, _ = people  # Britney_Spears_0006 is not aligned here, as most partners are not in the smoke crops
+    pairs = [Pair("Britney_Spears/Britney_Spears_0006.jpg", "Britney_Spears/Britney_Spears_0003.jpg", True, 0)]
+    plan = reference_plan(pairs, ["Britney_Spears/Britney_Spears_0003.png"], folder)["Britney_Spears/Britney_Spears_0003.png"]
+    assert plan.unchecked == ["Britney_Spears/Britney_Spears_0006.png"]
+    assert plan.covered and "Britney_Spears/Britney_Spears_0006.png" not in plan.references
+    assert coverage_table({plan.probe: plan})["partners_unchecked"] == 1
 
 
 def test_the_attack_fills_from_the_claimed_person_but_never_from_the_first_image_itself(people):
