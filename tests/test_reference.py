@@ -10,9 +10,11 @@ import pytest
 from idinpaint.data.lfw import Pair
 from idinpaint.evaluation.reference import (
     NEAR_DUPLICATE_NCC,
+    ReferencePlan,
     claimed_identity_references,
     coverage_table,
     crop_ncc,
+    gallery_notes,
     near_duplicate,
     plan_filler,
     reference_plan,
@@ -170,3 +172,19 @@ def test_the_attack_fills_from_the_claimed_person_but_never_from_the_first_image
     out = filler.fill_for(occlude(probe, mask, "black")[None], mask[None], ["Tom_Ridge/Tom_Ridge_0001.png"])[0]
     assert np.array_equal(out[~mask], occlude(probe, mask, "black")[~mask])
     assert "claimed" in repr(filler)  # the plan is part of the evaluation cache key
+
+
+def test_a_gallery_says_why_its_reference_column_shows_no_fill(people, tmp_path):
+    from idinpaint.imageio import write_rgb
+
+    tom = "Tom_Ridge/Tom_Ridge_0005.png"
+    for name, face in ((tom, crop(people, tom)), ("Flat/Flat_0001.png", np.full((112, 112, 3), 128, np.uint8))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_rgb(tmp_path / name, face)
+    plans = {tom: ReferencePlan(tom, references=[tom])}                    # its own pixels: fits
+    assert gallery_notes(plans, [tom], ["two_eyes", "mouth"], tmp_path) == ["", ""]
+    plans = {tom: ReferencePlan(tom, references=["Flat/Flat_0001.png"])}   # no face: refused
+    (note,) = gallery_notes(plans, [tom], ["two_eyes"], tmp_path)
+    assert note.startswith("no fill: ")
+    assert gallery_notes({tom: ReferencePlan(tom)}, [tom], ["two_eyes"], tmp_path)[0].startswith("no reference photo")
+    assert gallery_notes({}, [tom], ["two_eyes"], tmp_path)[0].startswith("no reference photo")

@@ -187,6 +187,28 @@ def coverage_table(plans: dict[str, ReferencePlan]) -> dict:
             "partners_unchecked": sum(len(p.unchecked) for p in probes)}
 
 
+def gallery_notes(plans: dict[str, ReferencePlan], relatives: Sequence[str], regions: Sequence[str], aligned_root,
+                  fill: str = "black") -> list[str]:
+    """One line per row of a gallery (each of ``relatives``, then each of ``regions``, as
+    :func:`idinpaint.figures.filler_comparison` orders them) for its reference column: ``""`` where a
+    reference fits (the column shows its fill), else why it shows none: no reference photo under the
+    rule, or the ring fit's refusal. The fit is the filler's own (:func:`best_fit`)."""
+    root = Path(aligned_root)
+    notes = []
+    for relative in relatives:
+        plan = plans.get(relative)
+        references = read_faces(root, plan.references) if plan is not None and plan.covered else None
+        face = read_faces(root, [relative])[0]
+        for region in regions:
+            if references is None:
+                notes.append("no reference photo\n(none under the rule)")
+                continue
+            mask = region_mask(region, face.shape[0])
+            fit = best_fit(occlude(face, mask, fill), mask, references)
+            notes.append("" if fit.ok else "no fill: " + fit.reason.replace(": ", ":\n", 1))
+    return notes
+
+
 class CropReferences:
     """``references_for`` of a :class:`ReferenceFiller`: a probe's reference crops read from the
     aligned folder by a plan (``{probe: [reference paths]}``), cached."""
