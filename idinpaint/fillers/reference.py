@@ -39,7 +39,7 @@ RING_WIDTH = 12
 #: y 52, mouth corners at y 92, x 38-74).
 FACE_ELLIPSE = ((56.0, 66.0), (40.0, 54.0))
 #: A fit is refused when the grey ring's normalised cross-correlation after the fit is below this.
-MIN_RING_NCC = 0.5
+MIN_RING_NCC = 0.25
 #: Bounds of the ECC warp (the two crops are both 5-point aligned: the correction is small).
 MAX_SCALE_CHANGE = 0.15      # |scale - 1|
 MAX_ROTATION_DEG = 12.0
