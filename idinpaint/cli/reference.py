@@ -16,6 +16,9 @@ def add_parser(targets) -> None:
     q.add_argument("--regions", nargs="+", default=HARDEST, metavar="REGION",
                    help="face parts to occlude (default: the hardest three, %(default)s)")
     q.add_argument("--folds", nargs="+", type=int, default=None, metavar="K", help="pairs folds 1-10 (default all)")
+    q.add_argument("--fillers", nargs="+", default=None, metavar="FILLER",
+                   help="the track's fills (default: none telea ca_id reference reference_fusor self_paste "
+                        "other_person; ca_id_ref: the Fusor on the CA fill with the reference's identity)")
     q.add_argument("--no-c2st", action="store_true", help="skip the learned realism judge (faster)")
     q.add_argument("--no-attack", action="store_true", help="skip the claimed-identity attack table")
     q.add_argument("--validation", action="store_true",
@@ -50,6 +53,7 @@ def _cmd_evaluate_reference(args) -> int:
         print(format_validation(summary))
         return 0
     summary = run_reference_track(args.recognizers, args.regions, folds=args.folds, aligned_root=args.aligned,
+                                  **({"fillers": args.fillers} if args.fillers else {}),
                                   lfw_root=args.lfw_root, output_dir=args.output, c2st=not args.no_c2st,
                                   attack=not args.no_attack)
     print(format_track(summary))
