@@ -64,7 +64,7 @@ def smoke_run(faces, tmp_path_factory):
 # --- the smoke profile end to end ------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_run):
+def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_run, sample_faces):
     from idinpaint.training.stages import load_training_config
 
     output, summary = smoke_run
@@ -79,11 +79,35 @@ def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_ru
         assert last["idinpaint"]["kind"] == ("ca" if spec["model"] == "ca" else "ca_id")
         assert (output / spec["name"] / "best.ckpt").is_file() and (output / spec["name"] / "inpainter.pt").is_file()
         assert record["best_val_id_similarity"] is not None
-    # the identity weight really drives the Fusor's loss
+    # the identity weight really drives the Fusor's loss and gradient: the fusor_id7 stage's checkpoint,
+    # rebuilt as training builds it, on one batch of real faces with weights 0, 7 (its own) and 14
+    from idinpaint.occlusion import region_mask
     from idinpaint.training.modules import FusorModule
 
-    config = json.loads((output / "config.json").read_text())
-    assert FusorModule(config, stage="x", id_weight=7).weights["id"] == 7.0
+    checkpoint = torch.load(output / "fusor_id7" / "last.ckpt", map_location="cpu", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    assert hparams["id_weight"] == 7 and hparams["stage"] == "fusor_id7"
+    batch = {"image": torch.from_numpy(sample_faces[:4]).permute(0, 3, 1, 2).float() / 127.5 - 1,
+             "mask": torch.from_numpy(np.stack([region_mask("two_eyes")] * 4)).float()[:, None]}
+    steps = {}
+    for weight in (0, hparams["id_weight"], 2 * hparams["id_weight"]):
+        module = FusorModule(hparams["config"], stage=hparams["stage"], id_weight=weight)
+        module.load_state_dict(checkpoint["state_dict"])
+        module.train()
+        torch.manual_seed(0)
+        loss, logs, _ = module.generator_step(batch)
+        loss.backward()
+        gradient = torch.cat([p.grad.flatten() for p in module.fusor.parameters() if p.grad is not None])
+        steps[weight] = (float(loss.detach()), {k: float(v.detach()) for k, v in logs.items()}, gradient)
+    (loss0, logs0, grad0), (loss7, logs7, grad7), (loss14, logs14, grad14) = steps.values()
+    assert "id" not in logs0 and logs7["id"] == pytest.approx(logs14["id"]) and logs7["id"] > 0.01
+    for term in set(logs0) - {"g_total"}:  # every other term is the same at any identity weight
+        assert logs7[term] == pytest.approx(logs0[term], rel=1e-5) == logs14[term], term
+    assert loss7 - loss0 == pytest.approx(7 * logs7["id"], rel=1e-4)
+    assert loss14 - loss7 == pytest.approx(7 * logs7["id"], rel=1e-4)
+    identity_gradient = grad7 - grad0  # 7 x the gradient of the identity term
+    assert identity_gradient.norm() > 1e-3 * grad0.norm()
+    torch.testing.assert_close(grad14 - grad7, identity_gradient, rtol=1e-3, atol=1e-3 * float(identity_gradient.abs().max()))
     # provenance and TensorBoard logs
     prov = json.loads((output / "provenance.json").read_text())
     assert {"git_sha", "versions", "config"} <= set(prov) and prov["config"]["profile"] == "smoke"
