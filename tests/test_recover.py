@@ -351,7 +351,7 @@ def test_a_reference_without_a_face_is_one_note_and_the_other_fills_are_written(
     write_rgb(blank, np.full((200, 200, 3), 90, np.uint8))
     out = tmp_path / "out"
     code, printed, err = _run(["recover", occluded_photo[0], "--reference", blank, "--output", out], capsys)
-    notes = [line for line in printed.splitlines() if "--reference" in line]
+    notes = [line for line in printed.splitlines() if "note: --reference" in line]
     assert code == 0 and len(notes) == 1 and "no face detected" in notes[0] and str(blank) in notes[0]
     written = sorted(p.name for p in out.iterdir())
     assert any(name.endswith("_telea.png") for name in written) and not any("_reference" in n for n in written)
