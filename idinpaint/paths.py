@@ -27,6 +27,20 @@ def data_dir() -> Path:
     return _env_path("IDINPAINT_DATA", REPO_ROOT / "data")
 
 
+def config_path(path) -> Path:
+    """A folder or file named in a config (``config/profiles.yaml``, ``config/train.yaml``) as a path
+    here: absolute as given; relative to the repository root, except that one under ``data/``
+    (generated data: aligned crops, occluded copies) lies under :func:`data_dir`, so
+    ``IDINPAINT_DATA`` moves ``data/smoke/lfw-112`` as it moves the caches. Without
+    ``IDINPAINT_DATA`` both readings are the same folder."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    if path.parts and path.parts[0] == "data":
+        return data_dir().joinpath(*path.parts[1:])
+    return REPO_ROOT / path
+
+
 def results_dir() -> Path:
     """Run outputs (metrics JSON, executed notebooks, logs); git-ignored."""
     return _env_path("IDINPAINT_RESULTS", REPO_ROOT / "results")

@@ -172,15 +172,17 @@ def reference_fill_photo(recovery: Recovery, reference: Located, recognizers=(),
                          name: str = "--reference") -> tuple[np.ndarray | None, dict]:
     """The photo with its hole filled from another photo of the same person (``reference``, located),
     or None and why. Refused: when every recogniser with a threshold finds the reference unlike the
-    visible part of the photo (the crop with its hole blacked out; verdict "different"), or when the
+    visible part of the photo (both crops with the photo's hole blacked out; verdict "different" at the
+    clean threshold, which a hidden part makes strict: a true reference may be refused), or when the
     fit on the ring around the hole is refused (:class:`~idinpaint.fillers.reference.ReferenceRefused`).
     Returns (photo or None, ``{"fit": ..., "likeness": {recogniser: cosine}, "refused": one line or None}``)."""
     verifier = PairVerifier.of(verifier)
     crop, hole = recovery.crop, recovery.crop_mask
-    visible = np.where(hole[..., None], 0, crop).astype(np.uint8)
+    # the visible part of each: the same part hidden on both, so the hole itself does not count against it
+    visible = np.stack([np.where(hole[..., None], 0, face).astype(np.uint8) for face in (crop, reference.crop)])
     likeness, unlike = {}, []
     for recognizer in recognizers:
-        vectors = recognizer.embed(np.stack([visible, reference.crop]))
+        vectors = recognizer.embed(visible)
         cosine = float(vectors[0] @ vectors[1])
         likeness[recognizer.name] = round(cosine, 4)
         if verifier.same(recognizer.name, cosine) is False:

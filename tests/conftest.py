@@ -41,6 +41,73 @@ def lfw_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smoke_data(lfw_root, tmp_path_factory) -> Path:
+    """A data folder (what ``IDINPAINT_DATA`` names) holding the smoke profile's aligned crops in
+    ``smoke/lfw-112``, made here by the real pipeline (``aligned_for_profile``, what notebook 00 does:
+    162 photos, a few seconds), never in the repository's ``data/``. A test that runs a notebook or a
+    command with the profile's default folder sets ``IDINPAINT_DATA`` to this folder."""
+    from idinpaint.preprocess import aligned_for_profile
+
+    data = tmp_path_factory.mktemp("data")
+    aligned_for_profile("smoke", lfw_root, aligned_dir=data / "smoke" / "lfw-112", workers=2, progress=False)
+    return data
+
+
+@pytest.fixture(scope="session")
+def smoke_crops(smoke_data) -> Path:
+    """The smoke profile's aligned LFW crops (``<Name>/<Name>_NNNN.png`` + ``landmarks.csv``): every
+    image of the 20 smoke pairs (1 same + 1 different per fold), the t-SNE people and more."""
+    crops = smoke_data / "smoke" / "lfw-112"
+    assert (crops / "landmarks.csv").is_file(), f"{crops}: aligning the smoke subset wrote no landmarks.csv"
+    return crops
+
+
+@pytest.fixture(scope="session")
+def smoke_pairs(lfw_root):
+    """The smoke profile's pairs: ``pairs_per_fold`` (1) same- and different-person pairs of each fold."""
+    from idinpaint.config import load_profile
+    from idinpaint.data.lfw import load_pairs, subset_pairs
+
+    return subset_pairs(load_pairs(lfw_root), load_profile("smoke")["pairs_per_fold"])
+
+
+@pytest.fixture(scope="session")
+def smoke_lfw_root(lfw_root, smoke_pairs, tmp_path_factory) -> Path:
+    """An LFW root whose pairs.txt holds only the smoke pairs (10 folds of 1 same + 1 different) and
+    whose raw/ is the real one: a command given ``--lfw-root`` this and ``--aligned`` the smoke crops
+    runs the protocol on those 20 pairs, without the full aligned LFW."""
+    root = tmp_path_factory.mktemp("smoke_lfw")
+    lines = ["10\t1"]
+    for pair in smoke_pairs:
+        (a, i), (b, j) = ((p.split("/")[0], int(Path(p).stem.rsplit("_", 1)[1])) for p in (pair.first, pair.second))
+        lines.append(f"{a}\t{i}\t{j}" if pair.same else f"{a}\t{i}\t{b}\t{j}")
+    (root / "pairs.txt").write_text("\n".join(lines) + "\n")
+    (root / "raw").symlink_to(lfw_root / "raw", target_is_directory=True)
+    return root
+
+
+#: Training batches of the tiny O-Detector below (its loss on fresh composites falls well within them).
+TINY_DETECTOR_STEPS = 40
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_run(lfw_root, smoke_crops, tmp_path_factory):
+    """(config, result) of an O-Detector trained here for a few dozen batches on the smoke crops
+    (half A; ``train_detector_pair``): no stub, trained once for the tests of tests/test_detector.py."""
+    from idinpaint.config import load_training_config
+    from idinpaint.training.pairs import train_detector_pair
+
+    overrides = {"detector": {"network": {"widths": [8, 16, 16], "refine": 4}, "faces": 64, "background_photos": 6},
+                 "data": {"batch_size": 8, "root": str(smoke_crops)}, "optim": {"detector": {"lr": 5e-3}},
+                 "trainer": {"num_threads": 1, "val_every_n_steps": 20},
+                 "stages": {"detector": {"steps": TINY_DETECTOR_STEPS}}}
+    config = load_training_config(profile="detector_smoke", overrides=overrides)
+    output = tmp_path_factory.mktemp("detector")
+    return config, train_detector_pair("smoke", ["A"], lfw_root=lfw_root, output=output, overrides=overrides,
+                                       log=lambda *a: None)[0]
+
+
+@pytest.fixture(scope="session")
 def sample_aligned(lfw_root, tmp_path_factory):
     """A handful of real LFW photos aligned by the real pipeline: (folder, relative .png paths)."""
     from idinpaint.data.aligned import aligned_name

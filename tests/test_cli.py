@@ -81,10 +81,11 @@ def _options(parser):
 
 SHARED = {  # option -> the subcommands that must have it, all with the same meaning
     "--aligned": {"preprocess", "prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne",
-                  "recover", "detector train", "detector evaluate", "detector protocol", "detector real"},
+                  "evaluate reference", "recover", "detector train", "detector evaluate", "detector protocol", "detector real"},
     "--recognizers": {"evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "evaluate curves",
-                      "recover"},
-    "--output": {"prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne", "train",
+                      "evaluate reference", "recover"},
+    "--output": {"prepare", "evaluate lfw", "evaluate occluded", "evaluate retention", "evaluate tsne",
+                 "evaluate reference", "train",
                  "notebooks run", "recover", "detector train", "detector evaluate", "detector protocol",
                  "detector real"},
     "--output-file": {"evaluate report", "export", "inpaint"},

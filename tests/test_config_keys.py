@@ -93,3 +93,20 @@ def test_open_sections_and_code_defaults_are_allowed_and_nothing_else():
     check_keys({"a": {"b": 2, "c": 3}, "names": {"anything": 1}}, known, "x", extra=("a.c",), open_paths=("names",))
     with pytest.raises(ValueError, match="unknown key 'a.d'"):
         check_keys({"a": {"d": 1}}, known, "x", extra=("a.c",))
+
+
+def test_a_data_folder_of_a_config_follows_idinpaint_data(tmp_path, monkeypatch):
+    """``data/...`` in a config is generated data: under ``IDINPAINT_DATA`` when that is set (what
+    data/README.md promises; the tests put the smoke crops in a temporary folder this way), under the
+    repository otherwise; other relative paths stay relative to the repository."""
+    from idinpaint.paths import REPO_ROOT, config_path
+    from idinpaint.training.stages import _resolve_path
+
+    monkeypatch.delenv("IDINPAINT_DATA", raising=False)
+    assert load_profile("smoke")["aligned_dir"] == str(REPO_ROOT / "data" / "smoke" / "lfw-112")
+    monkeypatch.setenv("IDINPAINT_DATA", str(tmp_path))
+    assert load_profile("smoke")["aligned_dir"] == str(tmp_path / "smoke" / "lfw-112")
+    assert _resolve_path("data/lfw-112") == config_path("data/lfw-112") == tmp_path / "lfw-112"
+    assert config_path("checkpoints/x.pt") == REPO_ROOT / "checkpoints" / "x.pt"
+    assert config_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    assert config_path("database/x") == REPO_ROOT / "database" / "x"  # only the folder data/ itself

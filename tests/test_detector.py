@@ -15,6 +15,7 @@ from idinpaint.evaluation.detector import evaluate_detector, generalisation_mark
 from idinpaint.figures import detector_example_tiles as example_tiles
 from idinpaint.models import get_model
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
+from conftest import TINY_DETECTOR_STEPS
 from idinpaint.occlusion.composites import (
     CLEAN,
     OWN,
@@ -26,8 +27,6 @@ from idinpaint.occlusion.composites import (
 )
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[1]
-SMOKE_CROPS = REPO / "data" / "smoke" / "lfw-112"
 HELD_OUT = ["maskthface:KN95", "floral", "glasses"]
 
 
@@ -267,18 +266,9 @@ def test_lfw_halves_route_each_crop_to_the_model_that_never_saw_the_person(lfw_r
 # --- a tiny training -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_run(lfw_root, tmp_path_factory):
-    if not (SMOKE_CROPS / "landmarks.csv").is_file():
-        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS} (`idinpaint notebooks run --profile smoke --only 00`)")
-    from idinpaint.training.pairs import train_detector_pair
-
-    overrides = {"detector": {"network": {"widths": [8, 16, 16], "refine": 4}, "faces": 64, "background_photos": 6},
-                 "data": {"batch_size": 8}, "optim": {"detector": {"lr": 5e-3}},
-                 "trainer": {"num_threads": 1, "val_every_n_steps": 12}, "stages": {"detector": {"steps": 36}}}
-    config = load_training_config(profile="detector_smoke", overrides=overrides)
-    output = tmp_path_factory.mktemp("detector")
-    return config, train_detector_pair("smoke", ["A"], lfw_root=lfw_root, output=output, overrides=overrides,
-                                       log=lambda *a: None)[0]
+def tiny_run(tiny_detector_run):
+    """(config, result) of the O-Detector trained on the smoke crops (tests/conftest.py)."""
+    return tiny_detector_run
 
 
 @pytest.mark.slow
@@ -296,7 +286,7 @@ def test_a_tiny_training_lowers_the_loss_and_writes_a_card(tiny_run, lfw_root):
     assert checkpoint.name == "odetector_smoke_halfA.pt" and result["bytes"] < 5 * 2 ** 20
     card = json.loads(checkpoint.with_suffix(".json").read_text())
     assert card["kind"] == "detector" and card["held_out_families"] == ["maskthface:KN95", "floral"]
-    assert card["runs"][0]["stages"][0]["batches"] == 36
+    assert card["runs"][0]["stages"][0]["batches"] == TINY_DETECTOR_STEPS
     record = json.loads((Path(result["run_dir"]) / "run.json").read_text())["stages"][0]
     assert record["training_crops"] == 64 and record["background_patches"] > 0 and record["model"] == "detector"
     # it learned: the loss on fresh composites of the training faces is well below the untrained network's
@@ -333,21 +323,20 @@ def test_the_generalisation_table_has_every_family(tiny_run, lfw_root):
 
 
 @pytest.mark.slow
-def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, tmp_path, capsys):
+def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, smoke_crops, tmp_path, capsys):
     import json
 
     from idinpaint.cli import main
 
-    if not (SMOKE_CROPS / "landmarks.csv").is_file():
-        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
     runs, pair = tmp_path / "runs", tmp_path / "pair"
     code = main(["detector", "train", "--profile", "smoke", "--output", str(runs), "--export-dir", str(pair),
-                 "--set", "stages.detector.steps=3", "data.batch_size=4", "detector.faces=12",
+                 "--aligned", str(smoke_crops), "--set", "stages.detector.steps=3", "data.batch_size=4", "detector.faces=12",
                  "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in pair.glob("*.pt")) == ["odetector_smoke_halfA.pt", "odetector_smoke_halfB.pt"]
     assert (runs / "halfB" / "run.json").is_file() and (runs / "halfB" / "detector" / "odetector.pt").is_file()
     code = main(["detector", "evaluate", "--profile", "smoke", "--detector-dir", str(pair), "--faces", "2",
+                 "--aligned", str(smoke_crops),
                  "--output", str(tmp_path / "table"), "--figures", str(tmp_path / "figures")])
     out = capsys.readouterr().out
     assert code == 0 and "| maskthface:KN95 | shape | **yes** |" in out
@@ -355,7 +344,7 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, tmp_pa
     assert {row["family"] for row in rows} >= {"floral", "clean", "glasses"} and all(row["n"] == 4 for row in rows)
     assert (tmp_path / "figures" / "detector_examples_smoke.png").is_file()
     code = main(["detector", "train", "--profile", "smoke", "--set", "detector.composites.held_out=[tartan]",
-                 "--output", str(tmp_path / "bad"), "--halves", "A"])
+                 "--aligned", str(smoke_crops), "--output", str(tmp_path / "bad"), "--halves", "A"])
     assert code == 2 and "tartan" in capsys.readouterr().err
 
 
@@ -383,7 +372,7 @@ def test_the_cache_key_holds_the_mask_source():
 
 
 @pytest.mark.slow
-def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, tmp_path, monkeypatch):
+def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, smoke_crops, tmp_path, monkeypatch):
     from idinpaint.data.lfw import load_pairs, subset_pairs
     from idinpaint.evaluation.protocol import evaluate_conditions
 
@@ -395,9 +384,9 @@ def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, tm
     specs = ["maskthface:surgical", "region:center_block@noise"]
     runs = {}
     for masks in ("oracle", "predicted"):
-        runs[masks] = evaluate_conditions(["sface"], specs, ["telea"], SMOKE_CROPS, pairs=pairs, lfw_root=lfw_root,
+        runs[masks] = evaluate_conditions(["sface"], specs, ["telea"], smoke_crops, pairs=pairs, lfw_root=lfw_root,
                                           progress=False, include_clean=False, masks=masks, detector=detector,
-                                          output_dir=tmp_path / masks, stem=f"run_{masks}")
+                                          output_dir=tmp_path / masks, stem=f"run_{masks}", c2st=False)
     for masks, results in runs.items():
         rows = {(r["occlusion"], r["filler"]): r for r in results}
         assert not results.failures, results.failures
@@ -411,28 +400,26 @@ def test_the_protocol_scores_fillers_with_predicted_masks(tiny_run, lfw_root, tm
     assert any(not np.allclose(oracle[k], predicted[k]) for k in telea_keys), "predicted masks change the fill"
     assert list((tmp_path / "cache" / "embeddings").glob("*_telea_predicted_*.npz"))
     with pytest.raises(ValueError, match="masks must be one of"):
-        evaluate_conditions(["sface"], specs, ["telea"], SMOKE_CROPS, pairs=pairs, masks="guessed")
+        evaluate_conditions(["sface"], specs, ["telea"], smoke_crops, pairs=pairs, masks="guessed")
 
 
-def test_protocol_mask_quality_scores_the_protocols_own_holes(lfw_root, tmp_path):
+def test_protocol_mask_quality_scores_the_protocols_own_holes(lfw_root, smoke_crops, tmp_path):
     from idinpaint.data.aligned import aligned_name
     from idinpaint.data.lfw import load_pairs, subset_pairs
     from idinpaint.evaluation.detector import protocol_mask_quality, protocol_masks_markdown
     from idinpaint.occlusion import region_mask
 
-    if not (SMOKE_CROPS / "landmarks.csv").is_file():
-        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
     pairs = subset_pairs(load_pairs(lfw_root), 1)
     seconds = {aligned_name(p.second) for p in pairs}
     everything, nothing = (load_detector(_biased_detector(b, tmp_path, f"{b}.pt")) for b in (8.0, -8.0))
     specs = ["region:center_block@texture", "maskthface:surgical"]
-    rows = protocol_mask_quality(everything, specs, SMOKE_CROPS, pairs=pairs, progress=False)
+    rows = protocol_mask_quality(everything, specs, smoke_crops, pairs=pairs, progress=False)
     assert [r["spec"] for r in rows] == ["region:center_block@texture", "maskthface:surgical@occluder"]
     block = rows[0]
     assert block["n"] == len(seconds) and block["recall"] == 1.0 and block["pred_area"] == 1.0
     assert block["iou"] == pytest.approx(region_mask("center_block").mean(), abs=1e-3)  # the hole / the crop
     assert 0.1 < rows[1]["true_area"] < 0.5 and rows[1]["iou"] == pytest.approx(rows[1]["true_area"], abs=1e-3)
-    missed = protocol_mask_quality(nothing, specs[:1], SMOKE_CROPS, pairs=pairs, progress=False)[0]
+    missed = protocol_mask_quality(nothing, specs[:1], smoke_crops, pairs=pairs, progress=False)[0]
     assert missed["iou"] == 0 and missed["recall"] == 0 and missed["pred_area"] == 0
     text = protocol_masks_markdown(rows)
     assert "| region:center_block@texture | " in text and f"| {len(seconds)} |" in text

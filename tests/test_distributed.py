@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 
+import distributed  # a required dependency (dask[distributed] in pyproject.toml): missing is an error
 import numpy as np
 import pytest
 
@@ -24,8 +25,6 @@ from idinpaint.evaluation.embeddings import load_embedding_cache
 from idinpaint.evaluation.protocol import PairSet, evaluate_conditions
 from idinpaint.fillers import get_filler
 from idinpaint.recognizers import get_recognizer
-
-distributed = pytest.importorskip("distributed")
 
 SPEC = "region:two_eyes@black"
 FILLERS = ["none", "telea"]
@@ -65,8 +64,8 @@ def _same(results, reference) -> None:
 
 
 def _run(aligned, pairs, **kwargs):
-    return evaluate_conditions(["sface"], [SPEC], FILLERS, aligned, pairs=pairs, progress=False, chunk=4,
-                               c2st=False, **kwargs)
+    kwargs.setdefault("c2st", False)
+    return evaluate_conditions(["sface"], [SPEC], FILLERS, aligned, pairs=pairs, progress=False, chunk=4, **kwargs)
 
 
 @pytest.mark.slow
@@ -96,22 +95,54 @@ def test_one_pass_writes_the_entries_of_the_separate_loops(small, tmp_path, monk
         np.testing.assert_array_equal(vectors, separate[rec.name])
 
 
+@pytest.fixture(scope="module")
+def judged(lfw_root, tmp_path_factory):
+    """32 View-2 pairs of folds 1 and 2 (8 same + 8 different each), aligned by the real pipeline: their 30
+    distinct second images, split by person 18 / 12, give the C2ST judge the 10 real and 10 filled hole
+    contents it needs at least (``small``'s are too few: its C2ST fields stay NaN)."""
+    from idinpaint.preprocess import preprocess_folder
+
+    everything = load_pairs(lfw_root)
+    pairs = []
+    for fold in (0, 1):
+        in_fold = [p for p in everything if p.fold == fold]
+        pairs += [p for p in in_fold if p.same][:8] + [p for p in in_fold if not p.same][:8]
+    files = sorted({f for p in pairs for f in (p.first, p.second)})
+    folder = tmp_path_factory.mktemp("judged")
+    report = preprocess_folder(lfw_root / "raw", folder, files=files, progress=False)
+    assert not report.failures, report.failures
+    return folder, pairs
+
+
 @pytest.mark.slow
-def test_local_cluster_gives_the_rows_of_a_serial_run(small, tmp_path, monkeypatch):
-    aligned, pairs = small
+def test_local_cluster_gives_the_rows_of_a_serial_run(judged, tmp_path, monkeypatch):
+    """With the C2ST judge (c2st=True): the first task of each condition judges it in a worker process,
+    and the rows, C2ST verdicts included, are those of a serial run."""
+    from idinpaint.evaluation.realism import C2ST_FIELDS
+
+    aligned, pairs = judged
     monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "serial"))
-    reference = _run(aligned, pairs)
+    reference = _run(aligned, pairs, c2st=True)
+    judged_rows = [row for row in reference if row["occlusion"] != "clean"]
+    assert len(judged_rows) == len(FILLERS)
+    for row in judged_rows:  # a verdict on all 30 crops, not the NaN of too few
+        assert row["c2st_n"] == 30 and row["c2st_low"] <= row["c2st_auc"] <= row["c2st_high"], row
+        assert 0.5 <= row["c2st_auc"] <= 1.0, row
 
     monkeypatch.setenv("IDINPAINT_CACHE", str(tmp_path / "cluster"))  # before the workers start: they read it
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster, distributed.Client(cluster) as client:
-        results = _run(aligned, pairs, cluster=client)
+        results = _run(aligned, pairs, cluster=client, c2st=True)
         assert len(client.scheduler_info()["workers"]) == 2
     done = condition_cache_file("sface", aligned, SPEC, get_filler("telea"))
     assert done.is_file(), "the workers filled the cache"
+    verdicts = list((tmp_path / "cluster" / "realism").glob("*_c2st-*.json"))
+    assert len(verdicts) == len(FILLERS), "the workers judged each condition and cached its verdict"
     assert [row["embedded"] for row in results if row["occlusion"] != "clean"] == [0, 0], \
         "the calling process only read the caches the workers wrote"
     _same(results, reference)
+    for got, want in zip(results[1:], reference[1:]):  # _same compares NaN as text: these are numbers
+        assert [got[k] for k in C2ST_FIELDS] == [want[k] for k in C2ST_FIELDS], got["condition"]
 
 
 @pytest.mark.slow
@@ -148,8 +179,14 @@ def test_a_worker_killed_mid_run_then_resume_gives_the_serial_rows(small, tmp_pa
         os.kill(pids[busy[0] if busy else next(iter(pids))], signal.SIGKILL)
         worker.join(timeout=300)
         assert not worker.is_alive()
+    # fill_caches records a task that ran out of retries in its failures and raises for nothing else; one
+    # killed worker costs its task one of Dask's retries: rescheduled on the other worker, it finishes
+    assert "error" not in outcome, f"fill_caches raised {outcome.get('error')!r}"
+    assert outcome["failures"] == [], outcome["failures"]
     results = _run(aligned, pairs)  # the resume: a serial run that reads what the cluster left
     _same(results, reference)
+    assert [row["embedded"] for row in results if row["occlusion"] != "clean"] == [0, 0], \
+        "the cluster finished every condition after the kill: the serial pass only read its caches"
 
 
 @pytest.mark.slow

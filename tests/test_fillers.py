@@ -205,20 +205,16 @@ def test_fillers_never_read_the_hole():
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints" / "idinpainter_cpu_halfA.pt"
-REAL_CROPS = [REPO / "data" / "lfw-112", REPO / "data" / "smoke" / "lfw-112"]
 
 
-def real_crops(count: int) -> np.ndarray:
-    """``count`` real aligned LFW crops (data/lfw-112, else data/smoke/lfw-112), or skip."""
+@pytest.fixture(scope="module")
+def real_crops(smoke_crops) -> np.ndarray:
+    """Six real aligned LFW crops (the smoke crops the session aligns: tests/conftest.py)."""
     from idinpaint.data.aligned import read_faces
     from idinpaint.data.registry import list_images
 
-    for root in REAL_CROPS:
-        if root.is_dir():
-            files = [str(p) for p in list_images(root, has_subdirs=True)[:count]]
-            if len(files) == count:
-                return read_faces(root, files)
-    pytest.skip(f"needs {count} real aligned crops in {' or '.join(map(str, REAL_CROPS))} (`make lfw-clean`)")
+    files = [str(p) for p in list_images(smoke_crops, has_subdirs=True)[:6]]
+    return read_faces(smoke_crops, files)
 
 
 @pytest.fixture
@@ -247,8 +243,6 @@ def counted_ca(monkeypatch):
 def _learned_pair(**kwargs):
     from idinpaint.fillers.learned import CheckpointFiller
 
-    if not SHIPPED.is_file():
-        pytest.skip(f"{SHIPPED} is missing")
     kwargs.setdefault("backend", "torch")  # these count the torch CA's calls (onnx: tests/test_onnx.py)
     return (CheckpointFiller(SHIPPED, kind="ca_id", device="cpu", batch_size=4, **kwargs),
             CheckpointFiller(SHIPPED, kind="ca", ca_only=True, device="cpu", batch_size=4, **kwargs))
@@ -256,10 +250,10 @@ def _learned_pair(**kwargs):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("first", ["ca_id", "ca"])
-def test_ca_runs_once_for_the_ca_and_ca_id_columns(counted_ca, first):
+def test_ca_runs_once_for_the_ca_and_ca_id_columns(counted_ca, real_crops, first):
     """ca after ca_id (or the other way round) on the same crops: one CA pass per mini-batch, and
     both outputs bit-identical to fillers that share nothing."""
-    images = real_crops(6)
+    images = real_crops[:6]
     masks = np.broadcast_to(region_mask("two_eyes"), images.shape[:3]).copy()
     ca_id, ca = _learned_pair()
     order = [ca_id, ca] if first == "ca_id" else [ca, ca_id]
@@ -282,10 +276,10 @@ def test_ca_runs_once_for_the_ca_and_ca_id_columns(counted_ca, first):
 
 
 @pytest.mark.slow
-def test_predict_returns_the_ca_fill_it_built_on(counted_ca):
+def test_predict_returns_the_ca_fill_it_built_on(counted_ca, real_crops):
     """``Inpainter.predict(return_ca=True)``: the ca_id output and, from the same pass, what the CA
     alone gives."""
-    images = real_crops(3)
+    images = real_crops[:3]
     masks = np.broadcast_to(region_mask("nose"), images.shape[:3]).copy()
     ca_id, ca = _learned_pair(share_ca=False)
     out, ca_fill = ca_id.inpainter.predict(images, masks, batch_size=4, return_ca=True)

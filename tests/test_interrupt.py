@@ -4,6 +4,7 @@ line on stderr saying how far it got and to run the command again, a non-zero ex
 from the main process or any worker, no half-written file; the same command run again completes."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,7 +18,6 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-FULL_CROPS = REPO / "data" / "lfw-112"
 
 
 def _env(tmp_path: Path, **extra) -> dict:
@@ -105,17 +105,28 @@ def test_interrupted_preprocess_says_one_line_and_resumes(raw_sample, tmp_path, 
     line = _one_line(code, err, how)
     assert " of 200 img (align)" in line, line
     _no_temp_files(aligned)
-    done = landmarks.read_text().count("\n") - 1
+    done_rows = [line.split(",")[0] for line in landmarks.read_text().splitlines()[1:]]
+    done = len(done_rows)
     assert 0 < done < 200, "interrupted mid-run"
     assert not (aligned / "preprocess.json").exists(), "no report of a run that did not finish"
+    crops = {row: aligned / Path(row).with_suffix(".png") for row in done_rows}
+    assert all(path.is_file() for path in crops.values()), "every landmarks row has its crop"
+    stamps = {row: path.stat().st_mtime_ns for row, path in crops.items()}
 
     finished = subprocess.run([sys.executable, "-m", "idinpaint", *map(str, argv)], env=_env(tmp_path),
                               capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
-    assert f"{done} already done" in finished.stdout, finished.stdout
+    counts = re.search(r"(\d+) images: (\d+) aligned, (\d+) already done, (\d+) failed", finished.stdout)
+    assert counts, finished.stdout
+    total, aligned_now, skipped, failed = map(int, counts.groups())
+    # the resume aligns exactly what the interrupted run had not: the done photos are skipped, not redone
+    assert (total, skipped) == (200, done) and aligned_now + skipped + failed == 200, counts.group(0)
+    assert aligned_now > 0
+    assert {row: path.stat().st_mtime_ns for row, path in crops.items()} == stamps, "a finished crop was rewritten"
     rows = [line.split(",")[0] for line in landmarks.read_text().splitlines()[1:]]
-    assert len(rows) == len(set(rows)) and len(rows) + len(finished.stdout.split("failed")[0]) > 0
-    assert len(rows) == 200 - int(finished.stdout.split(" failed")[0].rsplit(" ", 1)[-1])
+    assert len(rows) == len(set(rows)) == 200 - failed, "one landmarks row per aligned photo, none twice"
+    assert set(done_rows) <= set(rows) and len(list(aligned.rglob("*.png"))) == len(rows)
+    assert (aligned / "preprocess.json").is_file(), "the finished run writes its report"
     _no_temp_files(aligned)
 
 
@@ -150,12 +161,11 @@ def test_interrupted_training_says_one_line_and_the_same_command_resumes(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGINT])
-def test_interrupted_occluded_evaluation_says_one_line_and_resumes(lfw_root, tmp_path, how):
-    if not (FULL_CROPS / "landmarks.csv").is_file():
-        pytest.skip(f"needs the aligned LFW crops in {FULL_CROPS} (`make lfw-clean`)")
+def test_interrupted_occluded_evaluation_says_one_line_and_resumes(smoke_crops, smoke_lfw_root, tmp_path, how):
+    """On the 20 smoke pairs (their crops aligned by the session, tests/conftest.py): no full aligned LFW needed."""
     output = tmp_path / "out"
-    argv = ["evaluate", "occluded", "--recognizers", "sface", "--regions", "two_eyes", "--fillers", "none", "telea",
-            "--folds", "1", "--aligned", FULL_CROPS, "--lfw-root", lfw_root, "--output", output,
+    argv = ["evaluate", "occluded", "--recognizers", "sface", "--regions", "two_eyes", "--fillers", "none",
+            "telea", "--aligned", smoke_crops, "--lfw-root", smoke_lfw_root, "--output", output,
             "--figures", tmp_path / "figures", "--workers", "1"]
     caches = tmp_path / "cache"
 
@@ -166,24 +176,26 @@ def test_interrupted_occluded_evaluation_says_one_line_and_resumes(lfw_root, tmp
     line = _one_line(code, err, how)
     assert " of " in line, line
     _no_temp_files(caches, output)
+    assert not (output / "lfw_occluded_sface.json").is_file() or \
+        len(json.loads((output / "lfw_occluded_sface.json").read_text())["rows"]) < 3, "interrupted mid-run"
 
     finished = subprocess.run([sys.executable, "-m", "idinpaint", *map(str, argv)], env=_env(tmp_path),
                               capture_output=True, text=True, timeout=900)
     assert finished.returncode == 0, finished.stderr[-2000:]
-    assert (output / "lfw_occluded_sface_folds1.json").is_file()
+    rows = json.loads((output / "lfw_occluded_sface.json").read_text())["rows"]
+    assert [(r["occlusion"], r["filler"]) for r in rows] == [
+        ("clean", "none"), ("region:two_eyes@black", "none"), ("region:two_eyes@black", "telea")]
+    assert all(r["pairs"] == 20 and not r.get("error") for r in rows), rows
     _no_temp_files(caches, output)
 
 
 # --- detector train --------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_interrupted_detector_training_says_one_line_and_the_same_command_resumes(lfw_root, tmp_path):
-    from idinpaint.preprocess import aligned_for_profile
-
-    aligned_for_profile("smoke", lfw_root, progress=False)  # the smoke crops it trains on
-    runs, pair = tmp_path / "runs", tmp_path / "pair"
+def test_interrupted_detector_training_says_one_line_and_the_same_command_resumes(lfw_root, smoke_crops, tmp_path):
+    runs, pair = tmp_path / "runs", tmp_path / "pair"  # trains on the smoke crops the session aligned
     argv = ["detector", "train", "--profile", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
-            "--lfw-root", lfw_root, "--set", "stages.detector.steps=60", "data.batch_size=4", "detector.faces=12",
+            "--lfw-root", lfw_root, "--aligned", smoke_crops, "--set", "stages.detector.steps=60", "data.batch_size=4", "detector.faces=12",
             "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1",
             "trainer.checkpoint_every=4", "trainer.val_every_n_steps=null"]
     last = runs / "halfA" / "detector" / "last.ckpt"

@@ -71,7 +71,7 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"}, {"condition"},
                    {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds", "reference"},
                    {"curves", "runners", "verdict", "tryit"}],
-    "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
+    "cli": [{"_common"}, {"reference"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
 }
 
 #: Branches of the flow that share the floors below them and never import each other, although one

@@ -131,32 +131,43 @@ def _tracked_figures_status() -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+# What a smoke run writes when IDINPAINT_DATA / IDINPAINT_RESULTS are not honoured (the crops, a cache, a
+# training run, the scores, figures): their modification times must not change under the tests.
+REPOSITORY_OUTPUTS = ("data/smoke/lfw-112/landmarks.csv", "data/smoke/lfw-112/preprocess.json", "data/cache",
+                      "results/train/smoke_halfA/run.json", "results/lfw_occluded/lfw_occluded_smoke.json",
+                      "results/figures", "results/detector/smoke", "results/recover/smoke")
+
+
+def _repository_outputs() -> dict[str, int | None]:
+    stamps = {}
+    for relative in REPOSITORY_OUTPUTS:
+        path = REPO_ROOT / relative
+        stamps[relative] = path.stat().st_mtime_ns if path.exists() else None
+    return stamps
+
+
 @pytest.fixture
-def plain_env(monkeypatch, tmp_path):
+def plain_env(monkeypatch, tmp_path, smoke_data):
     """The environment of someone running a notebook by hand: no runner variables; results (and so
-    unpublished figures) in a scratch folder."""
+    unpublished figures) in a scratch folder, generated data (the smoke crops, made once per session
+    by tests/conftest.py, and the caches) in the session's data folder: never the repository's
+    data/ or results/."""
     for name in RUNNER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("IDINPAINT_CACHE", raising=False)  # data/cache of that data folder
+    monkeypatch.setenv("IDINPAINT_DATA", str(smoke_data))
     monkeypatch.setenv("IDINPAINT_RESULTS", str(tmp_path / "results"))
     return tmp_path / "results"
 
 
-@pytest.fixture(scope="module")
-def smoke_aligned(lfw_root):
-    """The smoke profile's aligned crops (what notebook 00 makes; resumable, so quick once done)."""
-    from idinpaint.config import load_profile
-    from idinpaint.data.lfw import lfw_files_for_profile
-    from idinpaint.preprocess import preprocess_folder
-
-    settings = load_profile("smoke")
-    preprocess_folder(lfw_root / "raw", settings["aligned_dir"], has_subdirs=True, workers=settings["workers"],
-                      files=lfw_files_for_profile(settings), progress=False)
-    return settings["aligned_dir"]
-
-
 @pytest.mark.slow
-def test_smoke_workbook_runs(lfw_root, tmp_path, capfd):
-    before = _tracked_figures_status()
+def test_smoke_workbook_runs(lfw_root, smoke_data, tmp_path, capfd, monkeypatch):
+    """The whole workbook as `make run` runs it, on the session's smoke crops (IDINPAINT_DATA) with
+    its training runs, scores and figures in a temporary results folder (IDINPAINT_RESULTS)."""
+    monkeypatch.delenv("IDINPAINT_CACHE", raising=False)
+    monkeypatch.setenv("IDINPAINT_DATA", str(smoke_data))
+    monkeypatch.setenv("IDINPAINT_RESULTS", str(tmp_path / "results"))
+    before, written = _tracked_figures_status(), _repository_outputs()
     code = run_notebooks(profile="smoke", output_dir=tmp_path)
     report, errors = capfd.readouterr()
     assert code == 0, report
@@ -173,29 +184,36 @@ def test_smoke_workbook_runs(lfw_root, tmp_path, capfd):
     assert "total" in report
     assert list((tmp_path / "figures").glob("*.png")), "figures of the run go to its own folder"
     assert _tracked_figures_status() == before, "a smoke run never writes the tracked figures/"
+    results = tmp_path / "results"
+    assert (results / "train" / "smoke_halfA" / "run.json").is_file(), "notebook 02 trained into IDINPAINT_RESULTS"
+    assert (results / "lfw_occluded" / "lfw_occluded_smoke.json").is_file(), "notebook 04 scored into it"
+    assert _repository_outputs() == written, "the workbook wrote into the repository's data/ or results/"
 
 
 @pytest.mark.slow
-def test_plain_papermill_run_leaves_the_tracked_figures_alone(smoke_aligned, plain_env, tmp_path):
+def test_plain_papermill_run_leaves_the_tracked_figures_alone(plain_env, tmp_path):
     import papermill
 
     notebook = next(nb for nb in list_notebooks() if nb.name.startswith("01_"))
-    before = _tracked_figures_status()
+    before, written = _tracked_figures_status(), _repository_outputs()
     papermill.execute_notebook(str(notebook), str(tmp_path / notebook.name), kernel_name="python3",
                                cwd=str(REPO_ROOT), progress_bar=False)
     assert _tracked_figures_status() == before
+    assert _repository_outputs() == written, "the notebook wrote into the repository's data/ or results/"
     assert sorted(p.name for p in (plain_env / "figures").glob("*.png")) == ["filler_comparison.png",
                                                                              "occlusion_gallery.png"]
     assert not _noise(json.loads((tmp_path / notebook.name).read_text()))
 
 
 @pytest.mark.slow
-def test_nbval_lax_runs_a_notebook_as_a_plain_pytest_user_would(smoke_aligned, plain_env):
-    pytest.importorskip("nbval")
-    before = _tracked_figures_status()
+def test_nbval_lax_runs_a_notebook_as_a_plain_pytest_user_would(plain_env):
+    import nbval  # noqa: F401  (a dev dependency `make setup` installs: missing is an error, not a skip)
+
+    before, written = _tracked_figures_status(), _repository_outputs()
     env = {k: v for k, v in os.environ.items() if k not in RUNNER_VARIABLES}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                            "notebooks/01_occlusions.ipynb"], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert _tracked_figures_status() == before
+    assert _repository_outputs() == written, "the notebook wrote into the repository's data/ or results/"

@@ -16,27 +16,21 @@ from idinpaint.occlusion import region_mask
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "checkpoints" / "idinpainter_cpu_halfA.pt"
-REAL_CROPS = [REPO / "data" / "lfw-112", REPO / "data" / "smoke" / "lfw-112"]
 COUNT = 18  # batches of 8: 8, 8 and 2 (the batch axis is dynamic)
 REGIONS = ("two_eyes", "nose", "mouth", "center_block", "left_eye", "lower_face")
 
 
 @pytest.fixture(scope="module")
-def crops() -> tuple[np.ndarray, np.ndarray]:
-    """COUNT real aligned crops (data/lfw-112, else data/smoke/lfw-112), each with a region hole."""
+def crops(smoke_crops) -> tuple[np.ndarray, np.ndarray]:
+    """COUNT real aligned crops (the smoke crops the session aligns: tests/conftest.py), each with a region hole."""
     from idinpaint.data.aligned import read_faces
     from idinpaint.data.registry import list_images
 
-    if not SHIPPED.is_file():
-        pytest.skip(f"{SHIPPED} is missing")
-    for root in REAL_CROPS:
-        if root.is_dir():
-            files = [str(p) for p in list_images(root, has_subdirs=True)[::7][:COUNT]]
-            if len(files) == COUNT:
-                images = read_faces(root, files)
-                masks = np.stack([region_mask(REGIONS[i % len(REGIONS)]) for i in range(COUNT)])
-                return images, masks
-    pytest.skip(f"needs {COUNT} real aligned crops in {' or '.join(map(str, REAL_CROPS))} (`make lfw-clean`)")
+    files = [str(p) for p in list_images(smoke_crops, has_subdirs=True)[::7][:COUNT]]
+    assert len(files) == COUNT, f"{smoke_crops}: fewer than {7 * COUNT} crops"
+    images = read_faces(smoke_crops, files)
+    masks = np.stack([region_mask(REGIONS[i % len(REGIONS)]) for i in range(COUNT)])
+    return images, masks
 
 
 @pytest.fixture(scope="module")

@@ -31,4 +31,5 @@ def test_readme_is_an_entry_with_the_preprocess_line_first_and_a_way_out():
     command = "idinpaint preprocess --raw ../shared/data/lfw/raw --aligned data/lfw-112 --has-subdirs --workers 2"
     assert command in text and text.index(command) < text.index("```python"), "the crops the example reads, first"
     assert "(docs/troubleshooting.md)" in text and (README.parent / "docs" / "troubleshooting.md").is_file()
-    assert "_telea.png` is the one for a person to look at" in text and "is the one for a recogniser" in text
+    assert "**`PHOTO_reference.png` is the one to look" in text
+    assert "keeps the identity best" not in text  # which fill keeps identity is said from numbers only

@@ -1,5 +1,6 @@
-"""``idinpaint recover``: a real LFW photo with a MaskTheFace occluder pasted in photo space, a tiny
-O-Detector trained here (no stub), the shipped inpainters; bad inputs each end in one line naming the
+"""``idinpaint recover``: a real LFW photo with a MaskTheFace occluder pasted in photo space, the shipped
+O-Detector (its mask scored against the true occluder) and inpainters, the verdicts on a same-person
+and a different-person pair at the shipped thresholds; bad inputs each end in one line naming the
 file, exit status 2, and nothing written."""
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from idinpaint.cli import main
 from idinpaint.imageio import read_mask, read_rgb, write_rgb
 
 REPO = Path(__file__).resolve().parents[1]
-SMOKE_CROPS = REPO / "data" / "smoke" / "lfw-112"
-SHIPPED = [REPO / "checkpoints" / f"idinpainter_cpu_half{h}.pt" for h in "AB"]
-PERSON = "Aaron_Sorkin"  # in LFW pairs folds 1-5 (half A), two photos
+SHIPPED_DETECTOR = REPO / "checkpoints" / "odetector_cpu_halfA.pt"
+PERSON = "Aaron_Sorkin"  # in LFW pairs folds 1-5 (half A), two photos: the same-person pair "Aaron_Sorkin 1 2"
+OTHER_PERSON = "Dean_Barker"  # someone else (fold 1's different-person pair Abdel_Madi_Shabneh 1 Dean_Barker 1)
+# The shipped detector of half A finds seen surgical masks with IoU 0.892 on 600 aligned crops of half A's
+# test people (README, docs/results.md#o-detector). On this one photo, in photo pixels (the crop's mask
+# warped back, dilated by 1 px) it measures IoU 0.838 and recall 0.916: these bounds leave one photo's
+# spread and the warp some room, and fail a detector that finds half the mask or twice its area.
+MIN_IOU, MIN_RECALL = 0.7, 0.85
 
 
 @pytest.fixture(scope="module")
@@ -43,30 +49,10 @@ def occluded_photo(raw_photos, tmp_path_factory):
     return path, mask
 
 
-@pytest.fixture(scope="module")
-def tiny_detector(lfw_root, tmp_path_factory):
-    """An O-Detector trained here for a few dozen batches on smoke crops (half A)."""
-    from idinpaint.training.pairs import train_detector_pair
-
-    if not (SMOKE_CROPS / "landmarks.csv").is_file():
-        pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
-    if not all(p.is_file() for p in SHIPPED):
-        pytest.skip("needs the shipped inpainters in checkpoints/")
-    overrides = {"detector": {"network": {"widths": [8, 16, 16], "refine": 4}, "faces": 64, "background_photos": 6},
-                 "data": {"batch_size": 8}, "optim": {"detector": {"lr": 5e-3}},
-                 "trainer": {"num_threads": 1, "val_every_n_steps": 20}, "stages": {"detector": {"steps": 40}}}
-    result = train_detector_pair("smoke", ["A"], lfw_root=lfw_root, output=tmp_path_factory.mktemp("detector"),
-                                 overrides=overrides, log=lambda *a: None)[0]
-    return Path(result["checkpoint"])
-
-
-def _threshold_marking(detector_file, photo_path, share: float) -> float:
-    """The probability above which ``share`` of the photo's aligned crop lies, for this detector."""
-    from idinpaint.align import locate
-    from idinpaint.detection import load_detector
-
-    crop = locate(read_rgb(photo_path)).crop
-    return float(np.quantile(load_detector(detector_file).probabilities(crop), 1 - share))
+def _iou(found: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """(IoU, recall) of a found mask against the true one, both in photo pixels."""
+    both = float((found & truth).sum())
+    return both / float((found | truth).sum()), both / float(truth.sum())
 
 
 def _run(argv, capsys):
@@ -78,14 +64,12 @@ def _run(argv, capsys):
 # --- the pipeline -----------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_recover_a_photo_with_an_occluder_pasted_in_photo_space(occluded_photo, raw_photos, tiny_detector,
-                                                              tmp_path, capsys):
-    photo_path, _ = occluded_photo
+def test_recover_a_photo_with_an_occluder_pasted_in_photo_space(occluded_photo, raw_photos, tmp_path, capsys):
+    photo_path, truth = occluded_photo
     out = tmp_path / "out"
-    threshold = _threshold_marking(tiny_detector, photo_path, 0.12)  # a tiny detector is unsure: mark its top 12 %
     code, stdout, stderr = _run(["recover", photo_path, "--reference", raw_photos[1], "--output", out,
-                                 "--detector", tiny_detector, "--recognizers", "sface",
-                                 "--thresholds", "sface=0.3", "--mask-threshold", threshold], capsys)
+                                 "--detector", SHIPPED_DETECTOR, "--recognizers", "sface",
+                                 "--thresholds", "sface=0.3", "--mask-threshold", 0.5], capsys)
     assert code == 0, stderr
     report = json.loads((out / f"{PERSON}_0001_recover.json").read_text())
     assert report["half"] == "A" and "never saw" in report["half_reason"]
@@ -93,21 +77,25 @@ def test_recover_a_photo_with_an_occluder_pasted_in_photo_space(occluded_photo, 
     assert set(report["outputs"]) == {"mask", "telea", "ca", "ca_id", "side_by_side", "report"}
     assert all(Path(p).is_file() for p in report["outputs"].values())
     assert not list(out.glob("*recovered*")), "every fill is named by its filler"
-    assert (report["for_viewing"], report["for_recogniser"]) == ("telea", "ca_id")
+    assert report["for_viewing"] == "telea"
     photo = read_rgb(photo_path)
     mask = read_mask(out / f"{PERSON}_0001_mask.png", shape=photo.shape[:2])
+    # the written mask is the pasted occluder (what the shipped detector finds: see the pipeline test)
+    iou, recall = _iou(mask, truth)
+    assert iou >= MIN_IOU and recall >= MIN_RECALL, (iou, recall)
     for filler in ("telea", "ca", "ca_id"):
         changed = (read_rgb(out / f"{PERSON}_0001_{filler}.png") != photo).any(axis=-1)
         assert not (changed & ~mask).any(), f"{filler}: only occluded pixels may change"
         assert changed.any(), filler
     assert not report["nothing_occluded"]
     assert f"to look at: {out / f'{PERSON}_0001_telea.png'}" in stdout
-    assert 0.05 < report["crop_hole_fraction"] < 0.2
-    assert report["mask_settings"]["threshold"] == pytest.approx(threshold)
+    assert report["mask_settings"]["threshold"] == pytest.approx(0.5)
     verdicts = report["verification"]["sface"]
     assert verdicts["threshold"] == 0.3
     assert set(verdicts) == {"threshold", "occluded", "telea", "ca", "ca_id"}
-    assert all(-1 <= v["cosine"] <= 1 and isinstance(v["same"], bool) for k, v in verdicts.items() if k != "threshold")
+    # his other photo: every version is the same person at 0.3 (SFace cosines 0.50-0.57 measured)
+    assert all(v["same"] is True and 0.3 <= v["cosine"] <= 1 for k, v in verdicts.items() if k != "threshold"), \
+        verdicts
     assert "sface" in stdout and "wrote" in stdout
     side = read_rgb(out / f"{PERSON}_0001_side_by_side.png")
     assert side.shape[0] > 200 and side.shape[1] > 5 * 200
@@ -116,16 +104,23 @@ def test_recover_a_photo_with_an_occluder_pasted_in_photo_space(occluded_photo, 
 
 @pytest.mark.slow
 def test_the_pipeline_changes_only_the_found_occluder_and_says_when_nothing_is_occluded(
-        occluded_photo, tiny_detector, tmp_path):
+        occluded_photo, raw_photos, lfw_root, tmp_path):
+    """The shipped O-Detector of half A (it never saw Aaron Sorkin, a person of half A's pairs) finds
+    the surgical mask pasted on his photo: IoU with the true mask, in photo pixels, of at least
+    MIN_IOU; every filler changes only what it found; and SFace at the shipped threshold says "same"
+    against his other photo (the same-person pair Aaron_Sorkin 1 2 of pairs.txt) and "different"
+    against another person's photo, for the occluded photo and for every fill."""
     from idinpaint.detection import load_detector
+    from idinpaint.evaluation.thresholds import load_thresholds
     from idinpaint.fillers.learned import method_fillers
-    from idinpaint.recover import recover_photo, write_outputs
+    from idinpaint.recognizers import get_recognizer
+    from idinpaint.recover import recover_photo, verify_against, write_outputs
 
     photo_path, truth = occluded_photo
     photo = read_rgb(photo_path)
     fillers = method_fillers("A")
     # a threshold no probability reaches: nothing occluded -> the photo unchanged, and said so
-    nothing = recover_photo(photo, load_detector(tiny_detector, threshold=1.5), fillers, name=str(photo_path))
+    nothing = recover_photo(photo, load_detector(SHIPPED_DETECTOR, threshold=1.5), fillers, name=str(photo_path))
     assert nothing.nothing_occluded and not nothing.filled and not nothing.mask.any()
     assert any("nothing occluded" in note for note in nothing.info["notes"])
     written = write_outputs(nothing, tmp_path, "clean", {"photo": str(photo_path)})
@@ -133,13 +128,26 @@ def test_the_pipeline_changes_only_the_found_occluder_and_says_when_nothing_is_o
     assert json.loads(Path(written["report"]).read_text())["outputs"] == written
     # a threshold every pixel of the crop passes would hide the whole face: inpaint refuses it in one line
     with pytest.raises(ValueError, match="at most 90 %"):
-        recover_photo(photo, load_detector(tiny_detector, threshold=-1.0, min_area=0), fillers, name="p")
-    threshold = _threshold_marking(tiny_detector, photo_path, 0.12)
-    found = recover_photo(photo, load_detector(tiny_detector, threshold=threshold), fillers, name=str(photo_path))
-    assert set(found.filled) == {"telea", "ca", "ca_id"} and found.mask.any()
+        recover_photo(photo, load_detector(SHIPPED_DETECTOR, threshold=-1.0, min_area=0), fillers, name="p")
+    found = recover_photo(photo, load_detector(SHIPPED_DETECTOR), fillers, name=str(photo_path))
+    assert found.mask.shape == photo.shape[:2] == truth.shape and found.crop.shape == (112, 112, 3)
+    iou, recall = _iou(found.mask, truth)
+    assert iou >= MIN_IOU and recall >= MIN_RECALL, (iou, recall)
+    assert set(found.filled) == {"telea", "ca", "ca_id"}
     for name, filled in found.filled.items():
-        assert not ((filled != photo).any(axis=-1) & ~found.mask).any(), name
-    assert found.mask.shape == photo.shape[:2] and found.crop.shape == (112, 112, 3)
+        changed = (filled != photo).any(axis=-1)
+        assert not (changed & ~found.mask).any(), name
+        assert changed[truth].mean() > 0.5, f"{name}: most of the occluder is filled over"
+    thresholds, _ = load_thresholds()  # checkpoints/recognizer_thresholds.json: SFace 0.3311 on all 6,000 pairs
+    sface = [get_recognizer("sface")]
+    same = verify_against(found, read_rgb(raw_photos[1]), sface, thresholds)["sface"]
+    other = lfw_root / "raw" / OTHER_PERSON / f"{OTHER_PERSON}_0001.jpg"
+    different = verify_against(found, read_rgb(other), sface, thresholds)["sface"]
+    versions = {"occluded", "telea", "ca", "ca_id"}
+    assert same["threshold"] == different["threshold"] == pytest.approx(thresholds["sface"], abs=1e-4)
+    assert set(same) - {"threshold"} == set(different) - {"threshold"} == versions
+    assert all(same[v]["same"] is True for v in versions), same          # measured cosines 0.50-0.57
+    assert all(different[v]["same"] is False for v in versions), different  # measured 0.11-0.17
 
 
 def test_choose_half_routes_lfw_people_to_the_model_that_never_saw_them(lfw_root):
@@ -276,6 +284,7 @@ def test_recover_locates_the_photo_once_and_every_filler_fills_that_crop(tmp_pat
     assert Path(written["counting"]).is_file()
 
 
+
 def test_several_faces_use_the_central_one_and_say_so(raw_photos):
     from idinpaint.align import locate
 
@@ -336,14 +345,16 @@ def test_no_face_or_a_tiny_face_is_one_line(raw_photos, tmp_path, capsys):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_reference_without_a_face_fails_before_any_work(occluded_photo, tmp_path, capsys):
+@pytest.mark.slow
+def test_a_reference_without_a_face_is_one_note_and_the_other_fills_are_written(occluded_photo, tmp_path, capsys):
     blank = tmp_path / "blank.png"
     write_rgb(blank, np.full((200, 200, 3), 90, np.uint8))
     out = tmp_path / "out"
-    code, _, err = _run(["recover", occluded_photo[0], "--reference", blank, "--output", out], capsys)
-    assert code == 2 and err.count("\n") == 1 and "--reference" in err and str(blank) in err
-    assert "no face detected" in err
-    assert not out.exists() or not any(out.iterdir())
+    code, printed, err = _run(["recover", occluded_photo[0], "--reference", blank, "--output", out], capsys)
+    notes = [line for line in printed.splitlines() if "note: --reference" in line]
+    assert code == 0 and len(notes) == 1 and "no face detected" in notes[0] and str(blank) in notes[0]
+    written = sorted(p.name for p in out.iterdir())
+    assert any(name.endswith("_telea.png") for name in written) and not any("_reference" in n for n in written)
 
 
 def test_a_folder_in_the_way_of_an_output_file_leaves_nothing(occluded_photo, tmp_path):
@@ -375,6 +386,9 @@ def test_the_shipped_thresholds_are_used_without_calibrating(raw_photos, tmp_pat
     assert report["thresholds_source"].startswith("shipped in recognizer_thresholds.json")
     assert not (tmp_path / "cache" / "embeddings").exists(), "no LFW pair was embedded"
     assert "calibrating" not in stdout
+    # the same-person pair "Aaron_Sorkin 1 2": the photo (and any fill) is his at the shipped threshold
+    versions = {k: v for k, v in report["verification"]["sface"].items() if k != "threshold"}
+    assert "occluded" in versions and all(v["same"] is True for v in versions.values()), versions
 
 
 def test_calibrate_recomputes_the_thresholds_first_and_says_so(tiny_lfw, raw_photos, tmp_path, capsys, monkeypatch):

@@ -1,4 +1,5 @@
-"""``idinpaint evaluate lfw | occluded | report | retention | tsne``: scores, tables and figures."""
+"""``idinpaint evaluate lfw | occluded | reference | report | retention | tsne``: scores, tables and figures
+(``reference``: :mod:`idinpaint.cli.reference`)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from idinpaint.cli import reference
 from idinpaint.cli._common import (
     FILLS,
     HALVES,
@@ -29,6 +31,7 @@ from idinpaint.cli._common import (
 def add_parser(commands) -> None:
     p = commands.add_parser("evaluate", help="verification on LFW View-2")
     targets = p.add_subparsers(dest="target", required=True)
+    reference.add_parser(targets)
 
     q = add_command(targets, "lfw", _cmd_evaluate_lfw, "clean LFW 10-fold verification")
     add_recognizers(q, ["sface"])

@@ -39,15 +39,14 @@ from idinpaint.occlusion.composites import (
 from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
 from idinpaint.detection import NOTHING_FRACTION, SHIPPED_PROFILE, detector_folder, get_detector
-from idinpaint.paths import REPO_ROOT, cache_dir, results_dir
+from idinpaint.paths import cache_dir, config_path, results_dir
 from idinpaint.preprocess import preprocess_folder
 from idinpaint.progress import progress_bar
 from idinpaint.runinfo import provenance, write_json, write_text
 
 
 def _resolve(path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else REPO_ROOT / path
+    return config_path(path)
 
 
 def _crop_seed(family: str, relative: str, seed: int) -> int:

@@ -49,6 +49,7 @@ from idinpaint.evaluation.clean import clean_landmarks_lookup
 from idinpaint.evaluation.embeddings import embed_folder
 from idinpaint.evaluation.protocol import evaluate_conditions
 from idinpaint.evaluation.realism import TooFewToJudge, c2st
+from idinpaint.evaluation.retention import half_fillers
 from idinpaint.evaluation.verification import best_threshold, cosine_scores
 from idinpaint.fillers import Filler, get_filler
 from idinpaint.fillers.learned import ReferenceFusorFiller, make_learned_filler
@@ -550,3 +551,116 @@ def run_reference_track(recognizers: Sequence = ("sface", "dlib"), regions: Sequ
     if output_dir is not None:
         write_json(Path(output_dir) / "reference_track.json", summary)
     return summary
+
+
+#: The fills compared on the validation faces (the decision of which reference-guided fill to show).
+VALIDATION_FILLERS = ("telea", "ca_id", "reference", "ca_id_ref", "reference_fusor", "self_paste", "other_person")
+
+
+def validation_fillers(triplets: Triplets, names: Sequence[str] = VALIDATION_FILLERS, aligned_root=None,
+                       half: str = "A") -> dict[str, Filler]:
+    """The validation fillers by name: ``ca_id`` is half ``half``'s shipped model (as the learning curves
+    use it), the reference fills take each probe's references from ``triplets``, the controls as in the
+    track; refused fits fall back to Telea (counted in the table's ``refused``)."""
+    root = Path(aligned_root or default_aligned_root())
+    telea = get_filler("telea")
+    plan = dict(triplets.references)
+    out: dict[str, Filler] = {}
+    model = None
+    for name in names:
+        if name == "telea":
+            out[name] = telea
+        elif name in ("ca_id", "ca_id_ref", "reference_fusor"):
+            model = model or half_fillers(["ca_id"], half, aligned_root=root)[0]["ca_id"]
+            out[name] = model if name == "ca_id" else ReferenceFusorFiller(
+                model, plan_filler("reference", root, plan, fallback=telea), "ca" if name == "ca_id_ref" else "reference")
+        elif name == "reference":
+            out[name] = plan_filler("reference", root, plan, fallback=telea)
+        elif name == "self_paste":
+            out[name] = plan_filler("self_paste", root, {p: [p] for p in triplets.probes}, fallback=telea)
+        elif name == "other_person":
+            donors = unpaired_people_crops(root, load_pairs(), exclude={identity_of(p) for p in triplets.probes})
+            out[name] = plan_filler("other_person", root, other_person_plan(triplets.probes, donors), fallback=telea)
+        else:
+            out[name] = get_filler(name)
+    return out
+
+
+def run_validation(recognizers: Sequence = ("dlib", "sface"), names: Sequence[str] = VALIDATION_FILLERS,
+                   regions: Sequence[str] = HARDEST, aligned_root=None, output_dir=None, say=print) -> dict:
+    """Both axes of every validation filler on half A's validation faces (:func:`score_validation`) and
+    the ship rule read on them (:func:`ship_rule`); written to ``validation.json`` in ``output_dir``."""
+    root = Path(aligned_root or default_aligned_root())
+    triplets = validation_triplets("A", aligned_root=root)
+    say(f"{TRACK_LABEL}, validation: {len(triplets.probes)} probes of {triplets.people} held-out people "
+        f"({len(triplets.uncovered)} more have no reference)")
+    models = [get_recognizer(r) if isinstance(r, str) else r for r in recognizers]
+    rows = score_validation(triplets, validation_fillers(triplets, names, root), models, root, regions,
+                            progress=lambda text: say(f"  {text}"))
+    summary = {"label": TRACK_LABEL, "probes": len(triplets.probes), "people": triplets.people,
+               "uncovered": len(triplets.uncovered), "rows": rows,
+               "rule": ship_rule(rows) if "reference" in names and "self_paste" in names else None}
+    if output_dir is not None:
+        write_json(Path(output_dir) / "validation.json", summary)
+    return summary
+
+
+# --- tables for a person ------------------------------------------------------------------------------
+
+def _cell(value, digits: int = 3) -> str:
+    return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def format_validation(summary: dict) -> str:
+    """The validation table (markdown) and the ship rule's reading, one line per gate and region."""
+    rows = summary["rows"]
+    names = [k[:-7] for k in rows[0] if k.endswith("_margin")]
+    lines = [f"**{summary['label']}** — half A's held-out validation faces: {summary['probes']} probes of "
+             f"{summary['people']} people ({summary['uncovered']} more without a reference)", "",
+             "| region | fill | C2ST AUC [95 %] | " + " | ".join(f"{n} margin ± SE | {n} recovery" for n in names)
+             + " | refused |", "|---|---|---|" + "---|---|" * len(names) + "---|"]
+    for row in rows:
+        if row["filler"] == "clean":
+            continue
+        c2 = f"{_cell(row.get('c2st_auc'))} [{_cell(row.get('c2st_low'))}, {_cell(row.get('c2st_high'))}]"
+        cells = " | ".join(f"{_cell(row[f'{n}_margin'], 4)} ± {_cell(row[f'{n}_margin_se'], 4)} | "
+                           f"{_cell(row.get(f'{n}_recovery'), 2)}" for n in names)
+        lines.append(f"| {row['region']} | {row['filler']} | {c2} | {cells} | {row['refused']} |")
+    clean = next(r for r in rows if r["filler"] == "clean")
+    lines.append("\nclean probes: " + ", ".join(f"{n} margin {_cell(clean[f'{n}_margin'], 4)}" for n in names))
+    rule = summary.get("rule")
+    if rule:
+        lines.append(f"\nship rule ({rule['filler']}): " + ("passed" if rule["passed"] else "not passed"))
+        for region, gates in rule["gates"].items():
+            lines.append(f"- {region}: " + "; ".join(f"{gate} {_cell(value)} {'pass' if ok else 'FAIL'}"
+                                                    for gate, (value, ok) in gates.items()))
+    return "\n".join(lines)
+
+
+def format_track(summary: dict) -> str:
+    """Coverage, the fit's refusals, the rows (accuracy, recovery ratio, C2ST) and the attack (markdown)."""
+    cov = summary["coverage"]
+    lines = [f"**{summary['label']}**: {cov['covered']} of {cov['probes']} probes have a reference "
+             f"({cov['covered_pairs']} of {cov['pairs']} pairs, {cov['covered_same']} of them same-person); "
+             f"{cov['no_other_photo']} probes' people have no other photo, {cov['only_near_duplicates']} only "
+             f"near-duplicates or pair partners; {cov['near_duplicates_removed']} near-duplicates removed.", ""]
+    for region, fits in summary["fits"].items():
+        reasons = ", ".join(f"{k} {v}" for k, v in fits["reasons"].items()) or "none"
+        lines.append(f"- {region}: the ring fit accepts {fits['fitted']} covered probes and refuses "
+                     f"{fits['refused']} (filled by Telea; {reasons})")
+    lines += ["", "| recognizer | occlusion | filler | accuracy % | recovery ratio | C2ST AUC |", "|---|---|---|---|---|---|"]
+    for row in summary["rows"]:
+        if row.get("error"):
+            lines.append(f"| {row['recognizer']} | {row['occlusion']} | {row['filler']} | error: {row['error']} | | |")
+            continue
+        lines.append(f"| {row['recognizer']} | {row['occlusion']} | {row['filler']} | {100 * row['accuracy']:.2f} | "
+                     f"{_cell(row.get('recovery_ratio'), 2)} | {_cell(row.get('c2st_auc'))} |")
+    if summary["attack"]:
+        lines += ["", "The claimed-identity attack (different-person pairs; false-accept rate % at each fold's "
+                  "clean threshold, mean over folds):", "",
+                  "| recognizer | region | pairs | clean | occluded | own reference | claimed identity |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in summary["attack"]:
+            lines.append(f"| {row['recognizer']} | {row['region']} | {row['pairs']} | {row['far_clean']:.2f} | "
+                         f"{row['far_occluded']:.2f} | {row['far_reference']:.2f} | {row['far_attack']:.2f} |")
+    return "\n".join(lines)

@@ -41,13 +41,12 @@ from idinpaint.occlusion.composites import (
 )
 from idinpaint.occlusion.landmarks import landmarks_or_none
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
-from idinpaint.paths import REPO_ROOT
+from idinpaint.paths import config_path
 from idinpaint.training.modules import NonFiniteLossError
 
 
 def _resolve(path) -> Path:
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return config_path(path)
 
 
 def section(config: dict) -> dict:
