@@ -106,3 +106,26 @@ def finished_stages(run_dir) -> list[dict]:
     """The records of ``run_dir``'s finished stages whose inference file is there, in training order."""
     return [s for s in read_run(run_dir).get("stages", [])
             if s.get("status") == "done" and stage_file(run_dir, s).is_file()]
+
+
+def logged_scalars(run_dir, tags=("train/", "val/")) -> tuple[dict[str, list[tuple[float, float]]], list[tuple[int, str]]]:
+    """Every scalar a staged run logged (TensorBoard events under ``<run_dir>/tb/<stage>``) whose tag
+    starts with one of ``tags``: ({tag: [(batch, value)]}, [(batch where a stage ends, stage)]), the
+    stages one after another on a common batch axis, in the order they were written."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # heavy: on use only
+
+    stages = [d for d in sorted(Path(run_dir, "tb").iterdir(), key=lambda d: d.stat().st_mtime) if d.is_dir()]
+    series: dict[str, list[tuple[float, float]]] = {}
+    boundaries, offset = [], 0
+    for stage in stages:
+        events = EventAccumulator(str(stage)).Reload()
+        last = 0
+        for tag in events.Tags().get("scalars", []):
+            if not tag.startswith(tuple(tags)):
+                continue
+            for event in events.Scalars(tag):
+                series.setdefault(tag, []).append((offset + event.step, event.value))
+                last = max(last, event.step)
+        offset += last + 1
+        boundaries.append((offset, stage.name))
+    return series, boundaries

@@ -11,8 +11,7 @@ import torch
 from idinpaint.checkpoints import CheckpointError
 from idinpaint.config import load_training_config
 from idinpaint.detection import Detector, LFWHalvesDetector, get_detector, load_detector, postprocess, save_detector
-from idinpaint.evaluation.detector import evaluate_detector, generalisation_markdown
-from idinpaint.figures import detector_example_tiles as example_tiles
+from idinpaint.evaluation.detector import evaluate_detector, example_tiles, generalisation_markdown
 from idinpaint.models import get_model
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
 from idinpaint.occlusion.composites import (

@@ -213,7 +213,7 @@ def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_sna
     import numpy as np
 
     import idinpaint.evaluation.curves as curves
-    from idinpaint.figures import draw_snapshot_gallery
+    from idinpaint.figures import snapshot_gallery_figure
     from idinpaint.imageio import write_rgb
 
     output, _, _ = gan_run
@@ -228,8 +228,10 @@ def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_sna
     labels, fillers = curves.gallery_fillers(output, "ca", snapshots=3, baselines=("telea",), aligned_root=folder)
     assert labels == ["telea", "ca @ 1", "ca @ 2"]  # only two snapshots: first and last, once each
     assert labels[1:] == [f"ca @ {b}" for b, _ in curves.snapshot_files(output, "ca")]
-    written = draw_snapshot_gallery(output, "ca", tmp_path / "figs", faces=2, baselines=("telea",),
-                                    aligned_root=folder, recognizer=_ColourRecognizer())
+    shown = curves.snapshot_gallery(output, "ca", faces=2, baselines=("telea",), aligned_root=folder,
+                                    recognizer=_ColourRecognizer())
+    assert shown.columns[2:] == labels and len(shown.rows) == 2 * 2  # two faces at the two default regions
+    written = snapshot_gallery_figure(shown, output, "ca", tmp_path / "figs")
     assert sorted(p.name for p in written) == ["gallery_run_ca.pdf", "gallery_run_ca.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 

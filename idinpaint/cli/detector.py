@@ -122,14 +122,15 @@ def _cmd_detector_evaluate(args) -> int:
     <output>/generalisation_<profile>.json/.md and the figure detector_examples_<profile> (crop |
     truth | prediction per family)."""
     from idinpaint.config import TRAIN_CONFIG
-    from idinpaint.evaluation.detector import generalisation_report
+    from idinpaint.evaluation.detector import example_tiles, generalisation_report
     from idinpaint.figures import detector_examples_figure
 
     check_outputs(args, output="folder", figures="folder")
     report = generalisation_report(args.profile, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    faces=args.faces, output=args.output, detector_dir=args.detector_dir,
                                    config_path=args.config or TRAIN_CONFIG)
-    figures = detector_examples_figure(report["examples"], f"detector_examples_{args.profile}", args.figures)
+    tiles, titles = example_tiles({family: shown[:1] for family, shown in report["examples"].items()})
+    figures = detector_examples_figure(tiles, titles, f"detector_examples_{args.profile}", args.figures)
     print(report["markdown"], end="")
     print(f"wrote {', '.join(map(str, report['paths']))} and {figures[0]}")
     return 0

@@ -252,17 +252,17 @@ def runs_suffix(runs) -> str:
 def _cmd_evaluate_curves(args) -> int:
     """Score a run's EMA snapshots on its held-out validation crops; writes <run>/<stage>/curves.csv
     and the figure curves_<run folder name>_<stage> (PNG + PDF)."""
-    from idinpaint.figures import draw_learning_curves
+    from idinpaint.evaluation.curves import learning_curves, snapshot_gallery
+    from idinpaint.figures import run_curves_figure, snapshot_gallery_figure
 
     if len(args.recognizers) != 1:
         raise CLIError(f"--recognizers: curves draw one recognizer's margin, got {' '.join(args.recognizers)}")
-    rows, written = draw_learning_curves(args.run, args.stage, recognizer=args.recognizers[0], every=args.every,
-                                         baselines=args.baselines, folder=args.figures)
+    rows = learning_curves(args.run, args.stage, recognizer=args.recognizers[0], every=args.every,
+                           baselines=args.baselines)
+    written = run_curves_figure(rows, args.run, args.stage, args.figures, recognizer=args.recognizers[0])
     if args.gallery:
-        from idinpaint.figures import draw_snapshot_gallery
-
-        written += draw_snapshot_gallery(args.run, args.stage, args.figures, faces=args.gallery,
-                                         baselines=args.baselines)
+        shown = snapshot_gallery(args.run, args.stage, faces=args.gallery, baselines=args.baselines)
+        written += snapshot_gallery_figure(shown, args.run, args.stage, args.figures)
     shown = [r for r in rows if r["region"] == "mean"]
     for row in shown:
         print(f"{row['label']:>10} {str(row['batches']):>6}  C2ST {row['c2st_auc']:.3f}  margin {row['margin']:.4f}")

@@ -29,6 +29,7 @@ import numpy as np
 from idinpaint.checkpoints import file_sha256
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import identity_of, validation_crops
+from idinpaint.evaluation.gallery import FillerComparison, compare_fillers
 from idinpaint.evaluation.realism import C2ST_VERSION, c2st
 from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention, one_per_person
 from idinpaint.fillers import Filler
@@ -116,6 +117,21 @@ def gallery_faces(run_dir, faces: int = 6, aligned_root=None) -> tuple[list[str]
     picked = one_per_person(validation_crops(settings["half"], settings["val_images"], settings["seed"],
                                              aligned_root=root), faces)
     return picked, read_faces(root, picked)
+
+
+def snapshot_gallery(run_dir, stage: str = "ca_gan", faces: int = 4, snapshots: int = 3,
+                     regions=("two_eyes", "upper_face"), baselines=DEFAULT_BASELINES, aligned_root=None,
+                     recognizer="dlib") -> FillerComparison:
+    """A run's progress by eye: ``faces`` held-out validation faces (one per person, :func:`gallery_faces`)
+    at ``regions``; columns ground truth | occluded | the ``baselines`` | ``snapshots`` EMA snapshots from
+    the first to the last (:func:`gallery_fillers`), each fill with its chroma spread, hole PSNR and its
+    cosine to the ground truth by ``recognizer`` (dlib: never a training loss).
+    :func:`idinpaint.figures.snapshot_gallery_figure` draws it."""
+    relatives, images = gallery_faces(run_dir, faces, aligned_root)
+    labels, fillers = gallery_fillers(run_dir, stage, snapshots, baselines, aligned_root)
+    recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
+    return compare_fillers(list(images), list(regions), fillers, relatives=relatives, realism=True,
+                           identity=recognizer, labels=labels)
 
 
 def read_curves(path) -> list[dict]:

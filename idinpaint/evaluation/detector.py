@@ -39,6 +39,7 @@ from idinpaint.occlusion.composites import (
 from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
 from idinpaint.detection import NOTHING_FRACTION, SHIPPED_PROFILE, detector_folder, get_detector
+from idinpaint.imageio import overlay
 from idinpaint.paths import REPO_ROOT, cache_dir, results_dir
 from idinpaint.preprocess import preprocess_folder
 from idinpaint.progress import progress_bar
@@ -157,6 +158,18 @@ def evaluate_detector(detector, config: dict, halves: Sequence[str] = ("A", "B")
             "config": {"halves": list(halves), "faces_per_half": count, "seed": seed, "aligned_root": str(root),
                        "held_out": sorted(held_out), "detector": repr(detector),
                        "mask": getattr(detector, "mask", None)}}
+
+
+def example_tiles(examples: dict, families=None) -> tuple[list[np.ndarray], list[str]]:
+    """Tiles (crop | truth | prediction per example, the masks tinted) and titles with the prediction's
+    IoU, for :func:`idinpaint.figures.face_grid`, from the ``examples`` of :func:`evaluate_detector`."""
+    tiles, titles = [], []
+    for family in families or list(examples):
+        for image, truth, predicted in examples.get(family, []):
+            iou = mask_metrics(predicted, truth)["iou"][0]
+            tiles += [image, overlay(image, truth, (0, 200, 80)), overlay(image, predicted)]
+            titles += [family, "truth", f"prediction (IoU {iou:.2f})"]
+    return tiles, titles
 
 
 def _pct(value) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 from idinpaint.checkpoints import KINDS, SHIPPED_PROFILE, shipped_checkpoints
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import DEFAULT_VAL_IMAGES, DEFAULT_VAL_SEED, default_aligned_root, identity_of, validation_crops
+from idinpaint.evaluation.gallery import compare_fillers
 from idinpaint.evaluation.realism import NO_C2ST, c2st_fields, realism_metrics, summarize
 from idinpaint.fillers import Filler, donor_filler, get_filler
 from idinpaint.fillers.learned import CheckpointFiller
@@ -285,9 +286,10 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
     every recognizer; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
     halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``.
-    ``gallery``: also return that many validation faces of the first half (one per person) with the
-    hardest three regions and every plain filler label, for a gallery (``result["gallery"]``: ``faces``,
-    ``relatives``, ``regions``, ``fillers``; :func:`idinpaint.figures.filler_comparison` draws it)."""
+    ``gallery``: also fill that many validation faces of the first half (one per person) at the hardest
+    three regions with every plain filler, realism under each (``result["gallery"]``: a
+    :class:`~idinpaint.evaluation.gallery.FillerComparison`; :func:`idinpaint.figures.filler_comparison`
+    draws it)."""
     root = Path(aligned_root or default_aligned_root())
     rows, comparisons, sections = [], [], []
     measures = ("retention", "margin")
@@ -299,8 +301,8 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
         if gallery and half == halves[0]:
             picked = one_per_person(crops, gallery)
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
-            gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
-                            "fillers": plain}
+            gallery_data = compare_fillers(read_faces(root, picked), list(HARDEST), list(plain.values()),
+                                           relatives=picked, realism=True, labels=list(plain))
         filled = fill_regions(images, labelled, regions, fills=fills, relatives=crops)  # once per half, for every recognizer
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, filled=filled,
