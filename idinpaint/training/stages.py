@@ -90,8 +90,8 @@ def build_datasets(config: dict, data_cfg: dict):
     if data_cfg.get("limit"):
         train_files = train_files[: int(data_cfg["limit"])]
     masks = config.get("masks", {})
-    sampler = MaskSampler(masks.get("mix"), block_size=masks.get("block_size", (24, 64)),
-                          free_form=masks.get("free_form"), maskthface_jitter=masks.get("maskthface_jitter", 2.0))
+    sampler = MaskSampler(masks.get("mix"), free_form=masks.get("free_form"),
+                          maskthface_jitter=masks.get("maskthface_jitter", 2.0))
     reference = config.get("sampler", {}).get("source") == "reference"
     train = FaceFolderDataset(root, train_files, sampler, seed=seed, flip=bool(data_cfg.get("flip", True)),
                               reference=reference)
