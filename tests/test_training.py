@@ -25,7 +25,7 @@ from idinpaint.training.masks import MaskSampler
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 LFW_112 = REPO / "data" / "lfw-112"
-MIX = {"region": 1.0, "block": 1.0, "free_form": 1.0, "maskthface": 0.0}  # no MaskTheFace: the occluder folder is optional
+MIX = [["random_part", 1.0], ["random_block:24-64", 1.0], ["free_form", 1.0]]  # no MaskTheFace: the occluder folder is optional
 
 
 def _synthetic_faces(root: Path, people: int = 6, images: int = 3) -> Path:
