@@ -131,3 +131,24 @@ def test_a_maskthface_occluder_with_a_texture_is_one_spec_for_protocol_and_compo
     np.testing.assert_array_equal(occluded[~mask], face[~mask])
     made = compose_spec(face, "maskthface:KN95@texture:floral", np.random.default_rng(0), augment=False)
     assert made.shape == "maskthface:KN95" and made.texture == "floral" and made.mask.any()
+
+
+def test_a_band_over_the_eyes_is_a_spec_drawn_on_a_crop_or_on_a_photo_of_any_size():
+    from idinpaint.align import ARCFACE_TEMPLATE
+    from idinpaint.recover import occlude_photo
+
+    assert canonical_spec("band") == "band@black"
+    with pytest.raises(ValueError, match="takes no argument"):
+        parse_spec("band:floral")
+    face = np.full((112, 112, 3), 150, np.uint8)
+    occluded, mask = make_occlusion("band@gray", face, None)
+    assert mask[52, 56] and not mask[92, 56] and (occluded[mask] == 128).all()  # over the eyes, not the mouth
+    photo = np.full((300, 240, 3), 90, np.uint8)
+    points = ARCFACE_TEMPLATE * 1.5 + np.array([30.0, 60.0])
+    occluded, mask = make_occlusion("band@white", photo, None, landmarks=points)
+    eyes = points[:2].mean(0).round().astype(int)
+    assert mask.shape == (300, 240) and mask[eyes[1], eyes[0]] and (occluded[mask] == 255).all()
+    same, same_mask = occlude_photo(photo, points, "band@white", np.random.default_rng(0))
+    np.testing.assert_array_equal(same_mask, mask)
+    with pytest.raises(ValueError, match="photo-space occluder"):
+        occlude_photo(photo, points, "region:nose", np.random.default_rng(0))
