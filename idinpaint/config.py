@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from idinpaint.paths import REPO_ROOT
+from idinpaint.paths import REPO_ROOT, aligned_folder
 
 PROFILES_FILE = REPO_ROOT / "config" / "profiles.yaml"
 
@@ -57,7 +57,7 @@ def check_keys(config: dict, known: dict, where: str, extra=(), open_paths=(), p
 
 
 def load_profile(name: str, path=PROFILES_FILE) -> dict:
-    """A profile's settings, with ``aligned_dir`` resolved against the repository root; an unknown
+    """A profile's settings, with ``aligned_dir`` resolved (:func:`idinpaint.paths.aligned_folder`); an unknown
     setting (a typo) is a one-line error naming it (:func:`check_keys`)."""
     profiles = load_yaml(path)
     if name not in profiles:
@@ -65,8 +65,7 @@ def load_profile(name: str, path=PROFILES_FILE) -> dict:
     check_keys(profiles[name] or {}, RUN_PROFILE_KEYS, f"{path}: profile {name}", open_paths=("notebook_parameters",))
     profile = dict(profiles[name])
     if profile.get("aligned_dir"):
-        aligned = Path(profile["aligned_dir"])
-        profile["aligned_dir"] = str(aligned if aligned.is_absolute() else REPO_ROOT / aligned)
+        profile["aligned_dir"] = str(aligned_folder(profile["aligned_dir"]))
     profile["name"] = name
     return profile
 

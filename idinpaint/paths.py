@@ -27,6 +27,26 @@ def data_dir() -> Path:
     return _env_path("IDINPAINT_DATA", REPO_ROOT / "data")
 
 
+#: The aligned LFW crops under the data folder (what ``idinpaint preprocess`` writes by default).
+ALIGNED_NAME = "lfw-112"
+
+
+def aligned_folder(path=None) -> Path:
+    """The aligned-crops folder a setting names, resolved one way everywhere (commands, notebooks,
+    training configs, run folders): None -> ``<data>/lfw-112``; a relative path under ``data/`` (how
+    configs name it, e.g. ``data/smoke/lfw-112``) -> the same place under :func:`data_dir`, so
+    ``IDINPAINT_DATA`` moves it; any other relative path -> against the repository root; an absolute
+    one as it is."""
+    if path is None or str(path) == "":
+        return data_dir() / ALIGNED_NAME
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    if path.parts[0] == "data":
+        return data_dir().joinpath(*path.parts[1:])
+    return REPO_ROOT / path
+
+
 def results_dir() -> Path:
     """Run outputs (metrics JSON, executed notebooks, logs); git-ignored."""
     return _env_path("IDINPAINT_RESULTS", REPO_ROOT / "results")

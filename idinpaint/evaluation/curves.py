@@ -35,6 +35,7 @@ from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, 
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import region_mask
+from idinpaint.paths import aligned_folder
 from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import write_json, write_text
 from idinpaint.runs import read_config
@@ -59,7 +60,7 @@ def run_settings(run_dir) -> dict:
     """The half, aligned folder, validation size and seed a run folder was trained with."""
     config = read_config(run_dir)
     data = config.get("data") or {}
-    return {"half": str(data.get("half", "A")).upper(), "root": data.get("root") or "data/lfw-112",
+    return {"half": str(data.get("half", "A")).upper(), "root": aligned_folder(data.get("root")),
             "val_images": int(data.get("val_images", 64)), "seed": int(config.get("seed", 0))}
 
 

@@ -40,7 +40,7 @@ from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
 from idinpaint.detection import NOTHING_FRACTION, SHIPPED_PROFILE, detector_folder, get_detector
 from idinpaint.imageio import overlay
-from idinpaint.paths import REPO_ROOT, cache_dir, results_dir
+from idinpaint.paths import REPO_ROOT, aligned_folder, cache_dir, results_dir
 from idinpaint.preprocess import preprocess_folder
 from idinpaint.progress import progress_bar
 from idinpaint.runinfo import provenance, write_json, write_text
@@ -117,7 +117,7 @@ def evaluate_detector(detector, config: dict, halves: Sequence[str] = ("A", "B")
     prediction) for the figure."""
     section = config.get("detector") or {}
     evaluation = section.get("eval") or {}
-    root = Path(aligned_root) if aligned_root else _resolve((config.get("data") or {}).get("root", "data/lfw-112"))
+    root = Path(aligned_root) if aligned_root else aligned_folder((config.get("data") or {}).get("root"))
     count = int(faces if faces is not None else evaluation.get("faces", 300))
     seed = int(seed if seed is not None else evaluation.get("seed", 1))
     pairs = load_pairs(lfw_root)

@@ -41,7 +41,7 @@ from idinpaint.occlusion.composites import (
 )
 from idinpaint.occlusion.landmarks import landmarks_or_none
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
-from idinpaint.paths import REPO_ROOT
+from idinpaint.paths import REPO_ROOT, aligned_folder
 from idinpaint.training.modules import NonFiniteLossError
 
 
@@ -59,7 +59,7 @@ def training_data(config: dict, half: str, lfw_root=None, aligned_root=None) -> 
     """The crops, landmarks, validation crops and texture bank of one half's detector."""
     data, own = config.get("data") or {}, section(config)
     seed = int(config.get("seed", 0))
-    root = Path(aligned_root) if aligned_root else _resolve(data.get("root", "data/lfw-112"))
+    root = Path(aligned_root) if aligned_root else aligned_folder(data.get("root"))
     files = lfw_training_files(half, aligned_root=root, lfw_root=lfw_root)
     train, val = split_by_identity(files, int(data.get("val_images", 64)), seed)
     rng = np.random.default_rng([seed, ord(half)])

@@ -50,7 +50,7 @@ from idinpaint.config import TRAIN_CONFIG as DEFAULT_CONFIG
 from idinpaint.config import deep_merge, load_training_config
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
-from idinpaint.paths import REPO_ROOT
+from idinpaint.paths import REPO_ROOT, aligned_folder
 from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.progress import quiet_training, stage_progress
 from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
@@ -75,7 +75,7 @@ def build_datasets(config: dict, data_cfg: dict):
     """(train dataset, validation dataset) for a stage's data settings."""
     kind = data_cfg.get("dataset", "lfw_half")
     if kind == "lfw_half":
-        root = _resolve_path(data_cfg.get("root") or "data/lfw-112")
+        root = aligned_folder(data_cfg.get("root"))
         files = lfw_training_files(data_cfg.get("half", "A"), root)
     elif kind == "folder":
         given = data_cfg.get("root")
