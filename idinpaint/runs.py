@@ -10,6 +10,9 @@ the Fusor and the O-Detector) writes one folder::
     <stage>/last.ckpt    its latest training state; <stage>/best.ckpt the best by the stage's monitor
     <stage>/<export>     its inference file: ``inpainter.pt`` (a ``ca`` or ``fusor`` stage) or
                          ``odetector.pt`` (a ``detector`` stage), see :data:`EXPORT_NAMES`
+    <stage>/snapshots/step_NNNNNN.pt   with ``trainer.snapshot_every``: the evaluated generator every
+                         N batches, as an inference file (:func:`snapshot_file`, :func:`snapshot_files`)
+    tb/<stage>/          the TensorBoard events of each stage (:func:`logged_scalars`)
 
 Paths inside ``run.json`` are where the run was written; readers resolve stage files against the
 folder they are given (:func:`stage_file`), so a run folder can be moved.
@@ -47,6 +50,25 @@ def start_run(run_dir, config: dict) -> Path:
     write_json(previous, config)
     write_json(run_dir / PROVENANCE_FILE, provenance(config))
     return run_dir
+
+
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_file(stage_folder, batches: int) -> Path:
+    """Where a stage's snapshot after ``batches`` training batches is written: ``<stage>/snapshots/step_NNNNNN.pt``."""
+    return Path(stage_folder) / SNAPSHOTS / f"step_{int(batches):06d}.pt"
+
+
+def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
+    """(batches, path) of every snapshot of ``stage`` in ``run_dir``, in training order."""
+    found = []
+    for path in sorted((Path(run_dir) / stage / SNAPSHOTS).glob("step_*.pt")):
+        try:
+            found.append((int(path.stem.split("_", 1)[1]), path))
+        except ValueError:
+            continue
+    return found
 
 
 def stage_dir(run_dir, stage: str) -> Path:

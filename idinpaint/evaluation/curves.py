@@ -38,22 +38,10 @@ from idinpaint.occlusion import region_mask
 from idinpaint.paths import aligned_folder
 from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import write_json, write_text
-from idinpaint.runs import read_config
+from idinpaint.runs import SNAPSHOTS, read_config, snapshot_files
 
 CURVE_FIELDS = ("label", "batches", "c2st_auc", "c2st_low", "c2st_high", "margin", "margin_se", "retention")
 DEFAULT_BASELINES = ("telea", "ca_id")
-
-
-def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
-    """(batches, path) of every snapshot of ``stage`` in ``run_dir``, in training order."""
-    folder = Path(run_dir) / stage / "snapshots"
-    found = []
-    for path in sorted(folder.glob("step_*.pt")):
-        try:
-            found.append((int(path.stem.split("_", 1)[1]), path))
-        except ValueError:
-            continue
-    return found
 
 
 def run_settings(run_dir) -> dict:
@@ -98,7 +86,7 @@ def gallery_fillers(run_dir, stage: str, snapshots: int = 3, baselines: Sequence
     settings = run_settings(run_dir)
     found = snapshot_files(run_dir, stage)
     if not found:
-        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+        raise FileNotFoundError(f"{Path(run_dir) / stage / SNAPSHOTS}: no snapshots (train with trainer.snapshot_every > 0)")
     count = max(1, min(int(snapshots), len(found)))
     picks = sorted({round(i * (len(found) - 1) / max(1, count - 1)) for i in range(count)}) if count > 1 else [len(found) - 1]
     fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=aligned_root or settings["root"]) \
@@ -191,7 +179,7 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
     found = snapshot_files(run_dir, stage)
     if not found:
-        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+        raise FileNotFoundError(f"{Path(run_dir) / stage / SNAPSHOTS}: no snapshots (train with trainer.snapshot_every > 0)")
     chosen = [s for i, s in enumerate(found) if i % max(1, int(every)) == 0 or i == len(found) - 1]
     folder = Path(run_dir) / stage / "curves"
     base_key = {"crops": len(relatives), "regions": list(regions), "recognizer": recognizer.name, "judge": C2ST_VERSION,

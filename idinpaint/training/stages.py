@@ -53,7 +53,7 @@ from idinpaint.data.registry import DATASETS, dataset_root, list_images
 from idinpaint.paths import REPO_ROOT, aligned_folder
 from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.progress import quiet_training, stage_progress
-from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
+from idinpaint.runs import EXPORT_NAMES, read_stage, snapshot_file, start_run, write_run, write_stage
 from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
 from idinpaint.training.budget import TimeBudget
@@ -160,10 +160,11 @@ def _callbacks():
     class Snapshots(pl.Callback):
         """Every ``every`` batches (counted by the global step, so a resumed stage keeps the grid), and
         at the batch where the stage ends (its steps done, or its time budget spent): the module's
-        inference file (its EMA generator where there is one) into ``folder``."""
+        inference file (its EMA generator where there is one) into the stage folder's snapshots
+        (:func:`idinpaint.runs.snapshot_file`)."""
 
-        def __init__(self, folder: Path, every: int, optimizers: int):
-            self.folder, self.every, self.optimizers = Path(folder), int(every or 0), optimizers
+        def __init__(self, stage_folder: Path, every: int, optimizers: int):
+            self.folder, self.every, self.optimizers = Path(stage_folder), int(every or 0), optimizers
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if trainer.global_step // self.optimizers % max(self.every, 1) == 0:
@@ -176,7 +177,7 @@ def _callbacks():
             batches = trainer.global_step // self.optimizers
             if self.every <= 0 or batches == 0 or not trainer.is_global_zero:
                 return
-            target = self.folder / f"step_{batches:06d}.pt"
+            target = snapshot_file(self.folder, batches)
             if not target.is_file():
                 write_inference_file({"idinpaint": pl_module.inference_meta(), "state_dict": pl_module.state_dict()},
                                      target, source=f"{pl_module.stage} at batch {batches}")
@@ -234,7 +235,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
         num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
         sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
         log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
-        callbacks=[best, last, speed, count, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
+        callbacks=[best, last, speed, count, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir, t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
         enable_model_summary=False, default_root_dir=str(run_dir), **timing)
     return trainer, best, speed
 
