@@ -12,7 +12,8 @@ split ``idinpaint train`` made, :func:`~idinpaint.data.lfw.validation_crops`) at
 
 The same numbers for reference fillers on the same crops (Telea and the shipped CA + ID by default)
 are the lines a curve has to cross. Every score is cached as JSON beside the snapshots
-(``<run>/<stage>/curves/``), so scoring resumes and a growing run only scores its new snapshots;
+(``<run>/<stage>/curves/<snapshot>_<key>.json``, the key in the name as every cache of the package:
+:func:`~.cache.keyed_file`), so scoring resumes and a growing run only scores its new snapshots;
 the table goes to ``<run>/<stage>/curves.csv``.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from idinpaint.checkpoints import file_sha256
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import identity_of, validation_crops
+from idinpaint.evaluation.cache import keyed_file
 from idinpaint.evaluation.gallery import FillerComparison, compare_fillers
 from idinpaint.evaluation.realism import C2ST_VERSION, c2st
 from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention, one_per_person
@@ -144,20 +146,28 @@ def curves_reading(rows, name: str, reference: str = "telea") -> str:
             f"better than chance).")
 
 
-def _saved(path: Path, key: dict) -> dict | None:
-    """The scores cached in ``path`` when they were made under ``key``, else None."""
+def _saved(folder: Path, stem: str, key: dict) -> dict | None:
+    """The scores cached in ``folder`` for ``stem`` under ``key`` (:func:`~.cache.keyed_file`), else None.
+    A cache written before keys went into file names (``<stem>.json``, the key inside) is read once
+    when its key matches, and kept under its keyed name."""
+    path = keyed_file(folder, stem, key)
     if path.is_file():
-        saved = json.loads(path.read_text())
+        return json.loads(path.read_text())["scores"]
+    older = Path(folder) / f"{stem}.json"
+    if older.is_file():
+        saved = json.loads(older.read_text())
         if saved.get("key") == key:
+            write_json(path, saved)
+            older.unlink()
             return saved["scores"]
     return None
 
 
-def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
-    scores = _saved(path, key)
+def _cached(folder: Path, stem: str, key: dict, compute: Callable[[], dict]) -> dict:
+    scores = _saved(folder, stem, key)
     if scores is None:
         scores = compute()
-        write_json(path, {"key": key, "scores": scores})
+        write_json(keyed_file(folder, stem, key), {"key": key, "scores": scores})
     return scores
 
 
@@ -194,7 +204,7 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=root) if baselines else ({}, {})
     for label, filler in fillers.items():
         log(f"curves: baseline {label} on {len(relatives)} validation crops of half {settings['half']}")
-        scores = _cached(Path(run_dir) / "curves" / f"baseline_{label}.json", {**base_key, "filler": label},
+        scores = _cached(Path(run_dir) / "curves", f"baseline_{label}", {**base_key, "filler": label},
                          lambda: score_fillers({label: filler}, images, relatives, recognizer, regions)[label])
         add(label, "", scores)
     def score(path: Path) -> dict:   # the model is loaded only when its scores are not cached
@@ -202,12 +212,12 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
         return score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage]
 
     for batches, path in found:   # in batch order; one scored before with another --every stays in the table
-        saved, key = folder / f"{path.stem}.json", {**base_key, "sha256": file_sha256(path)[:12]}
+        key = {**base_key, "sha256": file_sha256(path)[:12]}
         if (batches, path) in chosen:
             log(f"curves: {stage} at batch {batches} ({chosen.index((batches, path)) + 1} of {len(chosen)})")
-            scores = _cached(saved, key, lambda: score(path))
+            scores = _cached(folder, path.stem, key, lambda: score(path))
         else:
-            scores = _saved(saved, key)
+            scores = _saved(folder, path.stem, key)
         if scores is not None:
             add(stage, batches, scores)
     buffer = io.StringIO()
