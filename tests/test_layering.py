@@ -77,7 +77,7 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean", "gallery"}, {"condition"},
                    {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"},
                    {"curves", "runners", "verdict"}],
-    "cli": [{"_common"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
+    "cli": [{"_common"}, {"evaluate_models"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
     "figures": [{"base"}, {"faces", "tsne"}, {"protocol", "training"}],
 }
 

@@ -23,7 +23,7 @@ regions, fills, blends, halves) come from the library's registries, read on firs
 building the parser imports no numpy, OpenCV or torch.
 
 Modules: :mod:`._common` (parser, error wrapper, option builders, checks), :mod:`.data` (datasets,
-preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report/retention/tsne), :mod:`.train`
+preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report; curves/retention/tsne in :mod:`.evaluate_models`), :mod:`.train`
 (train, export), :mod:`.inpaint`, :mod:`.detector` (detector train/evaluate/protocol), :mod:`.recover` (recover), :mod:`.notebooks`;
 each registers its subcommands with
 ``add_parser(subparsers)``.

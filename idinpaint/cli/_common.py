@@ -189,6 +189,24 @@ def add_lfw_root(parser) -> None:
     parser.set_defaults(root_option="--lfw-root")
 
 
+def add_lfw_options(parser, results: str, folds: bool = True) -> None:
+    """Options every LFW evaluation subcommand shares."""
+    if folds:
+        parser.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    add_aligned(parser)
+    add_lfw_root(parser)
+    add_output_dir(parser, default=results)
+    add_figures(parser)
+    add_workers(parser)
+
+
+def check_pairs(args) -> None:
+    """A missing or broken pairs.txt fails here, before any recognizer or model is loaded."""
+    from idinpaint.data.lfw import load_pairs
+
+    load_pairs(args.lfw_root, getattr(args, "folds", None))
+
+
 def add_workers(parser, help: str = "processes for dlib's ResNet") -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help=help)
 
