@@ -102,10 +102,11 @@ def occluders_dir() -> Path:
     return _env_path("IDINPAINT_OCCLUDERS", shared_dir() / "data" / "occluders" / "maskthface")
 
 
-def run_dir(profile: str, half: str = "A") -> Path:
-    """The folder of a training run: ``<results>/train/<profile>_half<A|B>``. The one convention the
+def run_dir(recipe: str, half: str = "A") -> Path:
+    """The folder of a training run: ``<results>/train/<recipe>_half<A|B>`` (``recipe``: a training recipe
+    of ``config/train.yaml``). The one convention the
     CLI (``idinpaint train``), the notebooks and the Makefile share."""
     half = str(half).upper()
     if half.startswith("HALF"):
         half = half[4:]
-    return results_dir() / "train" / f"{profile}_half{half}"
+    return results_dir() / "train" / f"{recipe}_half{half}"

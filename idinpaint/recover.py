@@ -248,7 +248,7 @@ def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
 # --- the whole command -----------------------------------------------------------------------------
 
 def recover_file(photo, output_dir=None, reference=None, half: str = "auto", detector_file=None, detector_dir=None,
-                 detector_profile: str = "cpu", mask_threshold: float | None = None,
+                 detector_recipe: str = "cpu", mask_threshold: float | None = None,
                  recognizers=("sface", "dlib"), thresholds: dict | None = None, calibrate_thresholds: bool = False,
                  aligned=None, lfw_root=None, backend: str | None = None, say=print) -> tuple[Recovery, dict, dict]:
     """``idinpaint recover`` as one call: read ``photo`` (and ``reference``), find, segment, fill, verify
@@ -280,7 +280,7 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
         say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
     if ref_image is not None:
         verifier = PairVerifier.resolve(recognizers, thresholds, calibrate_thresholds, aligned, lfw_root, say=say)
-    detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
+    detector = get_detector(detector_file, detector_dir, detector_recipe, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
     backend = backend or os.environ.get("IDINPAINT_BACKEND") or PHOTO_BACKEND
     recovery = recover_photo(image, detector, method_fillers(half, backend=backend), yunet, str(photo), face)

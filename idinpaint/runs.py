@@ -4,8 +4,8 @@ Every training run (``idinpaint train``, ``idinpaint detector train``; one Light
 the Fusor and the O-Detector) writes one folder::
 
     provenance.json   config, package versions, git SHA, machine (:func:`idinpaint.runinfo.provenance`)
-    config.json       the resolved profile (a later run into the same folder must keep its networks)
-    run.json          the run summary: profile, half, status, one record per stage, the final files
+    config.json       the resolved recipe (a later run into the same folder must keep its networks)
+    run.json          the run summary: recipe, half, status, one record per stage, the final files
     <stage>/stage.json   the stage's record: status (running / done / failed), batches, seconds, scores
     <stage>/last.ckpt    its latest training state; <stage>/best.ckpt the best by the stage's monitor
     <stage>/<export>     its inference file: ``inpainter.pt`` (a ``ca`` or ``fusor`` stage) or
@@ -108,7 +108,7 @@ def read_run_files(run_dir) -> dict:
 
 
 def read_config(run_dir) -> dict:
-    """``config.json`` of a run folder (the resolved profile it was trained with)."""
+    """``config.json`` of a run folder (the resolved recipe it was trained with)."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: not a training run folder (no {CONFIG_FILE})")

@@ -234,7 +234,7 @@ def test_missing_shipped_pair_says_how_to_make_it(tmp_path):
         get_detector(folder=tmp_path)
 
 
-def test_detector_profiles_are_training_profiles_of_the_one_file():
+def test_detector_recipes_are_training_recipes_of_the_one_file():
     from idinpaint.training.stages import STAGE_MODULES, DetectorModule
 
     smoke, cpu = load_training_config(profile="detector_smoke"), load_training_config(profile="detector_cpu")
@@ -243,8 +243,8 @@ def test_detector_profiles_are_training_profiles_of_the_one_file():
     assert [s["model"] for s in cpu["stages"]] == ["detector"] and STAGE_MODULES["detector"] is DetectorModule
     assert load_training_config(profile="detector_smoke", overrides={"stages": {"detector": {"steps": 7}}}
                                 )["stages"][0]["steps"] == 7
-    with pytest.raises(ValueError, match="unknown profile"):
-        load_training_config(profile="detector_nosuch")
+    with pytest.raises(ValueError, match="unknown recipe"):
+        load_training_config(recipe="detector_nosuch")
     with pytest.raises(ValueError, match="stages are detector"):
         load_training_config(profile="detector_smoke", overrides={"stages": {"nosuch": {"steps": 7}}})
 

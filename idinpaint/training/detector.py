@@ -221,7 +221,7 @@ class DetectorModule(pl.LightningModule):
 
     def inference_meta(self) -> dict:
         return detector_meta(self.network_config, None, self.half, mask=self.mask_settings,
-                             profile=self.config.get("profile"), **self.families)
+                             recipe=self.config.get("recipe"), **self.families)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["idinpaint"] = self.inference_meta()

@@ -1,19 +1,19 @@
 """Staged training from one YAML file (``config/train.yaml``).
 
-A profile (``smoke``, ``cpu``, ``paper``) is the file's ``defaults`` deep-merged with the profile's
-own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
+A recipe (``smoke``, ``cpu``, ``paper``, ...; the ``recipes:`` of the file) is the file's ``defaults``
+deep-merged with the recipe's own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
 ``fusor``), its length (``steps`` = training batches, or ``epochs``), optionally ``id_weight``
 (the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed), ``data`` and ``losses``
-overrides (deep-merged into the profile's for that stage only) and ``init_from`` (a training
+overrides (deep-merged into the recipe's for that stage only) and ``init_from`` (a training
 checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``, to start from;
 ``{half}`` in the path becomes the run's half) with ``init_only`` (a list of the parts to take from
 it, e.g. ``[ca]``: a fresh Fusor on a shipped model's CA).
 
-Run folder (``--output``, default ``results/train/<profile>_half<A|B>``; its format has one owner,
+Run folder (``--output``, default ``results/train/<recipe>_half<A|B>``; its format has one owner,
 :mod:`idinpaint.runs`, which writes and reads it)::
 
     provenance.json   config, package versions, git SHA, machine
-    config.json       the resolved profile (a later run into the same folder must match it)
+    config.json       the resolved recipe (a later run into the same folder must match it)
     run.json          stage summaries and the final checkpoint
     <stage>/last.ckpt the stage's latest state (written atomically, every ``checkpoint_every`` batches and at the end)
     <stage>/best.ckpt best by ``val/id_similarity`` (a ``detector`` stage: ``val/iou``)
@@ -296,10 +296,11 @@ def _log_hparams(trainer, config: dict, spec: dict, best_score) -> None:
     trainer.logger.finalize("success")
 
 
-def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str | None = None,
+def run_training(config_path=DEFAULT_CONFIG, recipe: str = "smoke", stage: str | None = None,
                  resume=None, half: str | None = None, output=None, overrides: dict | None = None,
-                 log=print) -> dict:
-    """Run a profile's stages (or one stage); returns the run summary (also written to ``run.json``).
+                 log=print, *, profile: str | None = None) -> dict:
+    """Run a recipe's stages (or one stage); returns the run summary (also written to ``run.json``).
+    ``profile``: the older name of ``recipe``.
 
     The summary's ``status`` is ``done`` or ``failed``; a failed stage (non-finite loss) carries the
     message in ``error`` and later stages do not run.
@@ -311,9 +312,10 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
     extra = copy.deepcopy(overrides or {})
     if half is not None:
         extra = deep_merge(extra, {"data": {"half": str(half).upper()}})
-    config = load_training_config(config_path, profile, extra)
+    recipe = profile if profile is not None else recipe
+    config = load_training_config(config_path, recipe, extra)
     half_name = str(config.get("data", {}).get("half", "A")).upper()
-    run_dir = Path(output) if output else default_run_dir(profile, half_name)
+    run_dir = Path(output) if output else default_run_dir(recipe, half_name)
     start_run(run_dir, config)
 
     threads = config.get("trainer", {}).get("num_threads")
@@ -326,11 +328,11 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         meta = read_checkpoint(resume).get("idinpaint") or {}
         resume_stage = meta.get("stage")
         if resume_stage not in names:
-            raise ValueError(f"{resume}: belongs to stage {resume_stage!r}, not one of this profile's stages {names}")
+            raise ValueError(f"{resume}: belongs to stage {resume_stage!r}, not one of this recipe's stages {names}")
     if stage is not None and stage not in names:
-        raise ValueError(f"unknown stage {stage!r}; this profile's stages: {', '.join(names)}")
+        raise ValueError(f"unknown stage {stage!r}; this recipe's stages: {', '.join(names)}")
 
-    summary = {"profile": profile, "half": half_name, "run_dir": str(run_dir), "stages": [], "status": "done"}
+    summary = {"recipe": recipe, "half": half_name, "run_dir": str(run_dir), "stages": [], "status": "done"}
     previous_ckpt: Path | None = None
     trained_here = False
     for index, spec in enumerate(stages):
@@ -357,7 +359,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         train, val = (detector_datasets if spec["model"] == "detector" else build_datasets)(config, data_cfg)
         train_loader, val_loader = _loaders(train, val, data_cfg)
         # A stage may change loss weights (e.g. a refinement stage with a stronger adversarial term);
-        # the networks' configs stay the profile's, so every stage's checkpoint fits the next.
+        # the networks' configs stay the recipe's, so every stage's checkpoint fits the next.
         stage_config = deep_merge(config, {"losses": spec["losses"]}) if spec.get("losses") else config
         module = STAGE_MODULES[spec["model"]](stage_config, stage=name, id_weight=spec.get("id_weight"))
 
