@@ -44,11 +44,12 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("foundation: paths, YAML config, provenance, atomic image/JSON writing, progress bars",
      {"paths", "config", "runinfo", "imageio", "progress"}),
     ("the run-folder format: run.json, config.json, stage folders and their exported files", {"runs"}),
-    ("face alignment on the ArcFace 5-point template (YuNet)", {"align"}),
+    ("the photo path's one home: photo -> aligned crop and back (locate once, paste back once; the only "
+     "caller of the face detector)", {"align"}),
     ("raw data: the dataset registry, the LFW protocol (pairs, folds, halves, the half router), "
      "the aligned-folder format", {"data"}),
     ("frozen recognizers (SFace, dlib): the Sampler, the identity loss and the scorers", {"recognizers"}),
-    ("raw -> aligned", {"preprocess"}),
+    ("raw -> aligned: the batch job, each photo through align.locate", {"preprocess"}),
     ("aligned -> occluded (+mask): the one occlusion grammar", {"occlusion"}),
     ("losses", {"losses"}),
     ("networks: CA, Fusor, discriminator, O-Detector; their runtime wrappers", {"models"}),
@@ -58,10 +59,11 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("blending a fill into its hole", {"blending"}),
     ("occluded -> filled", {"fillers"}),
     ("training: CA, Fusor and O-Detector on one Lightning stack", {"training"}),
-    ("filling files and photos", {"prepare", "inpaint"}),
+    ("filling files and photos (a photo: located, its crop filled once, pasted back)", {"prepare", "inpaint"}),
     ("filled -> embedded -> scored", {"evaluation"}),
-    ("the photo pipeline: find the face, segment the occluder, fill, verify", {"recover"}),
-    ("scored -> figures", {"figures"}),
+    ("the photo pipeline: locate the face once, segment the occluder on its crop, fill that crop with "
+     "each filler, paste back, verify with the one pair verifier", {"recover"}),
+    ("scored -> figures (draw only)", {"figures"}),
     ("front ends", {"notebooks", "cli", "__main__", "__init__"}),
 ]
 
