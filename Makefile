@@ -48,8 +48,8 @@ lfw-occluded: setup
 	$(BIN)/idinpaint evaluate report lfw_occluded_sface lfw_occluded_$(DLIB) --output-file results/lfw_occluded/report.md
 
 train-cpu: setup
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half B
+	$(BIN)/idinpaint train --config config/train.yaml --recipe cpu --half A
+	$(BIN)/idinpaint train --config config/train.yaml --recipe cpu --half B
 
 # A GPU loan spent training, not setting up (docs/training.md): checks first (CUDA, the aligned crops),
 # then both halves of recipe_gpu, the speed benchmark on cuda, and the pair exported with cards + ONNX.

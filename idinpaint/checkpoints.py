@@ -25,6 +25,7 @@ from idinpaint.models import get_model
 from idinpaint.models.detector import Detector
 from idinpaint.models.inpainter import Inpainter
 from idinpaint.paths import REPO_ROOT
+from idinpaint.runinfo import atomic_file
 from idinpaint.runs import read_run_files
 
 #: The version of the ``idinpaint`` entry this code writes and reads.
@@ -150,10 +151,8 @@ def write_inference_file(checkpoint: dict, target, ca_only: bool = False, source
     if ca_only:
         meta.update(kind="ca", models={"ca": meta["models"]["ca"]}, state_dicts={"ca": meta["state_dicts"]["ca"]})
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    torch.save({"idinpaint": meta}, tmp)
-    os.replace(tmp, target)
+    with atomic_file(target) as tmp:
+        torch.save({"idinpaint": meta}, tmp)
     return target
 
 
@@ -266,10 +265,8 @@ def detector_meta(model_config: dict, state_dict: dict | None = None, half: str 
 
 def _save_atomic(payload: dict, target) -> Path:
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, target)
+    with atomic_file(target) as tmp:
+        torch.save(payload, tmp)
     return target
 
 

@@ -99,12 +99,14 @@ def parse_overrides(items) -> dict:
     return out
 
 
-# --- training profiles ----------------------------------------------------------------------------
+# --- training recipes -----------------------------------------------------------------------------
 
 #: The one training file: CA, Fusor and O-Detector recipes (:func:`load_training_config`).
 TRAIN_CONFIG = REPO_ROOT / "config" / "train.yaml"
 #: What a stage may train (``model:``); :mod:`idinpaint.training.stages` has a Lightning module for each.
 TRAINING_MODELS = ("ca", "fusor", "detector")
+#: The training recipe of ``idinpaint detector train --recipe <name>``.
+DETECTOR_RECIPE = "detector_{}"
 STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
 INIT_PARTS = ("ca", "fusor", "discriminator")
 #: Settings a recipe or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they

@@ -6,13 +6,14 @@ interrupted job never leaves a half-written file behind.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from idinpaint.paths import check_output_path, file_problem  # noqa: F401 (check_output_path is imported from here too)
+from idinpaint.runinfo import atomic_file
 
 # OpenCV's own log lines ("[ WARN:0@2.9] ... imread_(...): can't open/read file") would reach users
 # beside our one-line errors: only its errors are shown.
@@ -56,14 +57,9 @@ def _to_rgb_uint8(image: Image.Image, path) -> np.ndarray:
 def _open_image(path, check):
     """Open and fully decode an image file; ``check(image)`` converts it. One-line errors."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BadImageError(path, "file not found") from None
-    if path.is_dir():
-        raise BadImageError(path, "is a folder, not an image file")
-    if size == 0:
-        raise BadImageError(path, "empty file (0 bytes)")
+    problem = file_problem(path)
+    if problem:
+        raise BadImageError(path, problem)
     try:
         with Image.open(path) as image:
             image.load()  # forces a full decode, so truncation is caught here
@@ -97,17 +93,10 @@ def image_mode(path) -> str:
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically (a temp file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``payload`` to ``path`` atomically (a temp file in the same folder, then a rename), with
+    the mode an ordinary ``open`` gives (:func:`~idinpaint.runinfo.atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(payload)
 
 
 def _encode(path: Path, image: np.ndarray) -> bytes:
@@ -139,28 +128,6 @@ def write_gray(path, image: np.ndarray) -> None:
 def copy_file(source, target) -> None:
     """Atomically copy a file's bytes (e.g. an input written back unchanged)."""
     atomic_write_bytes(Path(target), Path(source).read_bytes())
-
-
-def check_output_path(path, kind: str = "image") -> Path:
-    """Fail early (one line, ``ValueError``) when ``path`` cannot be written, before the work, so a
-    long job cannot fail at its last step. ``kind``: ``image`` (a file OpenCV can encode, by its
-    suffix), ``file`` or ``folder``. Catches a folder where a file is wanted and the reverse, a
-    parent that is a file, and a parent that is not writable."""
-    path = Path(path)
-    if kind == "folder":
-        if path.exists() and not path.is_dir():
-            raise ValueError(f"{path}: is a file, not a folder; choose a folder for the output")
-    elif path.is_dir():
-        raise ValueError(f"{path}: is a folder; give a file name for the output")
-    elif kind == "image" and not cv2.haveImageWriter(str(path)):
-        raise ValueError(f"{path}: cannot write images of type {path.suffix or '(no suffix)'!r}; use .png or .jpg")
-    parent = path if kind == "folder" else path.parent
-    existing = next(p for p in (parent, *parent.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise ValueError(f"{path}: cannot write here: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: cannot write here: folder {existing} is not writable")
-    return path
 
 
 def write_mask(path, mask: np.ndarray) -> None:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import tempfile
 import types
 import warnings
 from pathlib import Path
@@ -61,7 +59,7 @@ from idinpaint.models.inpainter import Inpainter
 from idinpaint.models.layers import composite
 from idinpaint.paths import cache_dir
 from idinpaint.recognizers.sface import SFACE_SHA256
-from idinpaint.runinfo import write_json
+from idinpaint.runinfo import atomic_file, write_json
 
 ONNX_OPSET = 17
 #: Bump when the exported graphs change: cached files of another version are not used.
@@ -194,13 +192,6 @@ def export_friendly(opset: int = ONNX_OPSET):
             setattr(module, name, value)
 
 
-def _atomic_target(target: Path):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    return Path(tmp)
-
-
 def export_module(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], target,
                   opset: int = ONNX_OPSET) -> Path:
     """``torch.onnx.export`` (TorchScript exporter) with a dynamic batch axis, checked by
@@ -208,19 +199,14 @@ def export_module(module: nn.Module, inputs: tuple, input_names: list[str], outp
     import onnx  # optional heavy dependency: only an export needs it
 
     target = Path(target)
-    tmp = _atomic_target(target)
     dynamic = {name: {0: "batch"} for name in input_names + output_names}
-    try:
+    with atomic_file(target) as tmp:
         with export_friendly(opset), warnings.catch_warnings(), torch.no_grad():
             # the tracer warns about every shape check it freezes; only the batch axis is dynamic
             warnings.simplefilter("ignore")
             torch.onnx.export(module.eval(), inputs, str(tmp), input_names=input_names, output_names=output_names,
                               dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=True)
         onnx.checker.check_model(str(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

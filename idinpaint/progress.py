@@ -16,8 +16,11 @@ Use :func:`progress_bar` where the code would call ``tqdm(...)``; it takes the s
 **Interrupts.** :func:`handle_interrupts` (installed by the CLI in the main process only) turns Ctrl-C
 (SIGINT) and SIGTERM into one ``KeyboardInterrupt``; :func:`interrupt_line` then says how far the
 innermost running bar got (``interrupted after 1,024 of 13,233 img (align); run the same command
-again to resume``). Worker processes call :func:`ignore_interrupts` first: the main process stops
-them, so a Ctrl-C (sent by the terminal to every process of the group) prints no worker traceback.
+again to resume``). A command made of many steps (the conditions of ``evaluate occluded``) also keeps
+an :func:`overall_progress` count, and the line gives it first (``interrupted after 12 of 30
+conditions, then 140 of 335 img (condition region:nose@black + telea); ...``). Worker processes call
+:func:`ignore_interrupts` first: the main process stops them, so a Ctrl-C (sent by the terminal to
+every process of the group) prints no worker traceback.
 """
 from __future__ import annotations
 
@@ -271,6 +274,8 @@ def stage_progress(total: int | None, unit: str = "batches", desc: str | None = 
 _BARS: list = []
 #: The latest bar made, held strongly (a weak reference to a finished bar may be gone already).
 _LAST: list = []
+#: The overall counts of the commands running now (:func:`overall_progress`), outermost first.
+_OVERALL: list = []
 #: Set to the signal's name once an interrupt arrived.
 _INTERRUPT: dict = {}
 EXIT_STATUS = {"SIGINT": 130, "SIGTERM": 143}
@@ -288,14 +293,17 @@ def _on_signal(signum, frame) -> None:
         return  # a second Ctrl-C while stopping: already on the way out
     _INTERRUPT["signal"] = name
     _INTERRUPT["progress"] = _progress_now()
+    _INTERRUPT["running"] = _progress_now(running_only=True)
+    _INTERRUPT["overall"] = _overall_now()
     for logger in LIGHTNING_LOGGERS:  # Lightning's own "Detected KeyboardInterrupt" line
         logging.getLogger(logger).setLevel(logging.ERROR)
     raise KeyboardInterrupt(name)
 
 
-def _progress_now() -> tuple | None:
+def _progress_now(running_only: bool = False) -> tuple | None:
     """(n, total, unit, desc) of the innermost running bar with a total (its bar line is cleared);
-    between two bars, the last one that finished: how far the command had got either way."""
+    between two bars, the last one that finished (unless ``running_only``): how far the command had
+    got either way."""
     found, finished = None, None
     for bar in [ref() for ref in reversed(_BARS)] + _LAST:
         if bar is None or not getattr(bar, "total", None):
@@ -307,7 +315,39 @@ def _progress_now() -> tuple | None:
         found = found or state
         if not isinstance(bar, QuietProgress):
             bar.leave = False  # tqdm clears its line when it closes
-    return found or finished
+    return found if running_only else found or finished
+
+
+class OverallProgress:
+    """The outer count of a command made of many steps: ``n`` of ``total`` ``unit`` done. It draws
+    nothing (each step has its own bar); an interrupt reports it (:func:`interrupt_line`)."""
+
+    def __init__(self, total: int, unit: str = "steps", desc: str = ""):
+        self.n, self.total, self.unit, self.desc = 0, int(total), unit, desc
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+
+@contextlib.contextmanager
+def overall_progress(total: int, unit: str = "steps", desc: str = ""):
+    """Around a command's loop over its steps: yields an :class:`OverallProgress` to ``update(1)`` as
+    each step finishes; an interrupt meanwhile says ``interrupted after <n> of <total> <unit>``, then
+    how far the running step's bar got."""
+    counter = OverallProgress(total, unit, desc)
+    _OVERALL.append(counter)
+    try:
+        yield counter
+    finally:
+        _OVERALL.remove(counter)
+
+
+def _overall_now() -> tuple | None:
+    """(n, total, unit, desc) of the outermost overall count running now, or None."""
+    if not _OVERALL:
+        return None
+    counter = _OVERALL[0]
+    return counter.n, counter.total, counter.unit, counter.desc
 
 
 @contextlib.contextmanager
@@ -339,13 +379,20 @@ def interrupted() -> str | None:
 
 
 def interrupt_line() -> str:
-    """The one line an interrupted command prints."""
-    progress = _INTERRUPT.get("progress") or _progress_now()
-    if progress:
-        n, total, unit, desc = progress
-        where = f" after {n:,} of {total:,} {unit}" + (f" ({desc})" if desc else "")
+    """The one line an interrupted command prints: how far the overall count got, if the command
+    keeps one, then the running bar (``interrupted after 12 of 30 conditions, then 140 of 335 img
+    (condition region:nose@black + telea); ...``); else how far the innermost bar got."""
+    signalled = "signal" in _INTERRUPT
+    overall = _INTERRUPT.get("overall") if signalled else _overall_now()
+    if overall:
+        step = _INTERRUPT.get("running") if signalled else _progress_now(running_only=True)
     else:
-        where = ""
+        step = _INTERRUPT.get("progress") or _progress_now()
+    where = ""
+    for count in (overall, step):
+        if count:
+            n, total, unit, desc = count
+            where += (", then " if where else " after ") + f"{n:,} of {total:,} {unit}" + (f" ({desc})" if desc else "")
     return f"interrupted{where}; run the same command again to resume"
 
 

@@ -13,14 +13,23 @@ The ID-Inpainter pipeline on a real photo, no hand-made mask:
    the face located in step 1: the mask is carried into the photo and back onto the crop, the crop is
    filled once per filler and pasted back (:func:`idinpaint.align.paste_back`), so only occluded pixels
    of the photo change;
-5. with a reference photo, **verify** the pair with each recognizer (cosine, and same/different at
-   the threshold it reaches on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``; the
-   one pair verifier, :mod:`idinpaint.evaluation.verdict`) for the occluded photo and each fill.
+5. with a reference photo (another photo of the same person), **fill from it**
+   (:func:`reference_fill_photo`: the ``reference`` filler of :mod:`idinpaint.fillers.reference`,
+   real pixels of this person fitted on the ring around the hole, colour-matched and Poisson-blended)
+   and **verify** the pair with each recognizer (cosine, and same/different at the threshold it reaches
+   on clean LFW, shipped in ``checkpoints/recognizer_thresholds.json``; the one pair verifier,
+   :mod:`idinpaint.evaluation.verdict`) for the occluded photo and each fill. A reference with no face,
+   one whose fit is refused, or one that every recogniser finds unlike the visible part of the photo
+   gives no reference fill, one line says why, and the other fills are still written.
 
-Each fill is written under its filler's name (``<stem>_telea.png``, ``_ca.png``, ``_ca_id.png``): Telea's
-is the one for a person to look at, CA + ID's the one for a recogniser (it keeps the identity best, but
-its texture is not a face). A gray photo stays gray: the recognisers see three equal channels and each
-fill is turned back to gray where it changed.
+Each fill is written under its filler's name (``<stem>_telea.png``, ``_ca.png``, ``_ca_id.png``, and
+``_reference.png`` with a reference). With a reference, ``_reference.png`` is the one to look at (a
+real face of this person); without one, Telea's (a smooth, plausible fill). Which fill keeps the
+identity is said from numbers only: with a reference, what each recogniser just said of each fill
+(:func:`rank_fills`; the reference fill's own cosine to the photo it was made from is not evidence);
+without, what the protocol measured on average (:func:`protocol_averages`), not a promise for this
+photo. A gray photo stays gray: the recognisers see three equal channels and each fill is turned back
+to gray where it changed.
 
 LFW photos are sent to the models of the LFW half that never saw their person (:func:`choose_half`);
 for any other file name half A's models are a guess, and said so (``--half A|B`` chooses). Outputs are
@@ -38,28 +47,33 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from idinpaint.align import Located, YuNetDetector, locate, mask_to_photo
+from idinpaint.align import Located, NoFaceError, YuNetDetector, locate, mask_to_photo, paste_back
 from idinpaint.data.aligned import read_landmarks
 from idinpaint.data.lfw import lfw_half_people, load_pairs
 from idinpaint.detection import NOTHING_FRACTION, get_detector, overlay
 from idinpaint.evaluation.verdict import PairVerifier
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import method_fillers
+from idinpaint.fillers.reference import ReferenceFiller, ReferenceRefused
 from idinpaint.imageio import check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
 from idinpaint.inpaint import input_notes, inpaint_photo, keep_gray
 from idinpaint.occlusion import apply_maskthface, make_occlusion, parse_spec
 from idinpaint.occlusion.spec import BAND, MASKTHFACE, OCCLUDER_FILL
-from idinpaint.paths import results_dir
+from idinpaint.paths import REPO_ROOT, results_dir
 from idinpaint.recognizers import get_recognizer
 
 SIDE_HEIGHT = 224
-#: The fill for a person to look at and the fill for a recogniser (README, "recover").
-FOR_VIEWING, FOR_RECOGNISER = "telea", "ca_id"
+#: The fill for a person to look at: the reference fill when a reference was given and fitted, else Telea's.
+FOR_VIEWING, FOR_VIEWING_WITH_REFERENCE = "telea", "reference"
 #: One photo is filled with torch: onnxruntime is faster on batches, but exporting its graphs on first use
 #: costs a new user's first ``recover`` more (37 s against 29 s, measured on the 2-core CPU under load).
 PHOTO_BACKEND = "torch"
 #: What each fill is, in the strip and the printed summary.
-FILL_LABELS = {"telea": "Telea (to look at)", "ca": "CA (coarse)", "ca_id": "CA+ID (for a recogniser)"}
+FILL_LABELS = {"telea": "Telea", "ca": "CA (coarse)", "ca_id": "CA+ID", "reference": "from the reference (to look at)"}
+#: What the occluded-LFW protocol measured on average (accuracy %, 10 regions, black hole, 6,000 pairs):
+#: the source of what ``recover`` says without a reference (docs/results.md, "Headline"; a test checks
+#: the two agree).
+PROTOCOL_AVERAGES = REPO_ROOT / "docs" / "data" / "protocol_headline.json"
 
 
 def read_photo(path, option: str = "photo") -> np.ndarray:
@@ -152,6 +166,44 @@ def recover_photo(image: np.ndarray, detector, fillers: list[Filler], yunet=None
     return Recovery(image, face, probability, crop_mask, mask, filled, info)
 
 
+# --- the reference fill ----------------------------------------------------------------------------
+
+def reference_fill_photo(recovery: Recovery, reference: Located, recognizers=(), verifier=None,
+                         name: str = "--reference") -> tuple[np.ndarray | None, dict]:
+    """The photo with its hole filled from another photo of the same person (``reference``, located),
+    or None and why. Refused: when every recogniser with a threshold finds the reference unlike the
+    visible part of the photo (both crops with the photo's hole blacked out; verdict "different" at the
+    clean threshold, which a hidden part makes strict: a true reference may be refused), or when the
+    fit on the ring around the hole is refused (:class:`~idinpaint.fillers.reference.ReferenceRefused`).
+    Returns (photo or None, ``{"fit": ..., "likeness": {recogniser: cosine}, "refused": one line or None}``)."""
+    verifier = PairVerifier.of(verifier)
+    crop, hole = recovery.crop, recovery.crop_mask
+    # the visible part of each: the same part hidden on both, so the hole itself does not count against it
+    visible = np.stack([np.where(hole[..., None], 0, face).astype(np.uint8) for face in (crop, reference.crop)])
+    likeness, unlike = {}, []
+    for recognizer in recognizers:
+        vectors = recognizer.embed(visible)
+        cosine = float(vectors[0] @ vectors[1])
+        likeness[recognizer.name] = round(cosine, 4)
+        if verifier.same(recognizer.name, cosine) is False:
+            unlike.append(f"{recognizer.name} {cosine:.4f} < {verifier.threshold(recognizer.name):.4f}")
+    info = {"fit": None, "likeness": likeness, "refused": None}
+    if recognizers and len(unlike) == len(recognizers):
+        info["refused"] = (f"{name}: no reference fill: every recogniser finds the reference unlike the visible part "
+                           f"of the photo ({'; '.join(unlike)}); is it the same person?")
+        return None, info
+    filler = ReferenceFiller(references=reference.crop)
+    try:
+        filled = filler.fill(crop, hole)
+    except ReferenceRefused as err:
+        info["fit"] = filler.fits[0].summary() if filler.fits else None
+        info["refused"] = f"{name}: no reference fill: {str(err).split(': ', 1)[-1]}"
+        return None, info
+    info["fit"] = filler.fits[0].summary()
+    out, _ = paste_back(recovery.photo, recovery.face, filled, recovery.mask)
+    return keep_gray(recovery.photo, out), info
+
+
 # --- verification ---------------------------------------------------------------------------------
 
 def photo_versions(recovery: Recovery) -> dict[str, np.ndarray]:
@@ -176,6 +228,48 @@ def verify_against(recovery: Recovery, reference: np.ndarray, recognizers, thres
         cosines = vectors[1:] @ vectors[0]
         out[recognizer.name] = verifier.report(recognizer.name, dict(zip(versions, cosines)))
     return out
+
+
+#: Fills whose cosine to the reference is not evidence: they are made of the reference's own pixels.
+FROM_THE_REFERENCE = ("reference",)
+
+
+def rank_fills(verification: dict) -> dict:
+    """What the recognisers just said, as a ranking: per recogniser the versions (``occluded`` and each
+    fill) by cosine to the reference, highest first, leaving out :data:`FROM_THE_REFERENCE` (a fill made
+    of the reference's pixels resembles it by construction); and the pick for a recogniser: the fill
+    (not ``occluded``) with the best mean rank over the recognisers, ties broken by the mean cosine.
+    Returns ``{"ranks": {recogniser: [(version, cosine, same), ...]}, "pick": version or None, "why": str}``."""
+    ranks = {}
+    for name, result in verification.items():
+        rows = [(version, value["cosine"], value["same"]) for version, value in result.items()
+                if version != "threshold" and version not in FROM_THE_REFERENCE]
+        ranks[name] = sorted(rows, key=lambda row: -row[1])
+    fills = sorted({version for rows in ranks.values() for version, _, _ in rows} - {"occluded"})
+    if not ranks or not fills:
+        return {"ranks": ranks, "pick": None, "why": "no fill to rank"}
+    place = {name: {version: i + 1 for i, (version, _, _) in enumerate(rows)} for name, rows in ranks.items()}
+    cosine = {name: {version: c for version, c, _ in rows} for name, rows in ranks.items()}
+    score = {f: (np.mean([place[n][f] for n in ranks]), -np.mean([cosine[n][f] for n in ranks])) for f in fills}
+    pick = min(fills, key=lambda f: score[f])
+    places = ", ".join(f"{name} #{place[name][pick]} of {len(place[name])} ({cosine[name][pick]:.4f})" for name in ranks)
+    beaten = [name for name in ranks if cosine[name]["occluded"] > cosine[name][pick]] if all(
+        "occluded" in cosine[n] for n in ranks) else []
+    why = f"the best mean rank of the fills on this photo: {places}"
+    if beaten:
+        why += f"; the occluded photo itself scores higher with {', '.join(beaten)}"
+    return {"ranks": ranks, "pick": pick, "why": why}
+
+
+def protocol_averages(path=None) -> dict:
+    """What the occluded-LFW protocol measured on average (:data:`PROTOCOL_AVERAGES`): ``{"source",
+    "what", "accuracy": {recogniser: {method: %}}}``; ``{}`` when the file is missing."""
+    import json
+
+    path = Path(path or PROTOCOL_AVERAGES)
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
 
 
 # --- outputs ----------------------------------------------------------------------------------------
@@ -223,8 +317,8 @@ def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
     names = output_names(stem, list(recovery.filled))
     images = {"mask": None, **recovery.filled, "side_by_side": side_by_side(recovery, reference)}
     if recovery.filled:
-        report["for_viewing"] = FOR_VIEWING if FOR_VIEWING in recovery.filled else None
-        report["for_recogniser"] = FOR_RECOGNISER if FOR_RECOGNISER in recovery.filled else None
+        viewing = FOR_VIEWING_WITH_REFERENCE if FOR_VIEWING_WITH_REFERENCE in recovery.filled else FOR_VIEWING
+        report["for_viewing"] = viewing if viewing in recovery.filled else None
     written = {key: str(output_dir / names[key]) for key in [*images, "report"]}
     for path in written.values():
         if Path(path).is_dir():
@@ -268,7 +362,12 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     ref_image = read_photo(reference, "--reference") if reference is not None else None
     yunet = YuNetDetector()
     face = locate(image, yunet, name=str(photo))
-    ref_face = locate(ref_image, yunet, name=f"--reference {reference}") if ref_image is not None else None
+    ref_face, ref_problem = None, None
+    if ref_image is not None:
+        try:
+            ref_face = locate(ref_image, yunet, name=f"--reference {reference}")
+        except (NoFaceError, ValueError) as err:  # reported in one line; the other fills are still written
+            ref_problem = f"{err}; no reference fill and nothing to verify against"
     pairs = load_pairs(lfw_root)
     if half == "auto":
         half, why = choose_half(photo, pairs)
@@ -278,7 +377,7 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     verifier = None
     if calibrate_thresholds and ref_image is None:
         say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
-    if ref_image is not None:
+    if ref_face is not None:
         verifier = PairVerifier.resolve(recognizers, thresholds, calibrate_thresholds, aligned, lfw_root, say=say)
     detector = get_detector(detector_file, detector_dir, detector_recipe, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
@@ -288,11 +387,23 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
     report = {"photo": str(photo), "reference": None if reference is None else str(reference), "half": half,
               "half_reason": why, "half_guessed": guessed, "detector": repr(detector),
               "mask_settings": getattr(detector, "mask", None), **recovery.info}
-    if ref_image is not None:
+    if ref_problem:
+        report["reference_problem"] = ref_problem
+    if ref_face is not None:
         models = [get_recognizer(name) for name in recognizers]
+        if not recovery.nothing_occluded:
+            filled, ref_info = reference_fill_photo(recovery, ref_face, models, verifier, f"--reference {reference}")
+            report["reference_fill"] = ref_info
+            if filled is not None:
+                recovery.filled = {"reference": filled, **recovery.filled}
+            else:
+                report["reference_problem"] = ref_info["refused"]
         report["verification"] = verify_against(recovery, ref_image, models, verifier,
                                                 reference_name=f"--reference {reference}", reference_face=ref_face)
         report["thresholds_source"] = verifier.source
+        report["ranking"] = rank_fills(report["verification"])
+    else:
+        report["protocol_averages"] = protocol_averages()
     written = write_outputs(recovery, output, Path(photo).stem, report, ref_image)
     return recovery, report, written
 

@@ -33,14 +33,25 @@ class JobReport:
 
 
 def git_sha() -> str:
+    """The checkout's commit, with ``-dirty`` when tracked files differ from it (see :func:`uncommitted_files`)."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
                              timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return (sha or "unknown") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return (sha or "unknown") + ("-dirty" if uncommitted_files() else "")
+
+
+def uncommitted_files() -> list[str]:
+    """The tracked files that differ from the checkout's commit, relative to the repository ([] when
+    there are none or git cannot tell)."""
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    # "XY path", or "XY old -> new" for a rename
+    return sorted({line[3:].split(" -> ")[-1].strip('"') for line in status.splitlines() if len(line) > 3})
 
 
 
@@ -73,19 +84,69 @@ def provenance(config: dict | None = None) -> dict:
             "versions": versions(), "machine": machine(), "config": config or {}}
 
 
+def shareable_path(path) -> str:
+    """``path`` as a file that leaves this machine may name it: relative to the repository when it lies
+    inside it (``data/lfw-112``), else only its last part (``lfw-112``); a relative path stays as given."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    for candidate in (path, path.resolve()):
+        try:
+            return candidate.relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def shareable_provenance(config: dict | None = None) -> dict:
+    """:func:`provenance` for a file the repository ships (made on one machine, read on others): the
+    command's absolute paths by :func:`shareable_path`, the bare commit, and the tracked files that
+    differed from it, if any, in ``uncommitted_changes``. It names no path of the machine that made it;
+    ``config`` should hold shareable values too (e.g. ``shareable_path(folder)``)."""
+    record = provenance(config)
+    record["argv"] = [shareable_path(arg) if os.path.isabs(arg) else arg for arg in map(str, sys.argv)]
+    changed = uncommitted_files()
+    record["git_sha"] = record["git_sha"].removesuffix("-dirty")
+    if changed:
+        record["uncommitted_changes"] = changed
+    return record
+
+
+
+def umask() -> int:
+    """This process's umask (0o022 on most systems: others may read what it writes; 0o077: no one may)."""
+    try:  # Linux says it without changing it (os.umask sets it to read it, racing with other threads)
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def new_file_mode() -> int:
+    """The mode an ordinary ``open(path, "w")`` gives a new file: 0o666 less the umask (0o644 under
+    umask 022), so a class or a server's users can read each other's results when their umask says so."""
+    return 0o666 & ~umask()
+
 
 @contextlib.contextmanager
 def atomic_file(path):
     """Yield a temporary path beside ``path`` to write; it becomes ``path`` (rename) when the block
     ends, and is removed when the block raises, an interrupt (Ctrl-C, SIGTERM) included: a reader
-    never sees half a file, and none is left behind."""
+    never sees half a file, and none is left behind. The file gets the mode of an ordinary ``open``
+    (:func:`new_file_mode`), not the owner-only mode of a temporary file. Every atomic writer of the
+    package goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; results are for everyone who reads the folder
+        os.chmod(tmp, new_file_mode())  # mkstemp made it owner-only (0600) whatever the umask
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

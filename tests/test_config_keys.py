@@ -1,4 +1,4 @@
-"""No silent typos: every key of a training profile, a detector profile, a run profile and of ``--set``
+"""No silent typos: every key of a training recipe, a detector recipe, a run profile and of ``--set``
 is checked against the known configuration before any work, with the closest known key suggested."""
 from __future__ import annotations
 

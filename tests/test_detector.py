@@ -340,20 +340,20 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, tmp_pa
     if not (SMOKE_CROPS / "landmarks.csv").is_file():
         pytest.skip(f"needs the smoke crops in {SMOKE_CROPS}")
     runs, pair = tmp_path / "runs", tmp_path / "pair"
-    code = main(["detector", "train", "--profile", "smoke", "--output", str(runs), "--export-dir", str(pair),
+    code = main(["detector", "train", "--recipe", "smoke", "--output", str(runs), "--export-dir", str(pair),
                  "--set", "stages.detector.steps=3", "data.batch_size=4", "detector.faces=12",
                  "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in pair.glob("*.pt")) == ["odetector_smoke_halfA.pt", "odetector_smoke_halfB.pt"]
     assert (runs / "halfB" / "run.json").is_file() and (runs / "halfB" / "detector" / "odetector.pt").is_file()
-    code = main(["detector", "evaluate", "--profile", "smoke", "--detector-dir", str(pair), "--faces", "2",
+    code = main(["detector", "evaluate", "--recipe", "smoke", "--detector-dir", str(pair), "--faces", "2",
                  "--output", str(tmp_path / "table"), "--figures", str(tmp_path / "figures")])
     out = capsys.readouterr().out
     assert code == 0 and "| maskthface:KN95 | shape | **yes** |" in out
     rows = json.loads((tmp_path / "table" / "generalisation_smoke.json").read_text())["rows"]
     assert {row["family"] for row in rows} >= {"floral", "clean", "glasses"} and all(row["n"] == 4 for row in rows)
     assert (tmp_path / "figures" / "detector_examples_smoke.png").is_file()
-    code = main(["detector", "train", "--profile", "smoke", "--set", "detector.composites.held_out=[tartan]",
+    code = main(["detector", "train", "--recipe", "smoke", "--set", "detector.composites.held_out=[tartan]",
                  "--output", str(tmp_path / "bad"), "--halves", "A"])
     assert code == 2 and "tartan" in capsys.readouterr().err
 

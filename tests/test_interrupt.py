@@ -182,7 +182,7 @@ def test_interrupted_detector_training_says_one_line_and_the_same_command_resume
 
     aligned_for_profile("smoke", lfw_root, progress=False)  # the smoke crops it trains on
     runs, pair = tmp_path / "runs", tmp_path / "pair"
-    argv = ["detector", "train", "--profile", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
+    argv = ["detector", "train", "--recipe", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
             "--lfw-root", lfw_root, "--set", "stages.detector.steps=60", "data.batch_size=4", "detector.faces=12",
             "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1",
             "trainer.checkpoint_every=4", "trainer.val_every_n_steps=null"]

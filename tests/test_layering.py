@@ -74,12 +74,13 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks", "spec"}, {"textures"},
                   {"shapes"}, {"apply", "composites"}, {"batch", "examples"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],
-    "fillers": [{"base"}, {"classic", "donor", "mean_face"}, {"learned"}],
+    "fillers": [{"base"}, {"classic", "donor", "mean_face", "reference"}, {"learned"}],
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean", "gallery"}, {"condition"},
-                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds"},
+                   {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds", "reference"},
                    {"curves", "runners", "verdict"}],
-    "cli": [{"_common"}, {"evaluate_models"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
+    "cli": [{"_common"}, {"reference", "evaluate_models"},
+            {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
     "figures": [{"base"}, {"faces", "tsne"}, {"protocol", "training"}],
 }
 
@@ -98,6 +99,7 @@ DRAW_ONLY: dict[str, dict[str, set | None]] = {
     "figures": {"paths": None, "imageio": {"overlay", "read_rgb"}, "data.aligned": None,
                 "align": {"ARCFACE_TEMPLATE"},   # the template the alignment figure draws, not the aligner
                 "runs": {"logged_scalars"},      # a run's logged scalars, read back
+                "runinfo": {"atomic_file"},      # the figure's files, written atomically
                 "evaluation.report": None, "evaluation.results": None},
 }
 #: The modules that may call the face detector (rule 7).

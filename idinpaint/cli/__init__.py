@@ -20,7 +20,10 @@ Old spellings (``--root``, ``--input``, ``--output-dir``/``--output_dir``, ``--h
 ``--recognizer``, ``--spec``, ``prepare --mode``/``--fill``/``--filler``, ``--output FILE``) still parse
 to the same options for one release but are left out of ``--help``. Choices (recognizers, fillers,
 regions, fills, blends, halves) come from the library's registries, read on first use so that
-building the parser imports no numpy, OpenCV or torch.
+building the parser imports no numpy, OpenCV or torch. Each command checks its paths, options and
+keys (light checks, :mod:`._common`) before it imports torch, OpenCV, dlib, scikit-learn, matplotlib
+or Lightning inside its function: a wrong input is one line in well under 2 s
+(``benchmarks/bench_errors.py``; ``tests/test_fast_errors.py`` checks that no such line waits for torch).
 
 Modules: :mod:`._common` (parser, error wrapper, option builders, checks), :mod:`.data` (datasets,
 preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report; curves/retention/tsne in :mod:`.evaluate_models`), :mod:`.train`

@@ -1,5 +1,9 @@
 """What every command module shares: the parser class, the one error wrapper, option builders
-(one name per concept, old spellings as hidden aliases) and the checks run before any work."""
+(one name per concept, old spellings as hidden aliases) and the checks run before any work.
+
+The checks are light (paths, YAML, the registries' names): a command runs them before it imports
+torch, OpenCV, dlib, scikit-learn, matplotlib or Lightning, inside its function, so that a wrong
+path, option or key is one ``error:`` line in well under 2 s (``benchmarks/bench_errors.py``)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from idinpaint.paths import check_output_path, file_problem
 
 
 class CLIError(Exception):
@@ -255,11 +261,18 @@ def check_inputs(args, *options: str) -> None:
             raise CLIError(f"{option} {value}: {reason}")
 
 
+def check_photos(*paths) -> None:
+    """A photo that is not there, a folder or an empty file is the one line its reader would give
+    (``PHOTO: file not found``), found before the command imports its models (None: not given)."""
+    for path in paths:
+        problem = file_problem(path) if path is not None else None
+        if problem:
+            raise CLIError(f"{path}: {problem}")
+
+
 def check_outputs(args, **kinds: str) -> None:
     """Fail before any work when an output option cannot be written. Keywords are options' dests,
     values their kind (image, file or folder)."""
-    from idinpaint.imageio import check_output_path
-
     for dest, kind in kinds.items():
         value = getattr(args, dest, None)
         if value is not None:

@@ -63,14 +63,14 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_preprocess(args) -> int:
-    from idinpaint.data.registry import IMAGE_SUFFIXES, list_images
-    from idinpaint.preprocess import preprocess_folder
-
     raw = Path(args.raw)
     if not raw.is_dir():
         raise CLIError(f"--raw {raw}: {'is a file, not a' if raw.exists() else 'no such'} folder; "
                        "pass the folder of raw photos (e.g. <lfw>/raw)")
     check_outputs(args, aligned="folder")
+    from idinpaint.data.registry import IMAGE_SUFFIXES, list_images
+    from idinpaint.preprocess import preprocess_folder
+
     files = [str(p) for p in list_images(raw, args.has_subdirs or None)]
     if not files:
         where = "in its sub-folders (drop --has-subdirs if they lie directly in it)" if args.has_subdirs else "in it"
@@ -84,9 +84,9 @@ def _cmd_prepare(args) -> int:
     """Write occluded copies of an aligned folder: <output>/<rel>.png (filled by --fillers when not
     none) and <output>/masks/<rel>.png (255 = hole). Resumable (finished files are skipped);
     unreadable inputs are listed in <output>/failures.csv."""
+    check_outputs(args, output="folder")
     from idinpaint.prepare import prepare_folder
 
-    check_outputs(args, output="folder")
     report = prepare_folder(args.aligned, args.output, mode=args.specs[0], fill=args.fill, filler=args.fillers[0],
                             seed=args.seed, limit=args.limit, mean_face=args.mean_face)
     return report_batch(report, args.output)

@@ -12,6 +12,7 @@ from idinpaint.cli._common import (
     add_lfw_root,
     add_output_dir,
     add_recipe,
+    check_inputs,
     check_outputs,
     override_arg,
     recipe_of,
@@ -100,13 +101,19 @@ def _cmd_detector_train(args) -> int:
     """Train the O-Detector of each half (the detector_<recipe> training recipe, Lightning); writes a
     run folder per half, <output>/half<H>/, and odetector_<recipe>_half<H>.pt with its JSON card into
     --export-dir. Re-running the same command resumes."""
-    from idinpaint.config import TRAIN_CONFIG, parse_overrides
+    from idinpaint.config import DETECTOR_RECIPE, TRAIN_CONFIG, load_training_config, parse_overrides
+
+    check_inputs(args, "--config")
+    check_outputs(args, output="folder", export_dir="folder")
+    recipe = recipe_of(args)
+    overrides = parse_overrides(args.set)
+    # the recipe and every --set key, checked before Lightning and torch are imported
+    load_training_config(args.config or TRAIN_CONFIG, DETECTOR_RECIPE.format(recipe), overrides)
     from idinpaint.training.pairs import train_detector_pair
 
-    check_outputs(args, output="folder", export_dir="folder")
-    results = train_detector_pair(recipe_of(args), args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
+    results = train_detector_pair(recipe, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                   output=args.output, export_dir=args.export_dir,
-                                  overrides=parse_overrides(args.set), config_path=args.config or TRAIN_CONFIG)
+                                  overrides=overrides, config_path=args.config or TRAIN_CONFIG)
     for result in results:
         record, val = result["record"], result["record"].get("val_metrics") or {}
         print(f"half {result['half']}: {record['seconds'] / 60:.1f} min, {record['batches']} batches "
@@ -123,11 +130,12 @@ def _cmd_detector_evaluate(args) -> int:
     <output>/generalisation_<recipe>.json/.md and the figure detector_examples_<recipe> (crop |
     truth | prediction per family)."""
     from idinpaint.config import TRAIN_CONFIG
-    from idinpaint.evaluation.detector import example_tiles, generalisation_report
-    from idinpaint.figures import detector_examples_figure
 
     check_outputs(args, output="folder", figures="folder")
     recipe = recipe_of(args)
+    from idinpaint.evaluation.detector import example_tiles, generalisation_report
+    from idinpaint.figures import detector_examples_figure
+
     report = generalisation_report(recipe, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    faces=args.faces, output=args.output, detector_dir=args.detector_dir,
                                    config_path=args.config or TRAIN_CONFIG)
@@ -142,9 +150,9 @@ def _cmd_detector_protocol(args) -> int:
     """How much of the protocol's true hole the shipped detector pair finds, on every distinct
     second image of the test pairs, each crop by the detector that never saw its person. Writes
     <output>/protocol_masks.json/.md."""
+    check_outputs(args, output="folder")
     from idinpaint.evaluation.detector import protocol_masks_report
 
-    check_outputs(args, output="folder")
     report = protocol_masks_report(args.specs, args.folds, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    output=args.output, detector_dir=args.detector_dir)
     print(report["markdown"], end="")
@@ -155,10 +163,10 @@ def _cmd_detector_protocol(args) -> int:
 def _cmd_detector_real(args) -> int:
     """The marked share of every listed photo, really occluded or clean, each crop by the detector that
     never saw its person; writes <output>/real_occlusions.json/.md and the figure detector_real_occlusions."""
+    check_outputs(args, output="folder", figures="folder")
     from idinpaint.evaluation.detector import real_occlusions_report
     from idinpaint.figures import real_occlusions_figure
 
-    check_outputs(args, output="folder", figures="folder")
     report = real_occlusions_report(aligned_root=args.aligned, lfw_root=args.lfw_root, output=args.output,
                                     detector_dir=args.detector_dir, listing_path=args.list)
     figures = real_occlusions_figure(report, folder=args.figures)

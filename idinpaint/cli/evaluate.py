@@ -1,12 +1,13 @@
-"""``idinpaint evaluate lfw | occluded | report``: the protocol's scores, tables and figures; ``curves``,
-``retention`` and ``tsne`` are in :mod:`idinpaint.cli.evaluate_models`."""
+"""``idinpaint evaluate lfw | occluded | report``: the protocol's scores, tables and figures; ``reference``
+is in :mod:`idinpaint.cli.reference`, ``curves``, ``retention`` and ``tsne`` in
+:mod:`idinpaint.cli.evaluate_models`."""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
-from idinpaint.cli import evaluate_models
+from idinpaint.cli import evaluate_models, reference
 from idinpaint.cli._common import (
     FILLS,
     CLIError,
@@ -25,6 +26,7 @@ from idinpaint.cli._common import (
 def add_parser(commands) -> None:
     p = commands.add_parser("evaluate", help="verification on LFW View-2")
     targets = p.add_subparsers(dest="target", required=True)
+    reference.add_parser(targets)
 
     q = add_command(targets, "lfw", _cmd_evaluate_lfw, "clean LFW 10-fold verification")
     add_recognizers(q, ["sface"])
@@ -41,7 +43,10 @@ def add_parser(commands) -> None:
                    help="hole fills (%(choices)s); every region is occluded with each; fillers (which never read "
                         "the hole) run on the first fill only")
     add_fillers(q, default=["none", "telea", "mean_face"],
-                help="fillers: %(choices)s (none is always included: the occluded baseline of the recovery ratio)")
+                help="fillers: %(choices)s (default: none telea mean_face; none is always included: the occluded "
+                     "baseline of the recovery ratio). Add CA and CA + ID, the shipped inpainters, with --fillers "
+                     "none telea mean_face ca ca_id (each crop filled by the model of the LFW half that never saw "
+                     "its person; slower on a CPU)")
     q.add_argument("--specs", nargs="*", default=[], metavar="SPEC",
                    help="extra occlusion specs, e.g. maskthface:surgical random_block:48@gray")
     q.add_argument("--mean-face-count", type=int, default=300, help="non-pair crops the mean face is fitted on")
@@ -84,8 +89,6 @@ def _cmd_evaluate_lfw(args) -> int:
     <output>/<recognizer>.json (10-fold result and the best-accuracy threshold on all the pairs) and a
     ROC figure per recognizer; --thresholds-file also writes the thresholds together, for `recover`."""
     from idinpaint.data.lfw import default_aligned_root
-    from idinpaint.evaluation.runners import clean_runs, folds_suffix
-    from idinpaint.figures import clean_roc_figure
 
     aligned = require_aligned(args.aligned or default_aligned_root())
     check_pairs(args)
@@ -94,6 +97,9 @@ def _cmd_evaluate_lfw(args) -> int:
     if output_file and len(args.recognizers) > 1:
         raise CLIError(f"--output {args.output}: give a folder (it gets <recognizer>.json for each recognizer)")
     check_outputs(args, output="file" if output_file else "folder", figures="folder", thresholds_file="file")
+    from idinpaint.evaluation.runners import clean_runs, folds_suffix
+    from idinpaint.figures import clean_roc_figure
+
     done = clean_runs(args.recognizers, aligned, args.lfw_root, args.folds, None if output_file else args.output,
                       output_file, args.workers, args.thresholds_file)
     for run in done["runs"]:
@@ -111,21 +117,25 @@ def _cmd_evaluate_lfw(args) -> int:
 def _cmd_evaluate_occluded(args) -> int:
     """Occlude the second image of every View-2 pair in memory, fill it, and score; writes
     <output>/lfw_occluded_<recognizers>[_foldsN][_predicted].csv/.json/_scores.npz and ROC-per-region,
-    radar and similarity-gap figures. --masks predicted gives every filler the O-Detector's mask
-    instead of the oracle one. Exit status 1 when a condition failed (the others are still written)."""
+    radar and similarity-gap figures. By default the fillers are none, telea and mean_face; CA and
+    CA + ID run with --fillers none telea mean_face ca ca_id. --masks predicted gives every filler the
+    O-Detector's mask instead of the oracle one. Run again, it reuses the conditions already in the
+    cache (and says how many); Ctrl-C says how many conditions were done. Exit status 1 when a
+    condition failed (the others are still written)."""
     from idinpaint.data.lfw import default_aligned_root
+
+    aligned = require_aligned(args.aligned or default_aligned_root())
+    check_pairs(args)
+    check_outputs(args, output="folder", figures="folder")
     from idinpaint.evaluation.protocol import protocol_specs
     from idinpaint.evaluation.report import format_table
     from idinpaint.evaluation.runners import occluded_run
     from idinpaint.figures import occluded_report_figures
 
-    aligned = require_aligned(args.aligned or default_aligned_root())
     try:
         protocol_specs(args.regions, args.fills)
     except ValueError as err:
         raise CLIError(f"--regions: {err}") from None
-    check_pairs(args)
-    check_outputs(args, output="folder", figures="folder")
     results, tag, suffix = occluded_run(args.recognizers, args.regions, args.fills, args.fillers, args.specs, aligned,
                                         args.folds, args.lfw_root, args.output, args.mean_face_count, args.masks,
                                         args.detector_dir, args.workers, cluster=args.cluster, threads=args.threads)

@@ -26,12 +26,12 @@ def _cmd_inpaint(args) -> int:
     A photo that is not a 112x112 aligned crop is aligned first (YuNet) and the fill is warped back
     into the photo; a 112x112 image must show a face. An all-zero mask writes the image unchanged; a
     hole over 90 % of the image is refused; a gray photo gets a gray result."""
-    from idinpaint.inpaint import inpaint_file
-    from idinpaint.paths import results_dir
-
     check_inputs(args, "--image", "--mask", "--checkpoint")
     check_outputs(args, output_file="image")
     check_device(args.device)
+    from idinpaint.inpaint import inpaint_file
+    from idinpaint.paths import results_dir
+
     info = inpaint_file(args.checkpoint, args.image, args.mask, args.output_file, blend_method=args.blend,
                         device=args.device, backend=args.backend, output_dir=None if args.output_file else
                         results_dir() / "inpaint")

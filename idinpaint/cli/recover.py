@@ -13,6 +13,7 @@ from idinpaint.cli._common import (
     add_output_dir,
     add_recognizers,
     check_outputs,
+    check_photos,
 )
 
 
@@ -22,9 +23,10 @@ def add_parser(commands) -> None:
                     root_option="--lfw-root")
     q.add_argument("photo", help="the photo of an occluded face (JPEG, PNG, ...; a gray photo stays gray)")
     q.add_argument("--reference", default=None, metavar="PHOTO",
-                   help="a photo of the person to verify against, with both recognizers")
+                   help="another photo of the same person: the hole is also filled from it (<stem>_reference.png, the "
+                        "one to look at) and every fill is verified against it with both recognizers")
     add_output_dir(q, default="results/recover",
-                   help="where <stem>_telea.png (to look at), _ca.png, _ca_id.png (for a recognizer), _mask.png, "
+                   help="where <stem>_telea.png, _ca.png, _ca_id.png (and _reference.png with --reference), _mask.png, "
                         "_side_by_side.png and _recover.json go")
     q.add_argument("--half", choices=("auto", "A", "B"), default="auto",
                    help="whose LFW-half models to use (auto: the half that never saw an LFW photo's person, by its "
@@ -62,13 +64,15 @@ def _threshold(text: str) -> tuple[str, float]:
 def _cmd_recover(args) -> int:
     """Find the face (YuNet), segment the occluder on its aligned crop (O-Detector), fill it with Telea,
     CA and CA+ID and paste each fill back into the photo (only occluded pixels change); writes each
-    fill as <stem>_<filler>.png (Telea's to look at, CA+ID's for a recognizer), the mask (255 =
-    occluded), a side-by-side strip and a JSON report into --output. With --reference, prints each
-    recognizer's cosine and same/different for the occluded photo and each fill, at the thresholds it
-    reaches on clean LFW (shipped; --calibrate recomputes them)."""
+    fill as <stem>_<filler>.png, the mask (255 = occluded), a side-by-side strip and a JSON report into
+    --output. With --reference (another photo of the same person): also <stem>_reference.png, the hole
+    filled from that photo (the one to look at), and each recognizer's cosine and same/different for
+    the occluded photo and each fill, at the thresholds it reaches on clean LFW (shipped; --calibrate
+    recomputes them), ranked; without, what the protocol measured on average."""
+    check_outputs(args, output="folder")
+    check_photos(args.photo, args.reference)
     from idinpaint.recover import recover_file
 
-    check_outputs(args, output="folder")
     recovery, report, written = recover_file(
         args.photo, args.output, args.reference, half=args.half, detector_file=args.detector,
         detector_dir=args.detector_dir, detector_recipe=args.detector_recipe, mask_threshold=args.mask_threshold,
@@ -85,11 +89,15 @@ def _print_recovery(args, recovery, report, written) -> None:
     print(f"  {'note' if report.get('half_guessed') else 'half'}: {report['half_reason']}")
     for note in info["notes"]:
         print(f"  note: {note}")
+    if report.get("reference_problem"):
+        print(f"  note: {report['reference_problem']}")
     if recovery.nothing_occluded:
         print("  nothing occluded: no change to the photo")
     else:
         print(f"  O-Detector: {100 * info['crop_hole_fraction']:.1f} % of the face crop occluded "
               f"({info['photo_hole_pixels']} photo pixels); filled with {', '.join(recovery.filled)}")
+    if (report.get("reference_fill") or {}).get("fit") and "reference" in recovery.filled:
+        print(f"  reference fill: {report['reference_fill']['fit']}")
     for name, result in (report.get("verification") or {}).items():
         threshold = result["threshold"]
         cells = []
@@ -97,13 +105,37 @@ def _print_recovery(args, recovery, report, written) -> None:
             if version == "threshold":
                 continue
             verdict = "" if value["same"] is None else (" same" if value["same"] else " different")
-            cells.append(f"{version} {value['cosine']:.3f}{verdict}")
-        head = f"threshold {threshold:.3f}" if threshold is not None else "no threshold"
+            cells.append(f"{version} {value['cosine']:.4f}{verdict}")
+        head = f"threshold {threshold:.4f}" if threshold is not None else "no threshold"
         print(f"  {name:6s} {head}: " + " | ".join(cells))
     if report.get("verification"):
         print(f"  thresholds {report['thresholds_source']}")
-    if report.get("for_viewing") or report.get("for_recogniser"):
-        print(f"  to look at: {written.get(report.get('for_viewing'), '-')} (Telea: a plausible fill); for a "
-              f"recognizer: {written.get(report.get('for_recogniser'), '-')} (CA+ID: keeps the identity best, its "
-              "texture is not a face)")
+    _print_advice(report, written)
     print(f"wrote {', '.join(written.values())}", file=sys.stdout)
+
+
+def _print_advice(report, written) -> None:
+    """Which fill to look at, and which keeps the identity: only what was measured, with its numbers."""
+    if not report.get("for_viewing"):
+        return
+    if report["for_viewing"] == "reference":
+        print(f"  to look at: {written['reference']} (real pixels of the reference photo's face, fitted into the "
+              "hole; its cosine to that same photo is not evidence of identity)")
+    else:
+        print(f"  to look at: {written[report['for_viewing']]} (Telea: a smooth fill; it draws no eyes or brows)")
+    ranking = report.get("ranking")
+    if ranking:
+        for name, rows in ranking["ranks"].items():
+            print(f"  ranked by {name}: " + " > ".join(f"{version} {cosine:.4f}" for version, cosine, _ in rows))
+        if ranking["pick"]:
+            print(f"  for a recognizer, on this photo: {written.get(ranking['pick'], ranking['pick'])} "
+                  f"({ranking['why']})")
+        return
+    averages = report.get("protocol_averages") or {}
+    accuracy = averages.get("accuracy") or {}
+    if accuracy:
+        cells = "; ".join(f"{name} " + ", ".join(f"{method} {values['mean']:.2f}" for method, values in methods.items())
+                          for name, methods in accuracy.items())
+        print(f"  for a recognizer: nothing was measured on this photo (no --reference). On average over LFW's "
+              f"occluded pairs the protocol measured accuracy % {cells} ({averages.get('source', '')}); an "
+              "average, not a promise for this photo")

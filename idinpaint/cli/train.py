@@ -56,14 +56,21 @@ def _cmd_train(args) -> int:
     """Run a training recipe's stages from config/train.yaml (Lightning). Re-running the same command
     resumes: finished stages are skipped, an unfinished one continues from its last.ckpt. Exit
     status 1 when a stage stopped on a non-finite loss (its last good checkpoint is kept)."""
-    from idinpaint.config import parse_overrides
-    from idinpaint.training.stages import DEFAULT_CONFIG, run_training
+    from idinpaint.config import TRAIN_CONFIG, load_training_config, parse_overrides
 
     check_inputs(args, "--config", "--resume")
     check_outputs(args, output="folder")
-    summary = run_training(args.config or DEFAULT_CONFIG, recipe=recipe_of(args), stage=args.stage,
-                           resume=args.resume, half=args.half, output=args.output,
-                           overrides=parse_overrides(args.set))
+    recipe = recipe_of(args)
+    overrides = parse_overrides(args.set)
+    # the recipe, every --set key and --stage, checked before Lightning and torch are imported
+    config = load_training_config(args.config or TRAIN_CONFIG, recipe, overrides)
+    stages = [stage.get("name") for stage in config["stages"]]
+    if args.stage is not None and args.stage not in stages:
+        raise CLIError(f"--stage {args.stage}: not a stage of recipe {recipe}; its stages: {', '.join(stages)}")
+    from idinpaint.training.stages import run_training
+
+    summary = run_training(args.config or TRAIN_CONFIG, recipe=recipe, stage=args.stage,
+                           resume=args.resume, half=args.half, output=args.output, overrides=overrides)
     if summary["status"] != "done":
         print(f"error: {summary.get('error')}", file=sys.stderr)
         return 1
@@ -76,12 +83,12 @@ def _cmd_export(args) -> int:
     <output-file>.json: its SHA-256 and, for each run folder given, the command, git SHA, versions,
     machine, config and stages. --onnx: also <output-file>.onnx, the whole inpainter as one ONNX
     graph (its name and SHA-256 go into the card)."""
-    from idinpaint.onnx_export import export_model
-
     check_inputs(args, "--checkpoint")
     check_outputs(args, output_file="file")
     if args.onnx and Path(args.output_file).suffix.lower() in (".onnx", ".json"):
         raise CLIError(f"--output-file {args.output_file}: name the .pt; --onnx writes the .onnx beside it")
+    from idinpaint.onnx_export import export_model
+
     written = export_model(args.checkpoint, args.output_file, args.runs, ca_only=args.ca_only, onnx=args.onnx,
                            notes=dict(note.split("=", 1) for note in args.note))
     print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")

@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from idinpaint.data.aligned import read_faces
-from idinpaint.evaluation.embeddings import load_embedding_cache, save_embedding_cache
+from idinpaint.evaluation.embeddings import cached_names, load_embedding_cache, save_embedding_cache
 from idinpaint.evaluation.realism import (
     C2ST_FIELDS,
     C2ST_MAX_CROPS,
@@ -280,3 +280,20 @@ def c2st_condition(root, relatives: Sequence[str], spec: str | OcclusionSpec, fi
         write_json(path, {"version": C2ST_VERSION, "seed": int(seed), "spec": str(parsed), "filler": filler.name,
                           "crops": len(drawn), "fields": {k: None if math.isnan(v) else v for k, v in fields.items()}})
     return fields
+
+
+def condition_cached(recognizer_name: str, root, relatives: Sequence[str], spec: str | OcclusionSpec,
+                     filler: Filler, *, seed: int = 0, detector=None, c2st: bool = True,
+                     c2st_max_crops: int = C2ST_MAX_CROPS) -> tuple[int, bool]:
+    """(crops of one condition the caches already hold, whether nothing is left to compute): a crop
+    counts when both its embedding by ``recognizer_name`` and its realism are cached; the condition
+    is whole when every crop is and, with ``c2st``, its C2ST is stored too. Reads only the caches'
+    lists of crops, so a re-run can say what it reuses before it starts."""
+    root = Path(root)
+    parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
+    wanted = set(relatives)
+    held = (cached_names(condition_cache_file(recognizer_name, root, parsed, filler, seed, detector))
+            & cached_names(realism_cache_file(root, parsed, filler, seed, detector)) & wanted)
+    judged = not c2st or _stored_c2st(c2st_cache_file(root, parsed, filler, seed, detector,
+                                                       c2st_draw(relatives, c2st_max_crops, seed))) is not None
+    return len(held), len(held) == len(wanted) and judged

@@ -29,6 +29,18 @@ def load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
         return dict(zip(stored["paths"].tolist(), stored["embeddings"]))
 
 
+def cached_names(path: Path) -> set[str]:
+    """The crops an ``.npz`` cache holds, read without its embeddings (empty when there is none or
+    it cannot be read: then it is redone)."""
+    if not path.is_file():
+        return set()
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return set(stored["paths"].tolist())
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
 def save_embedding_cache(path: Path, table: dict[str, np.ndarray]) -> None:
     """Write the cache atomically (temp file + rename): an interrupted write never loses earlier rows,
     and leaves no temp file (:func:`~idinpaint.runinfo.atomic_file`)."""

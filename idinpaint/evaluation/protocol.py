@@ -47,8 +47,15 @@ from tqdm import tqdm
 from idinpaint.data.aligned import aligned_name
 from idinpaint.data.lfw import Pair, default_aligned_root, load_pairs, pair_arrays
 from idinpaint.detection import get_detector
-from idinpaint.evaluation.cache import CACHE_VERSION, DEFAULT_CHUNK, c2st_condition, embed_condition, realism_condition
-from idinpaint.evaluation.embeddings import embed_folder
+from idinpaint.evaluation.cache import (
+    CACHE_VERSION,
+    DEFAULT_CHUNK,
+    c2st_condition,
+    condition_cached,
+    embed_condition,
+    realism_condition,
+)
+from idinpaint.evaluation.embeddings import cache_file, cached_names, embed_folder
 from idinpaint.evaluation.clean import clean_landmarks_lookup
 from idinpaint.evaluation.condition import condition_pass
 from idinpaint.evaluation.realism import C2ST_MAX_CROPS, C2ST_VERSION, NO_C2ST, summarize
@@ -56,6 +63,8 @@ from idinpaint.evaluation.results import DEFAULT_STEM, OccludedResults, Row, wri
 from idinpaint.evaluation.verification import cosine_scores, recovery_ratio, verify
 from idinpaint.fillers import FILLERS, MEAN_FACE_COUNT, Filler, build_filler, is_filler_name
 from idinpaint.occlusion import CLEAN, REGION_NAMES, canonical_spec
+from idinpaint.paths import cache_dir
+from idinpaint.progress import overall_progress
 from idinpaint.recognizers import get_recognizer
 
 #: Where a filler's mask comes from: the occlusion's own hole, or the O-Detector's prediction.
@@ -164,6 +173,8 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
 
     def record(row: Row, scores: np.ndarray | None) -> None:
         results.append(row)
+        if row.occlusion != CLEAN or include_clean:
+            overall.update(1)
         if scores is not None:
             results.scores[row.condition] = np.asarray(scores, dtype=np.float32)
         _add_recovery(results)
@@ -173,57 +184,92 @@ def evaluate_conditions(recognizers: Sequence = ("sface",), occlusions: Sequence
         if output_dir is not None:
             write_results(results, output_dir, stem, {**config, "seconds": round(time.time() - started_run, 1)})
 
-    if cluster is not None and use_cache:  # the caches filled by many processes, then read back below
-        from idinpaint.evaluation.distributed import fill_caches  # dask: imported only when a cluster is asked for
+    conditions = [(getattr(r, "name", r), spec, item) for r in recognizers for spec in specs for item in filler_items
+                  if spec not in baseline_specs or _name(item) == "none"]
+    total = len(conditions) + (len(recognizers) if include_clean else 0)
+    if use_cache and progress:
+        line = _reused_line(conditions, [getattr(r, "name", r) for r in recognizers] if include_clean else [],
+                            aligned_root, scored, built, total, seed=seed, detector=mask_detector, c2st=c2st,
+                            c2st_max_crops=c2st_max_crops)
+        if line:
+            tqdm.write(line)
+    with overall_progress(total, "conditions") as overall:  # a Ctrl-C says how many conditions were done
+        if cluster is not None and use_cache:  # the caches filled by many processes, then read back below
+            from idinpaint.evaluation.distributed import fill_caches  # dask: imported only when a cluster is asked for
 
-        fill_caches(cluster, aligned_root=aligned_root, relatives=scored.unique_second, first=scored.first,
-                    specs=specs, baseline_specs=baseline_specs, fillers=[f for f in filler_items if isinstance(f, str)],
-                    recognizers=[r for r in recognizers if isinstance(r, str)], all_pairs=all_pairs, lfw_root=lfw_root,
-                    seed=seed, chunk=chunk, mean_face_count=mean_face_count, masks=masks,
-                    c2st=c2st, c2st_max_crops=c2st_max_crops, progress=progress)
-    instances = {id(item): _recognizer(item) for item in recognizers}
-    passed: set[tuple[str, str]] = set()  # conditions whose caches one pass has filled for every recognizer
-    for rec_item in recognizers:
-        rec_name = getattr(rec_item, "name", rec_item)
-        recognizer, unavailable, first_vectors = instances[id(rec_item)], "", None
-        if isinstance(recognizer, BaseException):
-            recognizer, unavailable = None, f"recognizer {rec_name!r} unavailable: {_error_text(recognizer)}"
-        else:
-            row, scores, first_vectors = _score_clean(recognizer, rec_name, aligned_root, scored, use_cache, progress)
-            unavailable = f"first-image embeddings failed: {row.error}" if row.error else ""
-            if include_clean or row.error:
-                record(row, scores)
-        landmarks_of = clean_landmarks_lookup(recognizer, aligned_root) if recognizer is not None else None
-        for spec in specs:
-            for item in filler_items:
-                if spec in baseline_specs and _name(item) != "none":
-                    continue
-                row, started, scores = Row.empty(rec_name, spec, _name(item)), time.time(), None
-                try:
-                    if unavailable:
-                        raise RuntimeError(unavailable)
-                    filler = built(item)
-                    if use_cache and (spec, row.filler) not in passed:
-                        passed.add((spec, row.filler))
-                        _one_pass(aligned_root, scored.unique_second, spec, filler, instances.values(),
-                                  realism=(spec, row.filler) not in realism, threads=threads, **options)
-                    if (spec, row.filler) not in realism:
-                        realism[(spec, row.filler)] = {
-                            **summarize(realism_condition(aligned_root, scored.unique_second, spec, filler, **options)),
-                            **(c2st_condition(aligned_root, scored.unique_second, spec, filler,
-                                              max_crops=c2st_max_crops, **options) if c2st else NO_C2ST)}
-                    row.update(realism[(spec, row.filler)])
-                    vectors, row.embedded = embed_condition(recognizer, aligned_root, scored.unique_second, spec,
-                                                            filler, landmarks_of=landmarks_of, **options)
-                    scores = _score(row, first_vectors, vectors[scored.order], scored)
-                except Exception as err:
-                    row.error, scores = _error_text(err), None
-                row.seconds = round(time.time() - started, 2)
-                record(row, scores)
+            fill_caches(cluster, aligned_root=aligned_root, relatives=scored.unique_second, first=scored.first,
+                        specs=specs, baseline_specs=baseline_specs,
+                        fillers=[f for f in filler_items if isinstance(f, str)],
+                        recognizers=[r for r in recognizers if isinstance(r, str)], all_pairs=all_pairs,
+                        lfw_root=lfw_root, seed=seed, chunk=chunk, mean_face_count=mean_face_count, masks=masks,
+                        c2st=c2st, c2st_max_crops=c2st_max_crops, progress=progress)
+        instances = {id(item): _recognizer(item) for item in recognizers}
+        passed: set[tuple[str, str]] = set()  # conditions whose caches one pass has filled for every recognizer
+        for rec_item in recognizers:
+            rec_name = getattr(rec_item, "name", rec_item)
+            recognizer, unavailable, first_vectors = instances[id(rec_item)], "", None
+            if isinstance(recognizer, BaseException):
+                recognizer, unavailable = None, f"recognizer {rec_name!r} unavailable: {_error_text(recognizer)}"
+            else:
+                row, scores, first_vectors = _score_clean(recognizer, rec_name, aligned_root, scored, use_cache,
+                                                          progress)
+                unavailable = f"first-image embeddings failed: {row.error}" if row.error else ""
+                if include_clean or row.error:
+                    record(row, scores)
+            landmarks_of = clean_landmarks_lookup(recognizer, aligned_root) if recognizer is not None else None
+            for spec in specs:
+                for item in filler_items:
+                    if spec in baseline_specs and _name(item) != "none":
+                        continue
+                    row, started, scores = Row.empty(rec_name, spec, _name(item)), time.time(), None
+                    try:
+                        if unavailable:
+                            raise RuntimeError(unavailable)
+                        filler = built(item)
+                        if use_cache and (spec, row.filler) not in passed:
+                            passed.add((spec, row.filler))
+                            _one_pass(aligned_root, scored.unique_second, spec, filler, instances.values(),
+                                      realism=(spec, row.filler) not in realism, threads=threads, **options)
+                        if (spec, row.filler) not in realism:
+                            realism[(spec, row.filler)] = {
+                                **summarize(realism_condition(aligned_root, scored.unique_second, spec, filler,
+                                                              **options)),
+                                **(c2st_condition(aligned_root, scored.unique_second, spec, filler,
+                                                  max_crops=c2st_max_crops, **options) if c2st else NO_C2ST)}
+                        row.update(realism[(spec, row.filler)])
+                        vectors, row.embedded = embed_condition(recognizer, aligned_root, scored.unique_second, spec,
+                                                                filler, landmarks_of=landmarks_of, **options)
+                        scores = _score(row, first_vectors, vectors[scored.order], scored)
+                    except Exception as err:
+                        row.error, scores = _error_text(err), None
+                    row.seconds = round(time.time() - started, 2)
+                    record(row, scores)
     if output_dir is not None:
         results.paths = write_results(results, output_dir, stem,
                                       {**config, "seconds": round(time.time() - started_run, 1)})
     return results
+
+
+def _reused_line(conditions, clean: Sequence[str], aligned_root: Path, scored: "PairSet", built, total: int, *,
+                 seed: int, detector, c2st: bool, c2st_max_crops: int) -> str | None:
+    """``reusing 12 of 30 conditions from the cache in <folder>, and 1 more in part; 18 to compute``
+    (None when the caches hold nothing of this run): what a re-run will not compute again."""
+    whole = part = 0
+    needed = set(scored.first) | set(scored.unique_second)
+    for name in clean:  # the clean row of each recognizer: every first and second image embedded
+        held = cached_names(cache_file(name, aligned_root)) & needed
+        whole, part = whole + (held == needed), part + (0 < len(held) < len(needed))
+    for name, spec, item in conditions:
+        try:
+            held, done = condition_cached(name, aligned_root, scored.unique_second, spec, built(item), seed=seed,
+                                          detector=detector, c2st=c2st, c2st_max_crops=c2st_max_crops)
+        except Exception:  # a filler that cannot be built: its rows say why, nothing to reuse
+            continue
+        whole, part = whole + done, part + (not done and held > 0)
+    if not whole and not part:
+        return None
+    return (f"reusing {whole} of {total} conditions from the cache in {cache_dir()}"
+            + (f", and {part} more in part" if part else "") + f"; {total - whole} to compute")
 
 
 @dataclass

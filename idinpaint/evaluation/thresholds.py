@@ -24,7 +24,7 @@ from idinpaint.data.lfw import default_aligned_root, load_pairs, pair_arrays, pa
 from idinpaint.evaluation.embeddings import cache_file, load_embedding_cache
 from idinpaint.evaluation.clean import evaluate_clean
 from idinpaint.evaluation.verification import best_threshold
-from idinpaint.runinfo import provenance, write_json
+from idinpaint.runinfo import shareable_path, shareable_provenance, write_json
 
 #: The thresholds each recogniser reaches on all 6,000 clean LFW View-2 pairs (data/lfw-112).
 SHIPPED_THRESHOLDS = SHIPPED_DIR / "recognizer_thresholds.json"
@@ -87,8 +87,10 @@ def calibrate(names, aligned_root=None, lfw_root=None, workers: int = 1, progres
 
 
 def write_thresholds(path, entries: dict[str, dict], aligned_root) -> Path:
-    """The thresholds file: each recogniser's entry, with the commit, command and machine."""
-    return write_json(path, {**provenance({"aligned": str(aligned_root)}),
+    """The thresholds file: each recogniser's entry, with the commit, command and machine. It ships with
+    the repository, so its provenance names no path of the machine that made it (the aligned folder
+    relative to the repository, or only its name; :func:`~idinpaint.runinfo.shareable_provenance`)."""
+    return write_json(path, {**shareable_provenance({"aligned": shareable_path(aligned_root)}),
                              "what": "cosine threshold of best accuracy on the clean LFW View-2 pairs, per recogniser",
                              "thresholds": entries})
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from idinpaint.paths import figures_dir  # noqa: E402
+from idinpaint.runinfo import atomic_file  # noqa: E402
 
 
 def save_figure(fig, name: str, folder=None, dpi: int = 150) -> list[Path]:
@@ -21,9 +22,8 @@ def save_figure(fig, name: str, folder=None, dpi: int = 150) -> list[Path]:
     paths = []
     for suffix, kwargs in ((".png", {"dpi": dpi}), (".pdf", {})):
         path = folder / f"{name}{suffix}"
-        tmp = path.with_name(f".{path.stem}.tmp{suffix}")
-        fig.savefig(tmp, bbox_inches="tight", **kwargs)
-        tmp.replace(path)
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", **kwargs)
         paths.append(path)
     return paths
 

@@ -11,6 +11,8 @@ The registry (:data:`FILLERS`, :func:`get_filler`), one module per kind:
 * :mod:`.mean_face` — ``mean_face``, the per-pixel mean of training faces;
 * :mod:`.donor` — ``donor``, the same pixels of *another* person's crop (a real face part, the wrong
   identity);
+* :mod:`.reference` — ``reference``, real pixels of **another photo of the same person** fitted into the
+  hole (it knows who the probe is: its numbers are the "reference available" track);
 * :mod:`.learned` — ``ca`` and ``ca_id``, the trained inpainters (imported on first use: they need
   torch, which the other fillers do not).
 
@@ -26,6 +28,7 @@ from idinpaint.fillers.base import Filler, as_batch
 from idinpaint.fillers.classic import NoneFiller, OpenCVFiller
 from idinpaint.fillers.donor import DONOR_COUNT, DONOR_SEED, DonorFiller, donor_filler
 from idinpaint.fillers.mean_face import MEAN_FACE_COUNT, MEAN_FACE_SEED, MeanFaceFiller, fit_mean_face
+from idinpaint.fillers.reference import ReferenceFiller, ReferenceRefused
 
 
 def _learned(kind: str) -> Callable[..., Filler]:
@@ -43,6 +46,7 @@ _REGISTRY: dict[str, Callable[..., Filler]] = {
     "ns": lambda radius=3.0: OpenCVFiller("ns", radius),
     "mean_face": MeanFaceFiller,
     "donor": DonorFiller,
+    "reference": ReferenceFiller,
     "ca": _learned("ca"),
     "ca_id": _learned("ca_id"),
 }
@@ -94,5 +98,5 @@ def build_filler(filler, aligned_root=None, pairs: Iterable[Pair] | None = None,
 
 
 __all__ = ["FILLERS", "Filler", "as_batch", "NoneFiller", "OpenCVFiller", "MeanFaceFiller", "DonorFiller",
-           "MEAN_FACE_COUNT", "MEAN_FACE_SEED", "DONOR_COUNT", "DONOR_SEED", "fit_mean_face", "donor_filler",
+           "ReferenceFiller", "ReferenceRefused", "MEAN_FACE_COUNT", "MEAN_FACE_SEED", "DONOR_COUNT", "DONOR_SEED", "fit_mean_face", "donor_filler",
            "register_filler", "is_filler_name", "get_filler", "build_filler"]

@@ -31,6 +31,7 @@ from idinpaint.checkpoints import KINDS, file_sha256, load_checkpoint, shipped_c
 from idinpaint.data.lfw import LFWHalvesRouter
 from idinpaint.fillers.base import Filler, as_batch
 from idinpaint.fillers.classic import OpenCVFiller
+from idinpaint.models.inpainter import to_uint8
 from idinpaint.onnx_export import OnnxInpainter
 from idinpaint.runs import RUN_FILE, finished_stages, stage_file
 
@@ -315,3 +316,56 @@ def method_fillers(half: str = "A", run_dir=None, blend: str = DEFAULT_BLEND,
               if ca_stages else CheckpointFiller(final, kind="ca", ca_only=True, blend=blend, backend=backend))
         learned = [ca, CheckpointFiller(final, kind="ca_id", blend=blend, backend=backend)]
     return [OpenCVFiller("telea")] + learned
+
+
+class ReferenceFusorFiller(Filler):
+    """The Fusor given the reference's identity: the Sampler (frozen SFace) reads ``z_id`` from the
+    **clean reference photo** the :class:`~idinpaint.fillers.reference.ReferenceFiller` chose for each
+    crop, not from the occluded face (which is guessed). ``start``: what the Fusor refines —
+    ``"ca"`` the CA's fill (the paper's input, with the reference's identity; name ``ca_id_ref``) or
+    ``"reference"`` the reference fill itself (name ``reference_fusor``). Crops the reference filler
+    could not fit keep its fallback's fill. ``model``: a ``ca_id`` :class:`CheckpointFiller` or an
+    :class:`LFWHalvesFiller` (each crop to the model that never saw its person)."""
+
+    def __init__(self, model: Filler, reference: Filler, start: str = "ca"):
+        if start not in ("ca", "reference"):
+            raise ValueError(f"start must be 'ca' or 'reference', got {start!r}")
+        self.model, self.reference, self.start = model, reference, start
+        self.name = "ca_id_ref" if start == "ca" else "reference_fusor"
+
+    def _checkpoint_for(self, relative) -> CheckpointFiller:
+        if isinstance(self.model, LFWHalvesFiller):
+            return self.model.fillers[self.model.half_for(relative) if relative is not None else self.model.default_half]
+        return self.model
+
+    def fill_for(self, images, masks, relatives=None):
+        images, masks, single = as_batch(images, masks)
+        filled = self.reference.fill_for(images, masks, relatives)
+        chosen = list(self.reference.chosen)
+        out = filled.copy()
+        groups: dict[int, tuple[CheckpointFiller, list[int]]] = {}
+        for i in range(len(images)):
+            if chosen[i] is None:
+                continue
+            model = self._checkpoint_for(None if relatives is None else relatives[i])
+            groups.setdefault(id(model), (model, []))[1].append(i)
+        for model, index in groups.values():
+            refs = np.stack([chosen[i] for i in index])
+            inpainter = model.inpainter
+            if self.start == "ca":
+                generated = inpainter.predict(images[index], masks[index], model.batch_size, references=refs)
+            else:
+                x, m = inpainter.to_tensors(images[index], masks[index])
+                generated = to_uint8(inpainter.refine(inpainter.image_tensor(filled[index]), x, m, refs))
+            out[index] = model.blend_fill(images[index], generated, masks[index])
+        out = self.composite(images, masks, out)
+        return out[0] if single else out
+
+    def _fill(self, images, masks):
+        return self.fill_for(images, masks, None)
+
+    def fill(self, images, masks):
+        return self.fill_for(images, masks, None)
+
+    def __repr__(self) -> str:
+        return f"ReferenceFusorFiller(start={self.start!r}, model={self.model!r}, reference={self.reference!r})"

@@ -12,8 +12,6 @@ Gradients reach the input, so the identity loss of the Fusor can use this module
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import torch
 from idinpaint.align import packaged_model
 from idinpaint.paths import cache_dir
 from idinpaint.recognizers.base import Recognizer
+from idinpaint.runinfo import atomic_file
 
 SFACE_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 SFACE_SHA256 = "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"
@@ -131,16 +130,8 @@ def fp32_onnx_path() -> Path:
         import onnx
 
         folded = dequantize_model(onnx.load(str(source)))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
-        os.close(fd)
-        try:
-            onnx.save(folded, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(target) as tmp:
+            onnx.save(folded, str(tmp))
     return target
 
 

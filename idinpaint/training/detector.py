@@ -51,7 +51,7 @@ def _resolve(path) -> Path:
 
 
 def section(config: dict) -> dict:
-    """The ``detector:`` settings of a resolved training profile."""
+    """The ``detector:`` settings of a resolved training recipe."""
     return config.get("detector") or {}
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from idinpaint.checkpoints import DETECTOR_PREFIX, checkpoint_card, load_detector
-from idinpaint.config import TRAIN_CONFIG, deep_merge
+from idinpaint.config import DETECTOR_RECIPE, TRAIN_CONFIG, deep_merge
 from idinpaint.data.lfw import check_half
 from idinpaint.data.registry import DATASETS
 from idinpaint.imageio import atomic_write_bytes
@@ -19,9 +19,6 @@ from idinpaint.paths import results_dir
 from idinpaint.runinfo import write_json
 from idinpaint.runs import read_run, stage_file
 from idinpaint.training.stages import run_training
-
-#: The training recipe of ``idinpaint detector train --recipe <name>``.
-DETECTOR_RECIPE = "detector_{}"
 
 
 @contextmanager
