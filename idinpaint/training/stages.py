@@ -50,7 +50,7 @@ from idinpaint.config import TRAIN_CONFIG as DEFAULT_CONFIG
 from idinpaint.config import deep_merge, load_training_config
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
-from idinpaint.paths import REPO_ROOT, aligned_folder
+from idinpaint.paths import aligned_folder
 from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.progress import quiet_training, stage_progress
 from idinpaint.runs import EXPORT_NAMES, read_stage, snapshot_file, start_run, write_run, write_stage
