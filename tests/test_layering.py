@@ -78,7 +78,7 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
     "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean", "gallery"}, {"condition"},
                    {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds", "reference"},
-                   {"curves", "runners", "verdict"}],
+                   {"curves", "runners", "verdict", "tryit"}],
     "cli": [{"_common"}, {"reference", "evaluate_models"},
             {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
     "figures": [{"base"}, {"faces", "tsne"}, {"protocol", "training"}],

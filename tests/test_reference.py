@@ -10,9 +10,11 @@ import pytest
 from idinpaint.data.lfw import Pair
 from idinpaint.evaluation.reference import (
     NEAR_DUPLICATE_NCC,
+    ReferencePlan,
     claimed_identity_references,
     coverage_table,
     crop_ncc,
+    gallery_notes,
     near_duplicate,
     plan_filler,
     reference_plan,
@@ -145,7 +147,16 @@ def test_the_reference_rule_excludes_pair_partners_and_near_duplicates_and_count
                            all_pairs=[Pair("Hosni_Mubarak/Hosni_Mubarak_0002.jpg", "Hosni_Mubarak/Hosni_Mubarak_0001.jpg", True, 0)])
     assert not alone["Hosni_Mubarak/Hosni_Mubarak_0001.png"].covered
     assert coverage_table(alone) == {"probes": 1, "covered": 0, "no_other_photo": 1, "only_near_duplicates": 0,
-                                     "near_duplicates_removed": 0}
+                                     "near_duplicates_removed": 0, "partners_unchecked": 0}
+
+
+def test_a_partner_missing_from_a_subset_of_crops_is_never_a_reference_and_is_reported_unchecked(people):
+    folder, _ = people  # Britney_Spears_0006 is not aligned here, as most partners are not in the smoke crops
+    pairs = [Pair("Britney_Spears/Britney_Spears_0006.jpg", "Britney_Spears/Britney_Spears_0003.jpg", True, 0)]
+    plan = reference_plan(pairs, ["Britney_Spears/Britney_Spears_0003.png"], folder)["Britney_Spears/Britney_Spears_0003.png"]
+    assert plan.unchecked == ["Britney_Spears/Britney_Spears_0006.png"]
+    assert plan.covered and "Britney_Spears/Britney_Spears_0006.png" not in plan.references
+    assert coverage_table({plan.probe: plan})["partners_unchecked"] == 1
 
 
 def test_the_attack_fills_from_the_claimed_person_but_never_from_the_first_image_itself(people):
@@ -161,3 +172,19 @@ def test_the_attack_fills_from_the_claimed_person_but_never_from_the_first_image
     out = filler.fill_for(occlude(probe, mask, "black")[None], mask[None], ["Tom_Ridge/Tom_Ridge_0001.png"])[0]
     assert np.array_equal(out[~mask], occlude(probe, mask, "black")[~mask])
     assert "claimed" in repr(filler)  # the plan is part of the evaluation cache key
+
+
+def test_a_gallery_says_why_its_reference_column_shows_no_fill(people, tmp_path):
+    from idinpaint.imageio import write_rgb
+
+    tom = "Tom_Ridge/Tom_Ridge_0005.png"
+    for name, face in ((tom, crop(people, tom)), ("Flat/Flat_0001.png", np.full((112, 112, 3), 128, np.uint8))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_rgb(tmp_path / name, face)
+    plans = {tom: ReferencePlan(tom, references=[tom])}                    # its own pixels: fits
+    assert gallery_notes(plans, [tom], ["two_eyes", "mouth"], tmp_path) == ["", ""]
+    plans = {tom: ReferencePlan(tom, references=["Flat/Flat_0001.png"])}   # no face: refused
+    (note,) = gallery_notes(plans, [tom], ["two_eyes"], tmp_path)
+    assert note.startswith("no fill: ")
+    assert gallery_notes({tom: ReferencePlan(tom)}, [tom], ["two_eyes"], tmp_path)[0].startswith("no reference photo")
+    assert gallery_notes({}, [tom], ["two_eyes"], tmp_path)[0].startswith("no reference photo")

@@ -117,6 +117,7 @@ class ReferencePlan:
     paired: list[str] = field(default_factory=list)            # photos in a pair with the probe: never references
     near_duplicates: list[str] = field(default_factory=list)   # the person's photos removed as near-duplicates
     others: int = 0                                            # the person's other photos before the rule
+    unchecked: list[str] = field(default_factory=list)         # partners not in the aligned folder (a subset)
 
     @property
     def covered(self) -> bool:
@@ -136,7 +137,9 @@ def reference_plan(pairs: Sequence[Pair], probes: Sequence[str], aligned_root=No
                    threshold: float = NEAR_DUPLICATE_NCC, all_pairs: Sequence[Pair] | None = None) -> dict[str, ReferencePlan]:
     """``{probe: ReferencePlan}`` for aligned probe paths (``Name/Name_NNNN.png``): the probe's
     references under the rule of the module docstring. ``all_pairs`` (default ``pairs``): the pairs
-    whose partners are excluded (every View-2 pair a photo is in, not only the scored ones)."""
+    whose partners are excluded (every View-2 pair a photo is in, not only the scored ones). A partner
+    missing from ``aligned_root`` (a subset of LFW, such as the smoke crops) is never a reference but
+    cannot be compared for near-duplicates: it is listed in ``unchecked``."""
     root = Path(aligned_root or default_aligned_root())
     photos = person_photos(root)
     partners = _partners(all_pairs if all_pairs is not None else pairs)
@@ -146,9 +149,11 @@ def reference_plan(pairs: Sequence[Pair], probes: Sequence[str], aligned_root=No
         person = identity_of(probe)
         paired = sorted(partners.get(probe, set()))
         candidates = [p for p in photos.get(person, []) if p != probe and p not in paired]
-        plan = ReferencePlan(probe, paired=paired, others=len(candidates))
+        present = [p for p in paired if p in photos.get(identity_of(p), ())]
+        plan = ReferencePlan(probe, paired=paired, others=len(candidates),
+                             unchecked=[p for p in paired if p not in present])
         if candidates:
-            guard = grey([probe, *paired])
+            guard = grey([probe, *present])
             similarity = grey(candidates) @ guard.T
             duplicate = (similarity >= threshold).any(axis=1)
             plan.references = [c for c, d in zip(candidates, duplicate) if not d]
@@ -173,13 +178,36 @@ def claimed_identity_references(pair: Pair, aligned_root=None, threshold: float 
 
 
 def coverage_table(plans: dict[str, ReferencePlan]) -> dict:
-    """What the rule leaves: probes, covered probes, and how many had only paired photos or only
-    near-duplicates left."""
+    """What the rule leaves: probes, covered probes, how many had only paired photos or only
+    near-duplicates left, and how many pair partners were not there to compare (a subset's crops)."""
     probes = list(plans.values())
     return {"probes": len(probes), "covered": sum(p.covered for p in probes),
             "no_other_photo": sum(p.others == 0 for p in probes),
             "only_near_duplicates": sum(p.others > 0 and not p.covered for p in probes),
-            "near_duplicates_removed": sum(len(p.near_duplicates) for p in probes)}
+            "near_duplicates_removed": sum(len(p.near_duplicates) for p in probes),
+            "partners_unchecked": sum(len(p.unchecked) for p in probes)}
+
+
+def gallery_notes(plans: dict[str, ReferencePlan], relatives: Sequence[str], regions: Sequence[str], aligned_root,
+                  fill: str = "black") -> list[str]:
+    """One line per row of a gallery (each of ``relatives``, then each of ``regions``, as
+    :func:`idinpaint.figures.filler_comparison` orders them) for its reference column: ``""`` where a
+    reference fits (the column shows its fill), else why it shows none: no reference photo under the
+    rule, or the ring fit's refusal. The fit is the filler's own (:func:`best_fit`)."""
+    root = Path(aligned_root)
+    notes = []
+    for relative in relatives:
+        plan = plans.get(relative)
+        references = read_faces(root, plan.references) if plan is not None and plan.covered else None
+        face = read_faces(root, [relative])[0]
+        for region in regions:
+            if references is None:
+                notes.append("no reference photo\n(none under the rule)")
+                continue
+            mask = region_mask(region, face.shape[0])
+            fit = best_fit(occlude(face, mask, fill), mask, references)
+            notes.append("" if fit.ok else "no fill: " + fit.reason.replace(": ", ":\n", 1))
+    return notes
 
 
 class CropReferences:
