@@ -48,8 +48,8 @@ lfw-occluded: setup
 	$(BIN)/idinpaint evaluate report lfw_occluded_sface lfw_occluded_$(DLIB) --output-file results/lfw_occluded/report.md
 
 train-cpu: setup
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half A
-	$(BIN)/idinpaint train --config config/train.yaml --profile cpu --half B
+	$(BIN)/idinpaint train --config config/train.yaml --recipe cpu --half A
+	$(BIN)/idinpaint train --config config/train.yaml --recipe cpu --half B
 
 # A GPU loan spent training, not setting up (docs/training.md): checks first (CUDA, the aligned crops),
 # then both halves of recipe_gpu, the speed benchmark on cuda, and the pair exported with cards + ONNX.
@@ -59,8 +59,8 @@ GPU_PAIR    ?= results/train/$(GPU_PROFILE)_pair
 train-gpu: setup
 	@$(BIN)/python -c "import sys, torch; torch.cuda.is_available() or sys.exit('make train-gpu: no CUDA GPU here (torch.cuda.is_available() is False); it trains $(GPU_PROFILE) on one GPU')"
 	@test -d data/lfw-112 || { echo "make train-gpu: data/lfw-112 is missing (run make lfw-clean, or copy the aligned crops)"; exit 1; }
-	$(BIN)/idinpaint train --profile $(GPU_PROFILE) --half A
-	$(BIN)/idinpaint train --profile $(GPU_PROFILE) --half B
+	$(BIN)/idinpaint train --recipe $(GPU_PROFILE) --half A
+	$(BIN)/idinpaint train --recipe $(GPU_PROFILE) --half B
 	$(BIN)/python benchmarks/bench_method.py --profile $(GPU_PROFILE) --device cuda --steps 40 \
 		--checkpoint results/train/$(GPU_PROFILE)_halfA/$(GPU_LAST_STAGE)/inpainter.pt
 	$(BIN)/idinpaint export --checkpoint results/train/$(GPU_PROFILE)_halfA/$(GPU_LAST_STAGE)/last.ckpt --onnx \

@@ -51,7 +51,7 @@ def main() -> None:
         detector = load_detector(args.checkpoint)
         model_config = detector.meta["models"]["detector"]
     else:
-        model_config = load_training_config(profile="detector_cpu")["detector"]["network"]
+        model_config = load_training_config(recipe="detector_cpu")["detector"]["network"]
         detector = Detector(get_model("detector", **model_config).eval(), {"mask": {}})
     parameters = count_parameters(get_model("detector", **model_config))
     rows = []

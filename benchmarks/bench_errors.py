@@ -49,7 +49,7 @@ def bad_inputs(folder: Path) -> list[tuple[str, list[str]]]:
         ("inpaint: mask not found", ["inpaint", "--checkpoint", str(CHECKPOINT), "--image", str(photo), "--mask",
                                      str(folder / "missing_mask.png"), "--output-file", str(folder / "out.png")]),
         ("evaluate occluded: unknown region", ["evaluate", "occluded", "--regions", "nosuch"]),
-        ("train: unknown profile", ["train", "--profile", "nosuch", "--output", str(folder / "run")]),
+        ("train: unknown recipe", ["train", "--recipe", "nosuch", "--output", str(folder / "run")]),
         ("preprocess: raw folder not found", ["preprocess", "--raw", str(folder / "nonexistent"), "--aligned",
                                               str(folder / "aligned")]),
     ]

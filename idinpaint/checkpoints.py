@@ -157,7 +157,7 @@ def write_inference_file(checkpoint: dict, target, ca_only: bool = False, source
 
 
 def training_runs(runs) -> list[dict]:
-    """Each run folder (``idinpaint train --output``) as a record: profile, half, command, git SHA,
+    """Each run folder (``idinpaint train --output``) as a record: recipe, half, command, git SHA,
     versions, machine, resolved config and finished stages. ``RUN_DIR:STAGE[,STAGE]`` keeps only the
     named stages (the part of a run a model was built from, e.g. ``results/train/cpu_A:ca``). Raises
     FileNotFoundError naming the folder that is not a run, ValueError for a stage it does not have."""
@@ -174,7 +174,8 @@ def training_runs(runs) -> list[dict]:
             if unknown:
                 raise ValueError(f"{run}: no finished stage {', '.join(unknown)}")
             stages = [s for s in stages if s.get("stage") in names]
-        records.append({"run_dir": str(run), "profile": loaded["run"].get("profile"), "half": loaded["run"].get("half"),
+        recipe = loaded["run"].get("recipe", loaded["run"].get("profile"))   # "profile": a run from before recipes
+        records.append({"run_dir": str(run), "recipe": recipe, "half": loaded["run"].get("half"),
                         **provenance, "config": loaded["config"], "stages": stages})
     return records
 
@@ -216,33 +217,33 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 SHIPPED_DIR = REPO_ROOT / "checkpoints"
-SHIPPED_PROFILE = "cpu"
+SHIPPED_RECIPE = "cpu"
 CHECKPOINT_DIR_ENV = "IDINPAINT_CHECKPOINT_DIR"
 
 
-def shipped_checkpoints(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str, Path]:
-    """The committed LFW-half models: {"A": <folder>/idinpainter_<profile>_halfA.pt, "B": ...}.
+def shipped_checkpoints(recipe: str = SHIPPED_RECIPE, folder=None) -> dict[str, Path]:
+    """The committed LFW-half models: {"A": <folder>/idinpainter_<recipe>_halfA.pt, "B": ...}.
 
     The model of half A is evaluated on pairs folds 1-5 and never saw their people (it trained on
     folds 6-10's people + the unpaired ones); half B the other way round. ``$IDINPAINT_CHECKPOINT_DIR``
     points the default ``ca`` / ``ca_id`` fillers at another folder of the same two names (your own
     trained pair), so every command and notebook evaluates it unchanged.
     """
-    return shipped_pair(INPAINTER_PREFIX, profile, folder, CHECKPOINT_DIR_ENV)
+    return shipped_pair(INPAINTER_PREFIX, recipe, folder, CHECKPOINT_DIR_ENV)
 
 
 INPAINTER_PREFIX, DETECTOR_PREFIX = "idinpainter", "odetector"
 
 
-def shipped_pair(prefix: str, profile: str = SHIPPED_PROFILE, folder=None, env: str | None = None) -> dict[str, Path]:
-    """{"A": <folder>/<prefix>_<profile>_halfA.pt, "B": ...}: the one naming of the LFW-half pairs
+def shipped_pair(prefix: str, recipe: str = SHIPPED_RECIPE, folder=None, env: str | None = None) -> dict[str, Path]:
+    """{"A": <folder>/<prefix>_<recipe>_halfA.pt, "B": ...}: the one naming of the LFW-half pairs
     (inpainters and O-Detectors); ``folder`` defaults to ``$<env>`` or ``checkpoints/``."""
     folder = Path(folder or (os.environ.get(env) if env else None) or SHIPPED_DIR)
-    return {half: folder / f"{prefix}_{profile}_half{half}.pt" for half in ("A", "B")}
+    return {half: folder / f"{prefix}_{recipe}_half{half}.pt" for half in ("A", "B")}
 
 
 # --- O-Detector files ----------------------------------------------------------------------------------
-#: ``odetector_<profile>_half<H>.pt``: an ``idinpaint`` entry of kind ``detector`` (format, network
+#: ``odetector_<recipe>_half<H>.pt``: an ``idinpaint`` entry of kind ``detector`` (format, network
 #: config, state dict, half, held-out families, mask settings), read with ``weights_only``; the
 #: training module stores the same entry in its ``.ckpt`` files (:func:`export_detector` makes the
 #: small file from them).
@@ -315,7 +316,7 @@ def load_detector(path, device=None, **mask_settings) -> Detector:
     return Detector(model, meta, path, device, sha256=file_sha256(path)[:12], **mask_settings)
 
 
-def shipped_detectors(profile: str = SHIPPED_PROFILE, folder=None) -> dict[str, Path]:
-    """{"A": <folder>/odetector_<profile>_halfA.pt, "B": ...}; ``folder`` defaults to
+def shipped_detectors(recipe: str = SHIPPED_RECIPE, folder=None) -> dict[str, Path]:
+    """{"A": <folder>/odetector_<recipe>_halfA.pt, "B": ...}; ``folder`` defaults to
     ``$IDINPAINT_DETECTOR_DIR`` or ``checkpoints/``."""
-    return shipped_pair(DETECTOR_PREFIX, profile, folder, DETECTOR_DIR_ENV)
+    return shipped_pair(DETECTOR_PREFIX, recipe, folder, DETECTOR_DIR_ENV)

@@ -1,14 +1,17 @@
-"""Configuration: one YAML format. Run profiles live in ``config/profiles.yaml``; training profiles
-(the CA, the Fusor and the O-Detector) in ``config/train.yaml``, resolved by :func:`load_training_config`."""
+"""Configuration: one YAML format. Run profiles (what the workbook and its commands run: ``smoke``,
+``cpu``, ``paper``) live in ``config/profiles.yaml``; training recipes (how the CA, the Fusor and the
+O-Detector are trained) in ``config/train.yaml``, resolved by :func:`load_training_config`. A run
+profile names the recipe it trains with (``recipe``)."""
 from __future__ import annotations
 
 import copy
 import difflib
+import sys
 from pathlib import Path
 
 import yaml
 
-from idinpaint.paths import REPO_ROOT, config_path
+from idinpaint.paths import REPO_ROOT, aligned_folder
 
 PROFILES_FILE = REPO_ROOT / "config" / "profiles.yaml"
 
@@ -28,7 +31,7 @@ def load_yaml(path) -> dict:
 
 
 #: The settings a run profile of ``config/profiles.yaml`` may have (the notebooks and the runner read them).
-RUN_PROFILE_KEYS = {"aligned_dir": None, "pairs_per_fold": None, "workers": None, "recognizers": None,
+RUN_PROFILE_KEYS = {"aligned_dir": None, "recipe": None, "pairs_per_fold": None, "workers": None, "recognizers": None,
                     "regions": None, "fills": None, "fillers": None, "tsne_people": None,
                     "tsne_images_per_person": None, "mean_face_images": None, "notebook_parameters": {}}
 
@@ -57,8 +60,7 @@ def check_keys(config: dict, known: dict, where: str, extra=(), open_paths=(), p
 
 
 def load_profile(name: str, path=PROFILES_FILE) -> dict:
-    """A profile's settings, with ``aligned_dir`` resolved (:func:`~idinpaint.paths.config_path`: against
-    the repository root, a ``data/...`` folder under ``IDINPAINT_DATA`` when that is set); an unknown
+    """A profile's settings, with ``aligned_dir`` resolved (:func:`idinpaint.paths.aligned_folder`); an unknown
     setting (a typo) is a one-line error naming it (:func:`check_keys`)."""
     profiles = load_yaml(path)
     if name not in profiles:
@@ -66,7 +68,7 @@ def load_profile(name: str, path=PROFILES_FILE) -> dict:
     check_keys(profiles[name] or {}, RUN_PROFILE_KEYS, f"{path}: profile {name}", open_paths=("notebook_parameters",))
     profile = dict(profiles[name])
     if profile.get("aligned_dir"):
-        profile["aligned_dir"] = str(config_path(profile["aligned_dir"]))
+        profile["aligned_dir"] = str(aligned_folder(profile["aligned_dir"]))
     profile["name"] = name
     return profile
 
@@ -97,17 +99,17 @@ def parse_overrides(items) -> dict:
     return out
 
 
-# --- training profiles ----------------------------------------------------------------------------
+# --- training recipes -----------------------------------------------------------------------------
 
-#: The one training file: CA, Fusor and O-Detector profiles (:func:`load_training_config`).
+#: The one training file: CA, Fusor and O-Detector recipes (:func:`load_training_config`).
 TRAIN_CONFIG = REPO_ROOT / "config" / "train.yaml"
 #: What a stage may train (``model:``); :mod:`idinpaint.training.stages` has a Lightning module for each.
 TRAINING_MODELS = ("ca", "fusor", "detector")
-#: The training profile of ``idinpaint detector train --profile <name>``.
-DETECTOR_PROFILE = "detector_{}"
+#: The training recipe of ``idinpaint detector train --recipe <name>``.
+DETECTOR_RECIPE = "detector_{}"
 STAGE_KEYS = {"name", "model", "steps", "epochs", "id_weight", "data", "init_from", "init_only", "losses"}
 INIT_PARTS = ("ca", "fusor", "discriminator")
-#: Settings a profile or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they
+#: Settings a recipe or ``--set`` may give besides the keys of ``defaults`` in config/train.yaml: they
 #: have their default in the code. Anything else is a typo (:func:`idinpaint.config.check_keys`).
 CODE_DEFAULT_KEYS = ("trainer.export", "trainer.projector_every", "discriminator.local", "fusor.band_limit",
                      "fusor.luma_only")
@@ -125,44 +127,57 @@ def deep_merge(base: dict, update: dict) -> dict:
     return out
 
 
-def load_training_config(path=TRAIN_CONFIG, profile: str = "smoke", overrides: dict | None = None) -> dict:
-    """The resolved training profile of ``config/train.yaml`` (the one loader of every training: CA,
-    Fusor, O-Detector): ``defaults`` <- the profiles it ``extends`` <- ``profiles[profile]`` <-
-    ``overrides``; every key checked against ``defaults`` (:func:`check_keys`), stages checked."""
+def training_recipes(raw: dict, path) -> dict:
+    """The recipes of a training file: its ``recipes:`` section (a file written before recipes had their
+    own word names them ``profiles:``; it is read, and said so in one line)."""
+    if "recipes" in raw or "profiles" not in raw:
+        return raw.get("recipes") or {}
+    print(f"note: {path}: 'profiles:' is now 'recipes:' (training recipes; run profiles are config/profiles.yaml)",
+          file=sys.stderr)
+    return raw.get("profiles") or {}
+
+
+def load_training_config(path=TRAIN_CONFIG, recipe: str = "smoke", overrides: dict | None = None, *,
+                         profile: str | None = None) -> dict:
+    """The resolved training recipe of ``config/train.yaml`` (the one loader of every training: CA,
+    Fusor, O-Detector): ``defaults`` <- the recipes it ``extends`` <- ``recipes[recipe]`` <-
+    ``overrides``; every key checked against ``defaults`` (:func:`check_keys`), stages checked.
+    ``profile``: the older name of ``recipe``."""
+    recipe = profile if profile is not None else recipe
     raw = load_yaml(path)
-    profiles = raw.get("profiles") or {}
-    if profile not in profiles:
-        raise ValueError(f"{path}: unknown profile {profile!r}; choose one of {', '.join(profiles)}")
-    chain, name = [], profile
-    while name is not None:  # a profile may extend another: defaults <- base <- ... <- profile
+    profiles = training_recipes(raw, path)
+    if recipe not in profiles:
+        raise ValueError(f"{path}: unknown recipe {recipe!r}; choose one of {', '.join(profiles)}")
+    chain, name = [], recipe
+    while name is not None:  # a recipe may extend another: defaults <- base <- ... <- recipe
         if name in chain or name not in profiles:
-            raise ValueError(f"{path}: profile {profile!r} extends {'itself' if name in chain else repr(name)}, "
-                             "which is no profile")
+            raise ValueError(f"{path}: recipe {recipe!r} extends {'itself' if name in chain else repr(name)}, "
+                             "which is no recipe")
         chain.append(name)
         name = (profiles[name] or {}).get("extends")
     config = raw.get("defaults") or {}
     known = {**config, "stages": None}
     for name in reversed(chain):
         check_keys({k: v for k, v in (profiles[name] or {}).items() if k != "extends"}, known,
-                   f"{path}: profile {name}", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
+                   f"{path}: recipe {name}", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
         config = deep_merge(config, {k: v for k, v in (profiles[name] or {}).items() if k != "extends"})
     check_keys(overrides or {}, known, "--set", extra=CODE_DEFAULT_KEYS, open_paths=OPEN_KEYS)
     overrides = dict(overrides or {})
     per_stage = overrides.pop("stages") if isinstance(overrides.get("stages"), dict) else {}
     config = deep_merge(config, overrides)
-    config["profile"] = profile
+    config["recipe"] = recipe
     stages = config.get("stages") or []
     for stage_name, update in per_stage.items():  # --set stages.<name>.steps=200 changes that stage only
         index = next((i for i, s in enumerate(stages) if s.get("name") == stage_name), None)
         if index is None or not isinstance(update, dict):
-            raise ValueError(f"--set stages.{stage_name}: this profile's stages are "
+            raise ValueError(f"--set stages.{stage_name}: this recipe's stages are "
                              f"{', '.join(str(s.get('name')) for s in stages)}; give stages.<name>.<key>=<value>")
         stages[index] = deep_merge(stages[index], update)
     if not stages:
-        raise ValueError(f"{path}: profile {profile!r} has no stages")
+        raise ValueError(f"{path}: recipe {recipe!r} has no stages")
     names = [s.get("name") for s in stages]
     if len(set(names)) != len(names) or not all(names):
-        raise ValueError(f"{path}: profile {profile!r}: every stage needs a unique name, got {names}")
+        raise ValueError(f"{path}: recipe {recipe!r}: every stage needs a unique name, got {names}")
     for s in stages:
         unknown = sorted(set(s) - STAGE_KEYS)
         if unknown:
@@ -178,5 +193,5 @@ def load_training_config(path=TRAIN_CONFIG, profile: str = "smoke", overrides: d
             raise ValueError(f"stage {s['name']}: give exactly one of steps (training batches) or epochs")
     export = (config.get("trainer") or {}).get("export", "best")
     if export not in ("best", "last"):
-        raise ValueError(f"{path}: profile {profile!r}: trainer.export must be best or last, got {export!r}")
+        raise ValueError(f"{path}: recipe {recipe!r}: trainer.export must be best or last, got {export!r}")
     return config

@@ -2,7 +2,7 @@
 :func:`idinpaint.fillers.get_filler` is the door to the fillers.
 
 :func:`get_detector` gives one detector file as a :class:`~idinpaint.models.detector.Detector`, or
-the LFW-half pair (``odetector_<profile>_half{A,B}.pt``, default ``checkpoints/``) as an
+the LFW-half pair (``odetector_<recipe>_half{A,B}.pt``, default ``checkpoints/``) as an
 :class:`LFWHalvesDetector`: each crop goes to the detector that never saw its person, through the
 same router as the learned fillers (:class:`~idinpaint.data.lfw.LFWHalvesRouter`).
 
@@ -24,7 +24,7 @@ import numpy as np
 from idinpaint.checkpoints import (
     DETECTOR_DIR_ENV,
     SHIPPED_DIR,
-    SHIPPED_PROFILE,
+    SHIPPED_RECIPE,
     load_detector,
     save_detector,
     shipped_detectors,
@@ -73,27 +73,27 @@ class LFWHalvesDetector:
         return f"LFWHalvesDetector({inner}, default_half={self.default_half!r})"
 
 
-def get_detector(checkpoint=None, folder=None, profile: str = SHIPPED_PROFILE, default_half: str | None = None,
+def get_detector(checkpoint=None, folder=None, recipe: str = SHIPPED_RECIPE, default_half: str | None = None,
                  pairs=None, lfw_root=None, device=None, **mask_settings):
-    """One file (``checkpoint``) as a :class:`Detector`, else the pair ``odetector_<profile>_half{A,B}.pt``
+    """One file (``checkpoint``) as a :class:`Detector`, else the pair ``odetector_<recipe>_half{A,B}.pt``
     in ``folder`` (default ``$IDINPAINT_DETECTOR_DIR`` or ``checkpoints/``) as an :class:`LFWHalvesDetector`."""
     if checkpoint is not None:
         return load_detector(checkpoint, device, **mask_settings)
-    files = shipped_detectors(profile, folder)
+    files = shipped_detectors(recipe, folder)
     missing = [str(path) for path in files.values() if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]}: no O-Detector here; train the pair with `idinpaint detector train "
-                                f"--profile {profile}` (or point {DETECTOR_DIR_ENV} at a folder holding "
-                                f"odetector_{profile}_half{{A,B}}.pt)")
+                                f"--recipe {recipe}` (or point {DETECTOR_DIR_ENV} at a folder holding "
+                                f"odetector_{recipe}_half{{A,B}}.pt)")
     detectors = {half: load_detector(path, device, **mask_settings) for half, path in files.items()}
     return LFWHalvesDetector(detectors, pairs=pairs, lfw_root=lfw_root, default_half=default_half)
 
 
-def detector_folder(profile: str = SHIPPED_PROFILE, folder=None) -> Path:
-    """Where a profile's pair is: ``folder``, else ``$IDINPAINT_DETECTOR_DIR``, else ``checkpoints/`` for
-    the shipped ``cpu`` pair and ``results/detector/<profile>`` (where ``detector train`` writes) otherwise."""
+def detector_folder(recipe: str = SHIPPED_RECIPE, folder=None) -> Path:
+    """Where a recipe's pair is: ``folder``, else ``$IDINPAINT_DETECTOR_DIR``, else ``checkpoints/`` for
+    the shipped ``cpu`` pair and ``results/detector/<recipe>`` (where ``detector train`` writes) otherwise."""
     if folder:
         return Path(folder)
     if os.environ.get(DETECTOR_DIR_ENV):
         return Path(os.environ[DETECTOR_DIR_ENV])
-    return SHIPPED_DIR if profile == SHIPPED_PROFILE else results_dir() / "detector" / profile
+    return SHIPPED_DIR if recipe == SHIPPED_RECIPE else results_dir() / "detector" / recipe

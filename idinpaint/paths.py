@@ -27,16 +27,22 @@ def data_dir() -> Path:
     return _env_path("IDINPAINT_DATA", REPO_ROOT / "data")
 
 
-def config_path(path) -> Path:
-    """A folder or file named in a config (``config/profiles.yaml``, ``config/train.yaml``) as a path
-    here: absolute as given; relative to the repository root, except that one under ``data/``
-    (generated data: aligned crops, occluded copies) lies under :func:`data_dir`, so
-    ``IDINPAINT_DATA`` moves ``data/smoke/lfw-112`` as it moves the caches. Without
-    ``IDINPAINT_DATA`` both readings are the same folder."""
+#: The aligned LFW crops under the data folder (what ``idinpaint preprocess`` writes by default).
+ALIGNED_NAME = "lfw-112"
+
+
+def aligned_folder(path=None) -> Path:
+    """The aligned-crops folder a setting names, resolved one way everywhere (commands, notebooks,
+    training configs, run folders): None -> ``<data>/lfw-112``; a relative path under ``data/`` (how
+    configs name it, e.g. ``data/smoke/lfw-112``) -> the same place under :func:`data_dir`, so
+    ``IDINPAINT_DATA`` moves it; any other relative path -> against the repository root; an absolute
+    one as it is."""
+    if path is None or str(path) == "":
+        return data_dir() / ALIGNED_NAME
     path = Path(path).expanduser()
     if path.is_absolute():
         return path
-    if path.parts and path.parts[0] == "data":
+    if path.parts[0] == "data":
         return data_dir().joinpath(*path.parts[1:])
     return REPO_ROOT / path
 
@@ -96,13 +102,14 @@ def occluders_dir() -> Path:
     return _env_path("IDINPAINT_OCCLUDERS", shared_dir() / "data" / "occluders" / "maskthface")
 
 
-def run_dir(profile: str, half: str = "A") -> Path:
-    """The folder of a training run: ``<results>/train/<profile>_half<A|B>``. The one convention the
+def run_dir(recipe: str, half: str = "A") -> Path:
+    """The folder of a training run: ``<results>/train/<recipe>_half<A|B>`` (``recipe``: a training recipe
+    of ``config/train.yaml``). The one convention the
     CLI (``idinpaint train``), the notebooks and the Makefile share."""
     half = str(half).upper()
     if half.startswith("HALF"):
         half = half[4:]
-    return results_dir() / "train" / f"{profile}_half{half}"
+    return results_dir() / "train" / f"{recipe}_half{half}"
 
 
 # --- checks of a path, before any work ---------------------------------------------------------------

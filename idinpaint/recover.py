@@ -57,8 +57,8 @@ from idinpaint.fillers.learned import method_fillers
 from idinpaint.fillers.reference import ReferenceFiller, ReferenceRefused
 from idinpaint.imageio import check_image, check_output_path, image_mode, read_rgb, write_mask, write_rgb
 from idinpaint.inpaint import input_notes, inpaint_photo, keep_gray
-from idinpaint.occlusion import apply_maskthface
-from idinpaint.occlusion.composites import TextureBank, make_texture
+from idinpaint.occlusion import apply_maskthface, make_occlusion, parse_spec
+from idinpaint.occlusion.spec import BAND, MASKTHFACE, OCCLUDER_FILL
 from idinpaint.paths import REPO_ROOT, results_dir
 from idinpaint.recognizers import get_recognizer
 
@@ -342,7 +342,7 @@ def write_outputs(recovery: Recovery, output_dir, stem: str, report: dict,
 # --- the whole command -----------------------------------------------------------------------------
 
 def recover_file(photo, output_dir=None, reference=None, half: str = "auto", detector_file=None, detector_dir=None,
-                 detector_profile: str = "cpu", mask_threshold: float | None = None,
+                 detector_recipe: str = "cpu", mask_threshold: float | None = None,
                  recognizers=("sface", "dlib"), thresholds: dict | None = None, calibrate_thresholds: bool = False,
                  aligned=None, lfw_root=None, backend: str | None = None, say=print) -> tuple[Recovery, dict, dict]:
     """``idinpaint recover`` as one call: read ``photo`` (and ``reference``), find, segment, fill, verify
@@ -379,7 +379,7 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
         say("--calibrate: nothing to verify without --reference, so no thresholds are computed")
     if ref_face is not None:
         verifier = PairVerifier.resolve(recognizers, thresholds, calibrate_thresholds, aligned, lfw_root, say=say)
-    detector = get_detector(detector_file, detector_dir, detector_profile, default_half=half, pairs=pairs,
+    detector = get_detector(detector_file, detector_dir, detector_recipe, default_half=half, pairs=pairs,
                             threshold=mask_threshold)
     backend = backend or os.environ.get("IDINPAINT_BACKEND") or PHOTO_BACKEND
     recovery = recover_photo(image, detector, method_fillers(half, backend=backend), yunet, str(photo), face)
@@ -412,31 +412,25 @@ def recover_file(photo, output_dir=None, reference=None, half: str = "auto", det
 
 def occlude_photo(photo: np.ndarray, landmarks, occluder: str,
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``photo`` with an occluder put on *in photo space* from its 5 landmarks (photo pixels):
-    ``<template>`` a MaskTheFace occluder (``surgical``, ``KN95``, ...), or ``band:<texture>`` a band
-    of a texture family (``floral``, ``stripes``, ``background`` is not available here) across the
-    eyes, like sunglasses. Returns (occluded photo, its exact mask)."""
+    """``photo`` with an occluder put on *in photo space* from its 5 landmarks (photo pixels).
+    ``occluder``: a spec of the occlusion grammar (:mod:`idinpaint.occlusion.spec`) placed by landmarks:
+    ``maskthface[:<template>]`` (a MaskTheFace occluder, turned to the face's pose) or ``band@<fill>``
+    (a band across the eyes like sunglasses, e.g. ``band@texture:floral``). Returns (occluded photo,
+    its exact mask)."""
+    spec = parse_spec(occluder)
     points = np.asarray(landmarks, dtype=np.float64)
-    if not occluder.startswith("band:"):
-        return apply_maskthface(photo, landmarks=points, template=occluder, pose="auto")
-    left, right = points[0], points[1]
-    distance = float(np.hypot(*(right - left)))
-    centre = (left + right) / 2
-    angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
-    box = ((float(centre[0]), float(centre[1])), (2.3 * distance, 0.8 * distance), angle)
-    mask = np.zeros(photo.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, np.round(cv2.boxPoints(box)).astype(np.int32), 1)
-    texture = make_texture(occluder.partition(":")[2], *photo.shape[:2], rng, TextureBank(), photo)
-    hole = mask > 0
-    out = photo.copy()
-    out[hole] = texture[hole]
-    return out, hole
+    if spec.kind == MASKTHFACE and spec.fill == OCCLUDER_FILL:
+        return apply_maskthface(photo, landmarks=points, template=spec.arg or "surgical", pose="auto")
+    if spec.kind != BAND:
+        raise ValueError(f"{occluder!r}: a photo-space occluder is maskthface[:<template>] or band@<fill>")
+    return make_occlusion(spec, photo, rng, landmarks=points)
 
 
 def occluded_examples(pairs, aligned_root, raw_root, occluders, folder, seed: int = 0) -> list[tuple[Path, Path, str]]:
     """Demo inputs for ``recover``: for the first same-person pairs of distinct people whose photos
     were aligned (``landmarks.csv`` of ``aligned_root``), the second photo with one of ``occluders``
-    put on in photo space (:func:`occlude_photo`) written to ``folder/<Name>_NNNN.png``, and the
+    (specs such as ``maskthface:surgical`` or ``band@texture:floral``) put on in photo space
+    (:func:`occlude_photo`) written to ``folder/<Name>_NNNN.png``, and the
     first photo as its reference. Returns [(occluded photo, reference photo, occluder)]."""
     table = read_landmarks(aligned_root)
     folder = Path(folder)

@@ -4,12 +4,15 @@ Every training run (``idinpaint train``, ``idinpaint detector train``; one Light
 the Fusor and the O-Detector) writes one folder::
 
     provenance.json   config, package versions, git SHA, machine (:func:`idinpaint.runinfo.provenance`)
-    config.json       the resolved profile (a later run into the same folder must keep its networks)
-    run.json          the run summary: profile, half, status, one record per stage, the final files
+    config.json       the resolved recipe (a later run into the same folder must keep its networks)
+    run.json          the run summary: recipe, half, status, one record per stage, the final files
     <stage>/stage.json   the stage's record: status (running / done / failed), batches, seconds, scores
     <stage>/last.ckpt    its latest training state; <stage>/best.ckpt the best by the stage's monitor
     <stage>/<export>     its inference file: ``inpainter.pt`` (a ``ca`` or ``fusor`` stage) or
                          ``odetector.pt`` (a ``detector`` stage), see :data:`EXPORT_NAMES`
+    <stage>/snapshots/step_NNNNNN.pt   with ``trainer.snapshot_every``: the evaluated generator every
+                         N batches, as an inference file (:func:`snapshot_file`, :func:`snapshot_files`)
+    tb/<stage>/          the TensorBoard events of each stage (:func:`logged_scalars`)
 
 Paths inside ``run.json`` are where the run was written; readers resolve stage files against the
 folder they are given (:func:`stage_file`), so a run folder can be moved.
@@ -49,6 +52,25 @@ def start_run(run_dir, config: dict) -> Path:
     return run_dir
 
 
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_file(stage_folder, batches: int) -> Path:
+    """Where a stage's snapshot after ``batches`` training batches is written: ``<stage>/snapshots/step_NNNNNN.pt``."""
+    return Path(stage_folder) / SNAPSHOTS / f"step_{int(batches):06d}.pt"
+
+
+def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
+    """(batches, path) of every snapshot of ``stage`` in ``run_dir``, in training order."""
+    found = []
+    for path in sorted((Path(run_dir) / stage / SNAPSHOTS).glob("step_*.pt")):
+        try:
+            found.append((int(path.stem.split("_", 1)[1]), path))
+        except ValueError:
+            continue
+    return found
+
+
 def stage_dir(run_dir, stage: str) -> Path:
     return Path(run_dir) / stage
 
@@ -86,7 +108,7 @@ def read_run_files(run_dir) -> dict:
 
 
 def read_config(run_dir) -> dict:
-    """``config.json`` of a run folder (the resolved profile it was trained with)."""
+    """``config.json`` of a run folder (the resolved recipe it was trained with)."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir}: not a training run folder (no {CONFIG_FILE})")
@@ -106,3 +128,26 @@ def finished_stages(run_dir) -> list[dict]:
     """The records of ``run_dir``'s finished stages whose inference file is there, in training order."""
     return [s for s in read_run(run_dir).get("stages", [])
             if s.get("status") == "done" and stage_file(run_dir, s).is_file()]
+
+
+def logged_scalars(run_dir, tags=("train/", "val/")) -> tuple[dict[str, list[tuple[float, float]]], list[tuple[int, str]]]:
+    """Every scalar a staged run logged (TensorBoard events under ``<run_dir>/tb/<stage>``) whose tag
+    starts with one of ``tags``: ({tag: [(batch, value)]}, [(batch where a stage ends, stage)]), the
+    stages one after another on a common batch axis, in the order they were written."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # heavy: on use only
+
+    stages = [d for d in sorted(Path(run_dir, "tb").iterdir(), key=lambda d: d.stat().st_mtime) if d.is_dir()]
+    series: dict[str, list[tuple[float, float]]] = {}
+    boundaries, offset = [], 0
+    for stage in stages:
+        events = EventAccumulator(str(stage)).Reload()
+        last = 0
+        for tag in events.Tags().get("scalars", []):
+            if not tag.startswith(tuple(tags)):
+                continue
+            for event in events.Scalars(tag):
+                series.setdefault(tag, []).append((offset + event.step, event.value))
+                last = max(last, event.step)
+        offset += last + 1
+        boundaries.append((offset, stage.name))
+    return series, boundaries

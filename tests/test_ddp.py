@@ -86,7 +86,7 @@ SCRIPT = textwrap.dedent('''
                     "val_every_n_steps": None, "limit_val_batches": 1},
         "data": {"dataset": "folder", "root": str(faces), "limit": None, "val_images": 4, "batch_size": 2,
                  "val_batch_size": 2},
-        "masks": {"mix": {"region": 1.0, "block": 1.0, "free_form": 1.0, "maskthface": 0.0}},
+        "masks": {"mix": [["random_part", 1.0], ["random_block:24-64", 1.0], ["free_form", 1.0]]},
         "stages": [{"name": "ca", "model": "ca", "steps": 2},
                    {"name": "fusor", "model": "fusor", "steps": 2, "id_weight": 5}],
     }

@@ -11,8 +11,7 @@ import torch
 from idinpaint.checkpoints import CheckpointError
 from idinpaint.config import load_training_config
 from idinpaint.detection import Detector, LFWHalvesDetector, get_detector, load_detector, postprocess, save_detector
-from idinpaint.evaluation.detector import evaluate_detector, generalisation_markdown
-from idinpaint.figures import detector_example_tiles as example_tiles
+from idinpaint.evaluation.detector import evaluate_detector, example_tiles, generalisation_markdown
 from idinpaint.models import get_model
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
 from conftest import TINY_DETECTOR_STEPS
@@ -234,7 +233,7 @@ def test_missing_shipped_pair_says_how_to_make_it(tmp_path):
         get_detector(folder=tmp_path)
 
 
-def test_detector_profiles_are_training_profiles_of_the_one_file():
+def test_detector_recipes_are_training_recipes_of_the_one_file():
     from idinpaint.training.stages import STAGE_MODULES, DetectorModule
 
     smoke, cpu = load_training_config(profile="detector_smoke"), load_training_config(profile="detector_cpu")
@@ -243,8 +242,8 @@ def test_detector_profiles_are_training_profiles_of_the_one_file():
     assert [s["model"] for s in cpu["stages"]] == ["detector"] and STAGE_MODULES["detector"] is DetectorModule
     assert load_training_config(profile="detector_smoke", overrides={"stages": {"detector": {"steps": 7}}}
                                 )["stages"][0]["steps"] == 7
-    with pytest.raises(ValueError, match="unknown profile"):
-        load_training_config(profile="detector_nosuch")
+    with pytest.raises(ValueError, match="unknown recipe"):
+        load_training_config(recipe="detector_nosuch")
     with pytest.raises(ValueError, match="stages are detector"):
         load_training_config(profile="detector_smoke", overrides={"stages": {"nosuch": {"steps": 7}}})
 
@@ -329,13 +328,13 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, smoke_
     from idinpaint.cli import main
 
     runs, pair = tmp_path / "runs", tmp_path / "pair"
-    code = main(["detector", "train", "--profile", "smoke", "--output", str(runs), "--export-dir", str(pair),
+    code = main(["detector", "train", "--recipe", "smoke", "--output", str(runs), "--export-dir", str(pair),
                  "--aligned", str(smoke_crops), "--set", "stages.detector.steps=3", "data.batch_size=4", "detector.faces=12",
                  "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1"])
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in pair.glob("*.pt")) == ["odetector_smoke_halfA.pt", "odetector_smoke_halfB.pt"]
     assert (runs / "halfB" / "run.json").is_file() and (runs / "halfB" / "detector" / "odetector.pt").is_file()
-    code = main(["detector", "evaluate", "--profile", "smoke", "--detector-dir", str(pair), "--faces", "2",
+    code = main(["detector", "evaluate", "--recipe", "smoke", "--detector-dir", str(pair), "--faces", "2",
                  "--aligned", str(smoke_crops),
                  "--output", str(tmp_path / "table"), "--figures", str(tmp_path / "figures")])
     out = capsys.readouterr().out
@@ -343,7 +342,7 @@ def test_the_detector_commands_train_a_pair_and_write_the_table(lfw_root, smoke_
     rows = json.loads((tmp_path / "table" / "generalisation_smoke.json").read_text())["rows"]
     assert {row["family"] for row in rows} >= {"floral", "clean", "glasses"} and all(row["n"] == 4 for row in rows)
     assert (tmp_path / "figures" / "detector_examples_smoke.png").is_file()
-    code = main(["detector", "train", "--profile", "smoke", "--set", "detector.composites.held_out=[tartan]",
+    code = main(["detector", "train", "--recipe", "smoke", "--set", "detector.composites.held_out=[tartan]",
                  "--aligned", str(smoke_crops), "--output", str(tmp_path / "bad"), "--halves", "A"])
     assert code == 2 and "tartan" in capsys.readouterr().err
 

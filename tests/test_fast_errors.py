@@ -53,7 +53,7 @@ def _cases(folder: Path) -> list[tuple[str, list[str], tuple[str, ...]]]:
                                           "--output-file", str(folder / "photo.png" / "o.png")], ()),
         ("train: unknown --set key", ["train", "--set", "data.batchsize=4", "--output", str(folder / "run")], ()),
         ("train: unknown stage", ["train", "--stage", "nosuch", "--output", str(folder / "run")], ()),
-        ("detector train: unknown profile", ["detector", "train", "--profile", "nosuch", "--output",
+        ("detector train: unknown recipe", ["detector", "train", "--recipe", "nosuch", "--output",
                                              str(folder / "run")], ()),
         ("export: checkpoint not found", ["export", "--checkpoint", str(folder / "none.pt"), "--output-file",
                                           str(folder / "o.pt")], ()),

@@ -119,7 +119,7 @@ def test_evaluate_report_prints_the_c2st_column_and_draws_the_frontier(tmp_path,
 
 def test_a_report_of_a_subset_of_the_folds_names_its_figures_by_the_folds(tmp_path):
     """Combining runs of some folds must not overwrite the full protocol's figures of the same names."""
-    from idinpaint.cli.evaluate import runs_suffix
+    from idinpaint.evaluation.runners import runs_suffix
     from idinpaint import figures
 
     assert runs_suffix(["results/x/lfw_occluded_sface-dlib"]) == ""

@@ -181,8 +181,9 @@ def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan
     reading = curves.curves_reading(rows, "run")
     assert reading.startswith("**run**: from 1 to 2 batches the margin went ")
     assert f"{rows[3]['margin']:.4f} → {rows[5]['margin']:.4f} (telea {rows[1]['margin']:.4f})" in reading
-    assert sorted(p.name for p in (output / "ca" / "curves").iterdir()) == ["step_000001.json", "step_000002.json"]
-    assert [p.name for p in (output / "curves").iterdir()] == ["baseline_telea.json"]  # one for every stage
+    names = sorted(p.name for p in (output / "ca" / "curves").iterdir())   # each named by what it was made under
+    assert [n.rsplit("_", 1)[0] for n in names] == ["step_000001", "step_000002"] and names[0].endswith(".json")
+    assert [p.name.rsplit("_", 1)[0] for p in (output / "curves").iterdir()] == ["baseline_telea"]  # one for every stage
 
     def no_judging(*args, **kwargs):
         raise AssertionError("scored again instead of read from the cache")
@@ -209,11 +210,25 @@ def test_learning_curves_score_every_snapshot_once_and_resume_from_the_cache(gan
     assert [r["batches"] for r in grown] == ["", "", 1, 1, 2, 2, 3, 3] and grown[:6] == rows
 
 
+def test_curve_scores_are_cached_under_their_key_and_an_older_cache_is_kept(tmp_path):
+    import json
+
+    import idinpaint.evaluation.curves as curves
+    from idinpaint.evaluation.cache import keyed_file
+
+    key, scores = {"crops": 4, "half": "A"}, {"mean": {"margin": 0.1}}
+    (tmp_path / "step_000001.json").write_text(json.dumps({"key": key, "scores": scores}))   # key inside: older
+    assert curves._saved(tmp_path, "step_000001", {**key, "crops": 5}) is None
+    assert curves._saved(tmp_path, "step_000001", key) == scores
+    assert [p.name for p in tmp_path.iterdir()] == [keyed_file(tmp_path, "step_000001", key).name]
+    assert curves._cached(tmp_path, "step_000001", key, lambda: {"computed": True}) == scores
+
+
 def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_snapshot(gan_run, monkeypatch, tmp_path):
     import numpy as np
 
     import idinpaint.evaluation.curves as curves
-    from idinpaint.figures import draw_snapshot_gallery
+    from idinpaint.figures import snapshot_gallery_figure
     from idinpaint.imageio import write_rgb
 
     output, _, _ = gan_run
@@ -228,8 +243,10 @@ def test_the_snapshot_gallery_shows_ground_truth_baselines_and_first_to_last_sna
     labels, fillers = curves.gallery_fillers(output, "ca", snapshots=3, baselines=("telea",), aligned_root=folder)
     assert labels == ["telea", "ca @ 1", "ca @ 2"]  # only two snapshots: first and last, once each
     assert labels[1:] == [f"ca @ {b}" for b, _ in curves.snapshot_files(output, "ca")]
-    written = draw_snapshot_gallery(output, "ca", tmp_path / "figs", faces=2, baselines=("telea",),
-                                    aligned_root=folder, recognizer=_ColourRecognizer())
+    shown = curves.snapshot_gallery(output, "ca", faces=2, baselines=("telea",), aligned_root=folder,
+                                    recognizer=_ColourRecognizer())
+    assert shown.columns[2:] == labels and len(shown.rows) == 2 * 2  # two faces at the two default regions
+    written = snapshot_gallery_figure(shown, output, "ca", tmp_path / "figs")
     assert sorted(p.name for p in written) == ["gallery_run_ca.pdf", "gallery_run_ca.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 

@@ -83,17 +83,14 @@ def test_a_block_range_draws_its_side_in_the_range():
     assert min(sides) >= 24 and max(sides) <= 64 and len(sides) > 5
 
 
-def test_training_masks_are_weighted_specs_and_older_kind_names_mean_the_same():
+def test_training_masks_are_weighted_specs_and_older_kind_names_are_refused():
     specs, _ = weighted_specs(MASK_MIX)
     assert all(parse_spec(spec).kind in SPEC_KINDS for spec in specs)
-    legacy = MaskSampler({"region": 1.0, "block": 1.0, "free_form": 1.0, "maskthface": 0.0}, block_size=(24, 64))
     spelled = MaskSampler([["random_part", 1], ["random_block:24-64", 1], ["free_form", 1]])
-    assert legacy.specs == spelled.specs
-    a, b = np.random.default_rng(9), np.random.default_rng(9)
-    for _ in range(12):
-        (mask_a, spec_a), (mask_b, spec_b) = legacy.sample(a), spelled.sample(b)
-        assert spec_a == spec_b
-        np.testing.assert_array_equal(mask_a, mask_b)
+    assert spelled.specs == ["random_part", "random_block:24-64", "free_form"]
+    for old, meant in (("region", "random_part"), ("block", "random_block:24-64"), ("maskthface", "maskthface:random")):
+        with pytest.raises(ValueError, match=f"mask mix: '{old}' is an older name for '{meant}'"):
+            MaskSampler({old: 1.0, "free_form": 1.0})
     with pytest.raises(ValueError, match="mask mix"):
         MaskSampler([["region:nowhere", 1.0]])
 
@@ -134,3 +131,24 @@ def test_a_maskthface_occluder_with_a_texture_is_one_spec_for_protocol_and_compo
     np.testing.assert_array_equal(occluded[~mask], face[~mask])
     made = compose_spec(face, "maskthface:KN95@texture:floral", np.random.default_rng(0), augment=False)
     assert made.shape == "maskthface:KN95" and made.texture == "floral" and made.mask.any()
+
+
+def test_a_band_over_the_eyes_is_a_spec_drawn_on_a_crop_or_on_a_photo_of_any_size():
+    from idinpaint.align import ARCFACE_TEMPLATE
+    from idinpaint.recover import occlude_photo
+
+    assert canonical_spec("band") == "band@black"
+    with pytest.raises(ValueError, match="takes no argument"):
+        parse_spec("band:floral")
+    face = np.full((112, 112, 3), 150, np.uint8)
+    occluded, mask = make_occlusion("band@gray", face, None)
+    assert mask[52, 56] and not mask[92, 56] and (occluded[mask] == 128).all()  # over the eyes, not the mouth
+    photo = np.full((300, 240, 3), 90, np.uint8)
+    points = ARCFACE_TEMPLATE * 1.5 + np.array([30.0, 60.0])
+    occluded, mask = make_occlusion("band@white", photo, None, landmarks=points)
+    eyes = points[:2].mean(0).round().astype(int)
+    assert mask.shape == (300, 240) and mask[eyes[1], eyes[0]] and (occluded[mask] == 255).all()
+    same, same_mask = occlude_photo(photo, points, "band@white", np.random.default_rng(0))
+    np.testing.assert_array_equal(same_mask, mask)
+    with pytest.raises(ValueError, match="photo-space occluder"):
+        occlude_photo(photo, points, "region:nose", np.random.default_rng(0))

@@ -194,7 +194,7 @@ def test_interrupted_occluded_evaluation_says_one_line_and_resumes(smoke_crops, 
 @pytest.mark.slow
 def test_interrupted_detector_training_says_one_line_and_the_same_command_resumes(lfw_root, smoke_crops, tmp_path):
     runs, pair = tmp_path / "runs", tmp_path / "pair"  # trains on the smoke crops the session aligned
-    argv = ["detector", "train", "--profile", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
+    argv = ["detector", "train", "--recipe", "smoke", "--halves", "A", "--output", runs, "--export-dir", pair,
             "--lfw-root", lfw_root, "--aligned", smoke_crops, "--set", "stages.detector.steps=60", "data.batch_size=4", "detector.faces=12",
             "detector.background_photos=2", "detector.network.widths=[4,8,8]", "trainer.num_threads=1",
             "trainer.checkpoint_every=4", "trainer.val_every_n_steps=null"]

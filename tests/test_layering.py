@@ -13,6 +13,12 @@ Rules (each has a negative test below that feeds the checker a small broken pack
 5. **A function-local import says why** on its line: a comment of at least three words that is
    not a linter directive (``cli`` is exempt: it imports each command's stage when it runs so
    that ``idinpaint --help`` stays instant).
+6. **Figures only draw.** A module of :data:`DRAW_ONLY` imports from the package only what it lists
+   (reading saved results and files, never a module that occludes, fills, embeds or evaluates): the
+   computing is done below and its result handed in.
+7. **Only the alignment layer calls the face detector.** Outside :data:`DETECTOR_CALLERS` no code calls
+   ``.detect(...)`` or names ``cv2.FaceDetectorYN``: a photo is located once, by
+   :func:`idinpaint.align.locate`, and everything else works on the :class:`~idinpaint.align.Located`.
 
 ``python tests/test_layering.py --write`` rewrites the map in ``docs/architecture.md`` from
 :data:`FLOORS` and :data:`SUBFLOORS`; the test fails while the two disagree.
@@ -38,11 +44,12 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("foundation: paths, YAML config, provenance, atomic image/JSON writing, progress bars",
      {"paths", "config", "runinfo", "imageio", "progress"}),
     ("the run-folder format: run.json, config.json, stage folders and their exported files", {"runs"}),
-    ("face alignment on the ArcFace 5-point template (YuNet)", {"align"}),
+    ("the photo path's one home: photo -> aligned crop and back (locate once, paste back once; the only "
+     "caller of the face detector)", {"align"}),
     ("raw data: the dataset registry, the LFW protocol (pairs, folds, halves, the half router), "
      "the aligned-folder format", {"data"}),
     ("frozen recognizers (SFace, dlib): the Sampler, the identity loss and the scorers", {"recognizers"}),
-    ("raw -> aligned", {"preprocess"}),
+    ("raw -> aligned: the batch job, each photo through align.locate", {"preprocess"}),
     ("aligned -> occluded (+mask): the one occlusion grammar", {"occlusion"}),
     ("losses", {"losses"}),
     ("networks: CA, Fusor, discriminator, O-Detector; their runtime wrappers", {"models"}),
@@ -52,10 +59,11 @@ FLOORS: list[tuple[str, set[str]]] = [
     ("blending a fill into its hole", {"blending"}),
     ("occluded -> filled", {"fillers"}),
     ("training: CA, Fusor and O-Detector on one Lightning stack", {"training"}),
-    ("filling files and photos", {"prepare", "inpaint"}),
+    ("filling files and photos (a photo: located, its crop filled once, pasted back)", {"prepare", "inpaint"}),
     ("filled -> embedded -> scored", {"evaluation"}),
-    ("the photo pipeline: find the face, segment the occluder, fill, verify", {"recover"}),
-    ("scored -> figures", {"figures"}),
+    ("the photo pipeline: locate the face once, segment the occluder on its crop, fill that crop with "
+     "each filler, paste back, verify with the one pair verifier", {"recover"}),
+    ("scored -> figures (draw only)", {"figures"}),
     ("front ends", {"notebooks", "cli", "__main__", "__init__"}),
 ]
 
@@ -64,14 +72,16 @@ SUBFLOORS: dict[str, list[set[str]]] = {
     "data": [{"registry", "aligned", "real_occlusions"}, {"lfw"}],
     "recognizers": [{"base", "dlib_torch"}, {"sface", "dlib_resnet"}],
     "occlusion": [{"regions", "landmarks", "maskthface", "metrics"}, {"random_masks", "spec"}, {"textures"},
-                  {"shapes"}, {"apply", "composites"}, {"batch"}],
+                  {"shapes"}, {"apply", "composites"}, {"batch", "examples"}],
     "models": [{"layers", "contextual_attention"}, {"ca", "fusor", "discriminator", "detector"}, {"inpainter"}],
     "fillers": [{"base"}, {"classic", "donor", "mean_face", "reference"}, {"learned"}],
     "training": [{"masks", "augment", "budget"}, {"data"}, {"modules"}, {"detector"}, {"stages"}, {"pairs"}],
-    "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean"}, {"condition"},
+    "evaluation": [{"verification", "realism", "embeddings"}, {"results", "cache", "clean", "gallery"}, {"condition"},
                    {"distributed"}, {"protocol", "retention", "tsne", "report", "detector", "thresholds", "reference"},
                    {"curves", "runners", "verdict", "tryit"}],
-    "cli": [{"_common"}, {"reference"}, {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
+    "cli": [{"_common"}, {"reference", "evaluate_models"},
+            {"data", "evaluate", "train", "inpaint", "recover", "detector", "notebooks"}],
+    "figures": [{"base"}, {"faces", "tsne"}, {"protocol", "training"}],
 }
 
 #: Branches of the flow that share the floors below them and never import each other, although one
@@ -83,6 +93,17 @@ APART: list[tuple[str, str]] = [("training", "fillers"), ("training", "detection
 
 #: Top-level floors whose function-local imports need no comment (see rule 5).
 LOCAL_IMPORTS_ALLOWED = {"cli"}
+
+#: Modules that only draw (rule 6): {module: {module it may import: the names it may take (None: any)}}.
+DRAW_ONLY: dict[str, dict[str, set | None]] = {
+    "figures": {"paths": None, "imageio": {"overlay", "read_rgb"}, "data.aligned": None,
+                "align": {"ARCFACE_TEMPLATE"},   # the template the alignment figure draws, not the aligner
+                "runs": {"logged_scalars"},      # a run's logged scalars, read back
+                "runinfo": {"atomic_file"},      # the figure's files, written atomically
+                "evaluation.report": None, "evaluation.results": None},
+}
+#: The modules that may call the face detector (rule 7).
+DETECTOR_CALLERS = {"align"}
 REASON = re.compile(r"#\s*(?!(?:noqa|type:|pragma|pylint|fmt|isort)\b)(\S+\s+){2,}\S+")
 
 
@@ -171,15 +192,19 @@ def floor_of(module: str, floors=None, subfloors=None) -> tuple[int, int] | None
     return None if sub is None else (index, sub)
 
 
-def check(package: Path, floors=None, subfloors=None, local_allowed=None, apart=None) -> dict[str, list[str]]:
-    """Every violation of the five rules, by rule: placed, down, cycles, private, local."""
+def check(package: Path, floors=None, subfloors=None, local_allowed=None, apart=None, draw_only=None,
+          detector_callers=None) -> dict[str, list[str]]:
+    """Every violation of the seven rules, by rule: placed, down, cycles, private, local, draws, detector."""
     floors = FLOORS if floors is None else floors
+    draw_only = DRAW_ONLY if draw_only is None else draw_only
+    detector_callers = DETECTOR_CALLERS if detector_callers is None else detector_callers
     apart = {frozenset(pair) for pair in (APART if apart is None else apart)}
     subfloors = SUBFLOORS if subfloors is None else subfloors
     local_allowed = LOCAL_IMPORTS_ALLOWED if local_allowed is None else local_allowed
     modules = modules_of(package)
     imports = imports_of(package)
-    problems: dict[str, list[str]] = {"placed": [], "down": [], "cycles": [], "private": [], "local": []}
+    problems: dict[str, list[str]] = {"placed": [], "down": [], "cycles": [], "private": [], "local": [],
+                                      "draws": [], "detector": []}
 
     def place(module):
         return floor_of(module, floors, subfloors)
@@ -218,7 +243,20 @@ def check(package: Path, floors=None, subfloors=None, local_allowed=None, apart=
             problems["local"].append(f"{imp.source}:{imp.line}: a function-local import of {target} without a "
                                      "reason on its line (a comment of three words or more)")
 
+        drawer = imp.source.partition(".")[2].split(".")[0]   # a drawing module, or a module of a drawing package
+        relative = target.partition(".")[2]
+        if drawer in draw_only and relative.split(".")[0] != drawer:
+            allowed = draw_only[drawer]
+            if relative not in allowed:
+                problems["draws"].append(f"{imp.source}:{imp.line} imports {target}: a module that only draws "
+                                         f"takes its input from its caller")
+            elif allowed[relative] is not None and not set(imp.names) <= allowed[relative]:
+                extra = sorted(set(imp.names) - allowed[relative]) or ["the module"]
+                problems["draws"].append(f"{imp.source}:{imp.line} takes {', '.join(extra)} from {target}: a module "
+                                         "that only draws takes its input from its caller")
+
     problems["private"] += _private_attributes(package, modules)
+    problems["detector"] += _detector_calls(modules, detector_callers)
 
     edges: dict[str, set[str]] = {name: set() for name in modules}
     for imp in imports:
@@ -250,6 +288,22 @@ def _private_attributes(package: Path, modules) -> list[str]:
                     and node.attr.startswith("_") and not node.attr.startswith("__")
                     and bound[node.value.id] != name):
                 found.append(f"{name}:{node.lineno} reaches private {bound[node.value.id]}.{node.attr}")
+    return found
+
+
+def _detector_calls(modules, callers) -> list[str]:
+    """``x.detect(...)`` calls and ``FaceDetectorYN`` names outside the modules allowed to find faces."""
+    found = []
+    for name, (path, _) in modules.items():
+        if name.partition(".")[2] in callers:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "detect":
+                found.append(f"{name}:{node.lineno} calls the face detector (.detect): locate the photo with "
+                             "idinpaint.align.locate")
+            elif (isinstance(node, ast.Attribute) and node.attr == "FaceDetectorYN") or \
+                    (isinstance(node, ast.Name) and node.id == "FaceDetectorYN"):
+                found.append(f"{name}:{node.lineno} names cv2.FaceDetectorYN outside the alignment layer")
     return found
 
 
@@ -320,7 +374,7 @@ def problems():
     return check(PACKAGE)
 
 
-@pytest.mark.parametrize("rule", ["placed", "down", "cycles", "private", "local"])
+@pytest.mark.parametrize("rule", ["placed", "down", "cycles", "private", "local", "draws", "detector"])
 def test_the_package_keeps_the_rule(problems, rule):
     assert not problems[rule], "\n".join(problems[rule])
 
@@ -361,7 +415,8 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def _check(root: Path) -> dict[str, list[str]]:
-    return check(root, SYNTHETIC_FLOORS, SYNTHETIC_SUBFLOORS, local_allowed=set(), apart=[])
+    return check(root, SYNTHETIC_FLOORS, SYNTHETIC_SUBFLOORS, local_allowed=set(), apart=[], draw_only={},
+                 detector_callers={"low"})
 
 
 def test_a_clean_synthetic_package_passes(tmp_path):
@@ -427,6 +482,26 @@ def test_a_private_name_crossing_modules_is_caught(tmp_path, files):
 ])
 def test_an_unexplained_local_import_is_caught(tmp_path, line):
     assert _check(_package(tmp_path, {"high.py": "def f():\n" + line}))["local"]
+
+
+@pytest.mark.parametrize("text", ["from fakepkg.low import compute\n", "from fakepkg import low\n",
+                                  "from fakepkg.pkg.a import allowed, compute\n"])
+def test_a_drawing_module_that_imports_what_computes_is_caught(tmp_path, text):
+    root = _package(tmp_path, {"high.py": text})
+    draws = check(root, SYNTHETIC_FLOORS, SYNTHETIC_SUBFLOORS, local_allowed=set(), apart=[],
+                  draw_only={"high": {"pkg.a": {"allowed"}}}, detector_callers=set())["draws"]
+    assert any("fakepkg.high:1" in p for p in draws), draws
+    clean = _package(tmp_path / "clean", {"high.py": "from fakepkg.pkg.a import allowed\n"})
+    assert not check(clean, SYNTHETIC_FLOORS, SYNTHETIC_SUBFLOORS, local_allowed=set(), apart=[],
+                     draw_only={"high": {"pkg.a": {"allowed"}}}, detector_callers=set())["draws"]
+
+
+@pytest.mark.parametrize("text", ["def f(yunet, photo):\n    return yunet.detect(photo)\n",
+                                  "import cv2\nnet = cv2.FaceDetectorYN.create('m.onnx', '', (320, 320))\n"])
+def test_a_face_detector_called_outside_the_alignment_layer_is_caught(tmp_path, text):
+    found = _check(_package(tmp_path, {"high.py": text}))["detector"]
+    assert any(p.startswith("fakepkg.high:") for p in found), found
+    assert not _check(_package(tmp_path / "ok", {"low.py": text}))["detector"]  # the alignment layer may
 
 
 def test_an_explained_local_import_passes(tmp_path):

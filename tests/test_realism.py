@@ -138,6 +138,7 @@ def test_realism_bars_and_gallery_with_ground_truth(aligned, tmp_path):
     matplotlib.use("Agg")
     from idinpaint import figures
     from idinpaint.data.aligned import read_faces
+    from idinpaint.evaluation.gallery import compare_fillers
 
     pairs = make_pairs()
     results = evaluate_conditions([FakeRecognizer()], [SPEC, "region:nose@black"], ["telea", "donor"], aligned,
@@ -145,8 +146,9 @@ def test_realism_bars_and_gallery_with_ground_truth(aligned, tmp_path):
     written = figures.occluded_report_figures(results, "fake", folder=tmp_path)
     assert any(p.name == "realism_lfw_occluded_black.png" for p in written)
     faces = read_faces(aligned, ["Pair_A/Pair_A_0001.png"])
-    fig = figures.filler_comparison(faces, ["two_eyes"], [get_filler("telea"), donor_filler(aligned, pairs, count=3)],
-                                    relatives=["Pair_A/Pair_A_0001.png"], realism=True, identity=FakeRecognizer())
+    compared = compare_fillers(faces, ["two_eyes"], [get_filler("telea"), donor_filler(aligned, pairs, count=3)],
+                               relatives=["Pair_A/Pair_A_0001.png"], realism=True, identity=FakeRecognizer())
+    fig = figures.filler_comparison(compared)
     axes = fig.axes
     assert axes[0].get_title() == "ground truth"
     assert "spread" in axes[2].get_xlabel() and "id cos" in axes[2].get_xlabel()

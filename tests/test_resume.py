@@ -139,8 +139,8 @@ CA_STEPS, EVERY = 8, 2
 
 def _train_command(faces: Path, output: Path) -> list[str]:
     stages = f"stages=[{{name: ca, model: ca, steps: {CA_STEPS}}}]"  # one stage keeps the test short
-    mix = "masks.mix={" + ", ".join(f"{k}: {v}" for k, v in MIX.items()) + "}"
-    return [sys.executable, "-m", "idinpaint", "train", "--profile", "smoke", "--output", str(output), "--set",
+    mix = "masks.mix=[" + ", ".join(f"['{spec}', {weight}]" for spec, weight in MIX) + "]"
+    return [sys.executable, "-m", "idinpaint", "train", "--recipe", "smoke", "--output", str(output), "--set",
             "data.dataset=folder", f"data.root={faces}", "data.limit=null", "data.val_images=3", mix, stages,
             f"trainer.checkpoint_every={EVERY}", "trainer.val_every_n_steps=4"]
 

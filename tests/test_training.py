@@ -26,7 +26,7 @@ from idinpaint.training.masks import MaskSampler
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 LFW_112 = REPO / "data" / "lfw-112"
-MIX = {"region": 1.0, "block": 1.0, "free_form": 1.0, "maskthface": 0.0}  # no MaskTheFace: the occluder folder is optional
+MIX = [["random_part", 1.0], ["random_block:24-64", 1.0], ["free_form", 1.0]]  # no MaskTheFace: the occluder folder is optional
 
 
 def _synthetic_faces(root: Path, people: int = 6, images: int = 3) -> Path:
@@ -111,7 +111,7 @@ def test_smoke_profile_trains_all_stages_with_the_configured_id_weights(smoke_ru
     torch.testing.assert_close(grad14 - grad7, identity_gradient, rtol=1e-3, atol=1e-3 * float(identity_gradient.abs().max()))
     # provenance and TensorBoard logs
     prov = json.loads((output / "provenance.json").read_text())
-    assert {"git_sha", "versions", "config"} <= set(prov) and prov["config"]["profile"] == "smoke"
+    assert {"git_sha", "versions", "config"} <= set(prov) and prov["config"]["recipe"] == "smoke"
     assert list((output / "tb" / "fusor_id7").glob("events.out.tfevents.*"))
 
 
@@ -541,18 +541,18 @@ def test_config_overrides_parse_yaml_values_and_reject_malformed_keys():
         parse_overrides(["a=1", "a.b=2"])
 
 
-def test_every_profile_resolves_and_the_cpu_fusor_warms_up_without_identity():
+def test_every_recipe_resolves_and_the_cpu_fusor_warms_up_without_identity():
     from idinpaint.config import load_yaml
     from idinpaint.training.stages import DEFAULT_CONFIG, load_training_config
 
-    for profile in load_yaml(DEFAULT_CONFIG)["profiles"]:
-        assert load_training_config(profile=profile)["stages"]
+    for recipe in load_yaml(DEFAULT_CONFIG)["recipes"]:
+        assert load_training_config(recipe=recipe)["stages"]
     warm = load_training_config(profile="cpu")
     assert [s.get("id_weight") for s in warm["stages"]] == [None, 0, 5]  # adversarial-only Fusor stage first
     assert warm["losses"]["fusor"]["adv"] == 1.0 and warm["trainer"]["export"] == "last"
     assert [s.get("id_weight") for s in load_training_config(profile="cpu_v1")["stages"]] == [None, 5, 7, 9]
     assert [s.get("id_weight") for s in load_training_config(profile="paper")["stages"]] == [None, 5, 7, 9]
-    with pytest.raises(ValueError, match="unknown profile 'nope'"):
+    with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         load_training_config(profile="nope")
 
 

@@ -26,6 +26,7 @@ from idinpaint.figures import (
     save_figure,
 )
 from idinpaint.imageio import write_rgb
+from idinpaint.occlusion import occlusion_examples
 from idinpaint.recognizers.base import Recognizer
 
 
@@ -152,7 +153,7 @@ def test_protocol_figures_write_png_and_pdf(tmp_path):
         "radar": plot_radar(table, title="radar"),
         "gap": plot_similarity_gap(rows, fill="black"),
         "roc": plot_roc_per_region(panels, labels, clean_scores=scores(0.0), columns=2, title="roc"),
-        "gallery": occlusion_gallery(face, ARCFACE_TEMPLATE, templates=None),
+        "gallery": occlusion_gallery(occlusion_examples(face, ARCFACE_TEMPLATE, templates=None)),
     }
     for name, fig in figures.items():
         paths = save_figure(fig, name, folder)

@@ -26,7 +26,7 @@ or Lightning inside its function: a wrong input is one line in well under 2 s
 (``benchmarks/bench_errors.py``; ``tests/test_fast_errors.py`` checks that no such line waits for torch).
 
 Modules: :mod:`._common` (parser, error wrapper, option builders, checks), :mod:`.data` (datasets,
-preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report/retention/tsne), :mod:`.train`
+preprocess, prepare), :mod:`.evaluate` (evaluate lfw/occluded/report; curves/retention/tsne in :mod:`.evaluate_models`), :mod:`.train`
 (train, export), :mod:`.inpaint`, :mod:`.detector` (detector train/evaluate/protocol), :mod:`.recover` (recover), :mod:`.notebooks`;
 each registers its subcommands with
 ``add_parser(subparsers)``.

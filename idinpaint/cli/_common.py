@@ -108,6 +108,25 @@ def add_option(parser, name: str, *aliases: str, **kwargs) -> argparse.Action:
     return action
 
 
+def add_recipe(parser, default: str, help: str) -> None:
+    """``--recipe NAME``: a training recipe of ``config/train.yaml``. ``--profile``, its older spelling,
+    still works (:func:`recipe_of` says so in one line); run profiles are ``config/profiles.yaml``."""
+    parser.add_argument("--recipe", default=None, metavar="NAME", help=f"{help} (default {default})")
+    parser.add_argument("--profile", dest="old_recipe", default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(default_recipe=default)
+
+
+def recipe_of(args) -> str:
+    """The recipe ``--recipe`` names, or the older ``--profile`` with a one-line note on stderr."""
+    if getattr(args, "old_recipe", None):
+        if args.recipe and args.recipe != args.old_recipe:
+            raise CLIError(f"--recipe {args.recipe} and --profile {args.old_recipe}: give --recipe only")
+        print(f"note: --profile is now --recipe (a training recipe of config/train.yaml; run profiles are "
+              f"config/profiles.yaml): using --recipe {args.old_recipe}", file=sys.stderr)
+        return args.old_recipe
+    return args.recipe or args.default_recipe
+
+
 class Choices(Sequence):
     """Names read from a registry on first use (a value to check, a subcommand's ``--help``), not when
     the parser is built: the registries import numpy / OpenCV, and ``idinpaint --help`` stays fast.
@@ -193,6 +212,24 @@ def add_lfw_root(parser) -> None:
     parser.add_argument("--lfw-root", default=None, metavar="DIR",
                         help="LFW root holding pairs.txt (default: registry)")
     parser.set_defaults(root_option="--lfw-root")
+
+
+def add_lfw_options(parser, results: str, folds: bool = True) -> None:
+    """Options every LFW evaluation subcommand shares."""
+    if folds:
+        parser.add_argument("--folds", type=int, nargs="*", default=None, help="only these folds (1..10)")
+    add_aligned(parser)
+    add_lfw_root(parser)
+    add_output_dir(parser, default=results)
+    add_figures(parser)
+    add_workers(parser)
+
+
+def check_pairs(args) -> None:
+    """A missing or broken pairs.txt fails here, before any recognizer or model is loaded."""
+    from idinpaint.data.lfw import load_pairs
+
+    load_pairs(args.lfw_root, getattr(args, "folds", None))
 
 
 def add_workers(parser, help: str = "processes for dlib's ResNet") -> None:

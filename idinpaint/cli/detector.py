@@ -11,9 +11,11 @@ from idinpaint.cli._common import (
     add_figures,
     add_lfw_root,
     add_output_dir,
+    add_recipe,
     check_inputs,
     check_outputs,
     override_arg,
+    recipe_of,
 )
 
 
@@ -23,33 +25,33 @@ def add_parser(commands) -> None:
 
     q = add_command(actions, "train", _cmd_detector_train,
                     "train the O-Detector of each LFW half on synthetic composites", root_option="--lfw-root")
-    _add_profile(q)
+    _add_recipe(q)
     q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
                    help="LFW halves (%(choices)s); the detector of half A trains on half B's people + the unpaired")
-    add_aligned(q, help="aligned LFW crops to train on (default: the profile's data.root)")
+    add_aligned(q, help="aligned LFW crops to train on (default: the recipe's data.root)")
     add_lfw_root(q)
-    add_output_dir(q, default="results/detector/<profile>", help="run folders (<output>/half<H>/)")
+    add_output_dir(q, default="results/detector/<recipe>", help="run folders (<output>/half<H>/)")
     q.add_argument("--export-dir", default=None, metavar="DIR",
-                   help="also copy odetector_<profile>_half<H>.pt + card here (default: the --output folder; "
+                   help="also copy odetector_<recipe>_half<H>.pt + card here (default: the --output folder; "
                         "checkpoints/ for the shipped pair)")
     q.add_argument("--set", nargs="+", type=override_arg, default=[], metavar="KEY=VALUE",
-                   help="override the training profile, e.g. --set stages.detector.steps=200 "
+                   help="override the training recipe, e.g. --set stages.detector.steps=200 "
                         "trainer.max_minutes=null detector.faces=500")
 
     q = add_command(actions, "evaluate", _cmd_detector_evaluate,
                     "IoU, Dice, precision, recall per occluder family (held-out ones marked) and clean-face "
                     "false alarms, on each half's test people", root_option="--lfw-root")
-    _add_profile(q)
+    _add_recipe(q)
     q.add_argument("--detector-dir", default=None, metavar="DIR",
-                   help="folder with odetector_<profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR, or "
-                        "checkpoints/ for cpu and results/detector/<profile> otherwise)")
+                   help="folder with odetector_<recipe>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR, or "
+                        "checkpoints/ for cpu and results/detector/<recipe> otherwise)")
     q.add_argument("--halves", nargs="+", choices=HALVES, default=["A", "B"], metavar="HALF",
                    help="LFW halves to measure on (%(choices)s), each with its own detector")
     q.add_argument("--faces", type=int, default=None,
-                   help="crops per half and family (default: the profile's detector.eval.faces)")
-    add_aligned(q, help="aligned LFW crops (default: the profile's data.root)")
+                   help="crops per half and family (default: the recipe's detector.eval.faces)")
+    add_aligned(q, help="aligned LFW crops (default: the recipe's data.root)")
     add_lfw_root(q)
-    add_output_dir(q, default="results/detector", help="where generalisation_<profile>.json/.md go")
+    add_output_dir(q, default="results/detector", help="where generalisation_<recipe>.json/.md go")
     add_figures(q)
 
     q = add_command(actions, "protocol", _cmd_detector_protocol,
@@ -80,10 +82,9 @@ def add_parser(commands) -> None:
     add_figures(q)
 
 
-def _add_profile(parser) -> None:
-    parser.add_argument("--profile", default="smoke",
-                        help="the detector's training profile (detector_<profile> of config/train.yaml): smoke (CI, "
-                             "minutes) or cpu (the shipped pair)")
+def _add_recipe(parser) -> None:
+    add_recipe(parser, "smoke", help="the detector's training recipe (detector_<recipe> of config/train.yaml): smoke "
+                                     "(CI, minutes) or cpu (the shipped pair)")
     parser.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
 
 
@@ -97,19 +98,20 @@ def _spec_arg(text: str) -> str:
 
 
 def _cmd_detector_train(args) -> int:
-    """Train the O-Detector of each half (the detector_<profile> training profile, Lightning); writes a
-    run folder per half, <output>/half<H>/, and odetector_<profile>_half<H>.pt with its JSON card into
+    """Train the O-Detector of each half (the detector_<recipe> training recipe, Lightning); writes a
+    run folder per half, <output>/half<H>/, and odetector_<recipe>_half<H>.pt with its JSON card into
     --export-dir. Re-running the same command resumes."""
-    from idinpaint.config import DETECTOR_PROFILE, TRAIN_CONFIG, load_training_config, parse_overrides
+    from idinpaint.config import DETECTOR_RECIPE, TRAIN_CONFIG, load_training_config, parse_overrides
 
     check_inputs(args, "--config")
     check_outputs(args, output="folder", export_dir="folder")
+    recipe = recipe_of(args)
     overrides = parse_overrides(args.set)
-    # the profile and every --set key, checked before Lightning and torch are imported
-    load_training_config(args.config or TRAIN_CONFIG, DETECTOR_PROFILE.format(args.profile), overrides)
+    # the recipe and every --set key, checked before Lightning and torch are imported
+    load_training_config(args.config or TRAIN_CONFIG, DETECTOR_RECIPE.format(recipe), overrides)
     from idinpaint.training.pairs import train_detector_pair
 
-    results = train_detector_pair(args.profile, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
+    results = train_detector_pair(recipe, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                   output=args.output, export_dir=args.export_dir,
                                   overrides=overrides, config_path=args.config or TRAIN_CONFIG)
     for result in results:
@@ -125,18 +127,20 @@ def _cmd_detector_train(args) -> int:
 def _cmd_detector_evaluate(args) -> int:
     """The generalisation table: each occluder family (held-out ones marked) on crops of each half's
     test people, scored by that half's detector; clean faces give the false-alarm area. Writes
-    <output>/generalisation_<profile>.json/.md and the figure detector_examples_<profile> (crop |
+    <output>/generalisation_<recipe>.json/.md and the figure detector_examples_<recipe> (crop |
     truth | prediction per family)."""
     from idinpaint.config import TRAIN_CONFIG
 
     check_outputs(args, output="folder", figures="folder")
-    from idinpaint.evaluation.detector import generalisation_report
+    recipe = recipe_of(args)
+    from idinpaint.evaluation.detector import example_tiles, generalisation_report
     from idinpaint.figures import detector_examples_figure
 
-    report = generalisation_report(args.profile, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
+    report = generalisation_report(recipe, args.halves, aligned_root=args.aligned, lfw_root=args.lfw_root,
                                    faces=args.faces, output=args.output, detector_dir=args.detector_dir,
                                    config_path=args.config or TRAIN_CONFIG)
-    figures = detector_examples_figure(report["examples"], f"detector_examples_{args.profile}", args.figures)
+    tiles, titles = example_tiles({family: shown[:1] for family, shown in report["examples"].items()})
+    figures = detector_examples_figure(tiles, titles, f"detector_examples_{recipe}", args.figures)
     print(report["markdown"], end="")
     print(f"wrote {', '.join(map(str, report['paths']))} and {figures[0]}")
     return 0

@@ -9,6 +9,7 @@ from idinpaint.cli._common import (
     add_aligned,
     add_command,
     add_lfw_root,
+    add_option,
     add_output_dir,
     add_recognizers,
     check_outputs,
@@ -32,9 +33,10 @@ def add_parser(commands) -> None:
                         "file name <Name>_NNNN; for any other name half A, a guess)")
     q.add_argument("--detector", default=None, metavar="FILE", help="one O-Detector file instead of the shipped pair")
     q.add_argument("--detector-dir", default=None, metavar="DIR",
-                   help="folder with odetector_<detector-profile>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR "
+                   help="folder with odetector_<detector-recipe>_half{A,B}.pt (default: $IDINPAINT_DETECTOR_DIR "
                         "or checkpoints/)")
-    q.add_argument("--detector-profile", default="cpu", help="profile in the detector file names (default cpu)")
+    add_option(q, "--detector-recipe", "--detector-profile", default="cpu", metavar="NAME",
+               help="the detector's training recipe, as in its file names (default cpu)")
     q.add_argument("--mask-threshold", type=float, default=None, metavar="P",
                    help="occlusion probability from which a pixel is filled (default: the detector file's, 0.5); "
                         "lower finds more of the occluder and more false alarms")
@@ -73,7 +75,7 @@ def _cmd_recover(args) -> int:
 
     recovery, report, written = recover_file(
         args.photo, args.output, args.reference, half=args.half, detector_file=args.detector,
-        detector_dir=args.detector_dir, detector_profile=args.detector_profile, mask_threshold=args.mask_threshold,
+        detector_dir=args.detector_dir, detector_recipe=args.detector_recipe, mask_threshold=args.mask_threshold,
         recognizers=args.recognizers, thresholds=dict(args.thresholds), calibrate_thresholds=args.calibrate,
         aligned=args.aligned, lfw_root=args.lfw_root)
     _print_recovery(args, recovery, report, written)

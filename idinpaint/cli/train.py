@@ -11,23 +11,25 @@ from idinpaint.cli._common import (
     add_command,
     add_output_dir,
     add_output_file,
+    add_recipe,
     check_inputs,
     check_outputs,
     override_arg,
+    recipe_of,
 )
 
 
 def add_parser(commands) -> None:
     p = add_command(commands, "train", _cmd_train, "staged training of the CA inpainter and the identity-guided Fusor")
     p.add_argument("--config", default=None, help="training YAML (default config/train.yaml)")
-    p.add_argument("--profile", default="smoke",
-                   help="a profile of the YAML: smoke, cpu, paper, or cpu_v1 (the superseded first cpu recipe; default smoke)")
+    add_recipe(p, "smoke", help="a training recipe of the YAML: smoke, cpu, paper, recipe_gpu, ..., or cpu_v1 (the "
+                                "superseded first cpu recipe)")
     p.add_argument("--stage", default=None, help="run only this stage (it starts from the previous stage's checkpoint)")
     p.add_argument("--resume", default=None, help="resume the stage this checkpoint belongs to, then run the later ones")
     p.add_argument("--half", choices=HALVES, default=None, metavar="HALF",
                    help="LFW half the model is evaluated on (%(choices)s; A: folds 1-5, B: 6-10); it trains on the "
                         "other half's people + the unpaired people")
-    add_output_dir(p, default="results/train/<profile>_half<H>", help="run folder")
+    add_output_dir(p, default="results/train/<recipe>_half<H>", help="run folder")
     p.add_argument("--set", nargs="+", type=override_arg, default=[], metavar="KEY=VALUE",
                    help="override config values (YAML), e.g. --set trainer.accelerator=gpu data.num_workers=8")
 
@@ -51,22 +53,23 @@ def _note(text: str) -> str:
 
 
 def _cmd_train(args) -> int:
-    """Run a profile's stages from config/train.yaml (Lightning). Re-running the same command
+    """Run a training recipe's stages from config/train.yaml (Lightning). Re-running the same command
     resumes: finished stages are skipped, an unfinished one continues from its last.ckpt. Exit
     status 1 when a stage stopped on a non-finite loss (its last good checkpoint is kept)."""
     from idinpaint.config import TRAIN_CONFIG, load_training_config, parse_overrides
 
     check_inputs(args, "--config", "--resume")
     check_outputs(args, output="folder")
+    recipe = recipe_of(args)
     overrides = parse_overrides(args.set)
-    # the profile, every --set key and --stage, checked before Lightning and torch are imported
-    config = load_training_config(args.config or TRAIN_CONFIG, args.profile, overrides)
+    # the recipe, every --set key and --stage, checked before Lightning and torch are imported
+    config = load_training_config(args.config or TRAIN_CONFIG, recipe, overrides)
     stages = [stage.get("name") for stage in config["stages"]]
     if args.stage is not None and args.stage not in stages:
-        raise CLIError(f"--stage {args.stage}: not a stage of profile {args.profile}; its stages: {', '.join(stages)}")
+        raise CLIError(f"--stage {args.stage}: not a stage of recipe {recipe}; its stages: {', '.join(stages)}")
     from idinpaint.training.stages import run_training
 
-    summary = run_training(args.config or TRAIN_CONFIG, profile=args.profile, stage=args.stage,
+    summary = run_training(args.config or TRAIN_CONFIG, recipe=recipe, stage=args.stage,
                            resume=args.resume, half=args.half, output=args.output, overrides=overrides)
     if summary["status"] != "done":
         print(f"error: {summary.get('error')}", file=sys.stderr)

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from idinpaint.data.registry import DatasetError, dataset_root, list_images
-from idinpaint.paths import data_dir
+from idinpaint.paths import aligned_folder
 
 
 class PairsFormatError(ValueError):
@@ -159,8 +159,9 @@ def people_with_images(image_paths, minimum: int) -> dict[str, list[str]]:
 # --- where the protocol's data lives ----------------------------------------------------------------
 
 def default_aligned_root() -> Path:
-    """The aligned LFW crops: ``data/lfw-112`` (``idinpaint preprocess`` writes it)."""
-    return data_dir() / "lfw-112"
+    """The aligned LFW crops: ``data/lfw-112`` (``idinpaint preprocess`` writes it); see
+    :func:`idinpaint.paths.aligned_root`, the one resolution of a named aligned folder."""
+    return aligned_folder()
 
 
 def load_pairs(lfw_root=None, folds: list[int] | None = None) -> list[Pair]:

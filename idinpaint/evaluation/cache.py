@@ -9,6 +9,11 @@ judge is done. Network fillers (``cache_fills``) also keep their filled crops un
 ``cache_dir()/filled``, shared by every recognizer. The key of a condition hashes the aligned
 folder, the canonical spec, the seed, the filler's fingerprint and :data:`CACHE_VERSION`.
 
+**One key convention** for every cache of the package (these, and the learning curves' scores in a
+run folder, :mod:`.curves`): what a cached result was made under is hashed into its file name
+(:func:`key_digest`, :func:`keyed_file`), so a result made under another key is another file, never
+read by mistake, and a cache is looked up by its name alone.
+
 **Mask source.** By default a filler gets the oracle mask the occlusion made. Given a ``detector``
 (an O-Detector, :mod:`idinpaint.detection`), the filler gets the mask the detector predicts on the
 occluded crop instead (``--masks predicted``); the key then also holds the detector's fingerprint
@@ -62,6 +67,18 @@ def filler_fingerprint(filler: Filler) -> str:
     return repr(filler)
 
 
+def key_digest(key) -> str:
+    """The 12 hex digits a cache file's name ends in: the SHA-1 of the key (a string as it is, anything
+    else as its JSON with sorted keys)."""
+    text = key if isinstance(key, str) else json.dumps(key, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def keyed_file(folder, stem: str, key, suffix: str = ".json") -> Path:
+    """``<folder>/<stem>_<key digest><suffix>``: a cache file named by what it was made under."""
+    return Path(folder) / f"{stem}_{key_digest(key)}{suffix}"
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
@@ -80,7 +97,7 @@ def _condition_stem(root, spec: str | OcclusionSpec, filler: Filler, seed: int =
     detector = mask_source(filler, detector)
     if detector is not None:
         text += f"|masks=predicted:{detector.fingerprint}"
-    key = hashlib.sha1(text.encode()).hexdigest()[:12]
+    key = key_digest(text)
     source = "_predicted" if detector is not None else ""
     return f"{Path(root).name}_{_slug(spec)}_{_slug(filler.name)}{source}_{key}"
 

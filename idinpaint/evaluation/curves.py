@@ -12,7 +12,8 @@ split ``idinpaint train`` made, :func:`~idinpaint.data.lfw.validation_crops`) at
 
 The same numbers for reference fillers on the same crops (Telea and the shipped CA + ID by default)
 are the lines a curve has to cross. Every score is cached as JSON beside the snapshots
-(``<run>/<stage>/curves/``), so scoring resumes and a growing run only scores its new snapshots;
+(``<run>/<stage>/curves/<snapshot>_<key>.json``, the key in the name as every cache of the package:
+:func:`~.cache.keyed_file`), so scoring resumes and a growing run only scores its new snapshots;
 the table goes to ``<run>/<stage>/curves.csv``.
 """
 from __future__ import annotations
@@ -29,36 +30,27 @@ import numpy as np
 from idinpaint.checkpoints import file_sha256
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import identity_of, validation_crops
+from idinpaint.evaluation.cache import keyed_file
+from idinpaint.evaluation.gallery import FillerComparison, compare_fillers
 from idinpaint.evaluation.realism import C2ST_VERSION, c2st
 from idinpaint.evaluation.retention import HARDEST, fill_regions, half_fillers, identity_retention, one_per_person
 from idinpaint.fillers import Filler
 from idinpaint.fillers.learned import CheckpointFiller
 from idinpaint.occlusion import region_mask
+from idinpaint.paths import aligned_folder
 from idinpaint.recognizers import get_recognizer
 from idinpaint.runinfo import write_json, write_text
-from idinpaint.runs import read_config
+from idinpaint.runs import SNAPSHOTS, read_config, snapshot_files
 
 CURVE_FIELDS = ("label", "batches", "c2st_auc", "c2st_low", "c2st_high", "margin", "margin_se", "retention")
 DEFAULT_BASELINES = ("telea", "ca_id")
-
-
-def snapshot_files(run_dir, stage: str) -> list[tuple[int, Path]]:
-    """(batches, path) of every snapshot of ``stage`` in ``run_dir``, in training order."""
-    folder = Path(run_dir) / stage / "snapshots"
-    found = []
-    for path in sorted(folder.glob("step_*.pt")):
-        try:
-            found.append((int(path.stem.split("_", 1)[1]), path))
-        except ValueError:
-            continue
-    return found
 
 
 def run_settings(run_dir) -> dict:
     """The half, aligned folder, validation size and seed a run folder was trained with."""
     config = read_config(run_dir)
     data = config.get("data") or {}
-    return {"half": str(data.get("half", "A")).upper(), "root": data.get("root") or "data/lfw-112",
+    return {"half": str(data.get("half", "A")).upper(), "root": aligned_folder(data.get("root")),
             "val_images": int(data.get("val_images", 64)), "seed": int(config.get("seed", 0))}
 
 
@@ -96,7 +88,7 @@ def gallery_fillers(run_dir, stage: str, snapshots: int = 3, baselines: Sequence
     settings = run_settings(run_dir)
     found = snapshot_files(run_dir, stage)
     if not found:
-        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+        raise FileNotFoundError(f"{Path(run_dir) / stage / SNAPSHOTS}: no snapshots (train with trainer.snapshot_every > 0)")
     count = max(1, min(int(snapshots), len(found)))
     picks = sorted({round(i * (len(found) - 1) / max(1, count - 1)) for i in range(count)}) if count > 1 else [len(found) - 1]
     fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=aligned_root or settings["root"]) \
@@ -116,6 +108,21 @@ def gallery_faces(run_dir, faces: int = 6, aligned_root=None) -> tuple[list[str]
     picked = one_per_person(validation_crops(settings["half"], settings["val_images"], settings["seed"],
                                              aligned_root=root), faces)
     return picked, read_faces(root, picked)
+
+
+def snapshot_gallery(run_dir, stage: str = "ca_gan", faces: int = 4, snapshots: int = 3,
+                     regions=("two_eyes", "upper_face"), baselines=DEFAULT_BASELINES, aligned_root=None,
+                     recognizer="dlib") -> FillerComparison:
+    """A run's progress by eye: ``faces`` held-out validation faces (one per person, :func:`gallery_faces`)
+    at ``regions``; columns ground truth | occluded | the ``baselines`` | ``snapshots`` EMA snapshots from
+    the first to the last (:func:`gallery_fillers`), each fill with its chroma spread, hole PSNR and its
+    cosine to the ground truth by ``recognizer`` (dlib: never a training loss).
+    :func:`idinpaint.figures.snapshot_gallery_figure` draws it."""
+    relatives, images = gallery_faces(run_dir, faces, aligned_root)
+    labels, fillers = gallery_fillers(run_dir, stage, snapshots, baselines, aligned_root)
+    recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
+    return compare_fillers(list(images), list(regions), fillers, relatives=relatives, realism=True,
+                           identity=recognizer, labels=labels)
 
 
 def read_curves(path) -> list[dict]:
@@ -139,20 +146,28 @@ def curves_reading(rows, name: str, reference: str = "telea") -> str:
             f"better than chance).")
 
 
-def _saved(path: Path, key: dict) -> dict | None:
-    """The scores cached in ``path`` when they were made under ``key``, else None."""
+def _saved(folder: Path, stem: str, key: dict) -> dict | None:
+    """The scores cached in ``folder`` for ``stem`` under ``key`` (:func:`~.cache.keyed_file`), else None.
+    A cache written before keys went into file names (``<stem>.json``, the key inside) is read once
+    when its key matches, and kept under its keyed name."""
+    path = keyed_file(folder, stem, key)
     if path.is_file():
-        saved = json.loads(path.read_text())
+        return json.loads(path.read_text())["scores"]
+    older = Path(folder) / f"{stem}.json"
+    if older.is_file():
+        saved = json.loads(older.read_text())
         if saved.get("key") == key:
+            write_json(path, saved)
+            older.unlink()
             return saved["scores"]
     return None
 
 
-def _cached(path: Path, key: dict, compute: Callable[[], dict]) -> dict:
-    scores = _saved(path, key)
+def _cached(folder: Path, stem: str, key: dict, compute: Callable[[], dict]) -> dict:
+    scores = _saved(folder, stem, key)
     if scores is None:
         scores = compute()
-        write_json(path, {"key": key, "scores": scores})
+        write_json(keyed_file(folder, stem, key), {"key": key, "scores": scores})
     return scores
 
 
@@ -174,7 +189,7 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     recognizer = get_recognizer(recognizer) if isinstance(recognizer, str) else recognizer
     found = snapshot_files(run_dir, stage)
     if not found:
-        raise FileNotFoundError(f"{Path(run_dir) / stage / 'snapshots'}: no snapshots (train with trainer.snapshot_every > 0)")
+        raise FileNotFoundError(f"{Path(run_dir) / stage / SNAPSHOTS}: no snapshots (train with trainer.snapshot_every > 0)")
     chosen = [s for i, s in enumerate(found) if i % max(1, int(every)) == 0 or i == len(found) - 1]
     folder = Path(run_dir) / stage / "curves"
     base_key = {"crops": len(relatives), "regions": list(regions), "recognizer": recognizer.name, "judge": C2ST_VERSION,
@@ -189,7 +204,7 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
     fillers, _ = half_fillers(list(baselines), settings["half"], aligned_root=root) if baselines else ({}, {})
     for label, filler in fillers.items():
         log(f"curves: baseline {label} on {len(relatives)} validation crops of half {settings['half']}")
-        scores = _cached(Path(run_dir) / "curves" / f"baseline_{label}.json", {**base_key, "filler": label},
+        scores = _cached(Path(run_dir) / "curves", f"baseline_{label}", {**base_key, "filler": label},
                          lambda: score_fillers({label: filler}, images, relatives, recognizer, regions)[label])
         add(label, "", scores)
     def score(path: Path) -> dict:   # the model is loaded only when its scores are not cached
@@ -197,12 +212,12 @@ def learning_curves(run_dir, stage: str, recognizer="dlib", every: int = 1, base
         return score_fillers({stage: filler}, images, relatives, recognizer, regions)[stage]
 
     for batches, path in found:   # in batch order; one scored before with another --every stays in the table
-        saved, key = folder / f"{path.stem}.json", {**base_key, "sha256": file_sha256(path)[:12]}
+        key = {**base_key, "sha256": file_sha256(path)[:12]}
         if (batches, path) in chosen:
             log(f"curves: {stage} at batch {batches} ({chosen.index((batches, path)) + 1} of {len(chosen)})")
-            scores = _cached(saved, key, lambda: score(path))
+            scores = _cached(folder, path.stem, key, lambda: score(path))
         else:
-            scores = _saved(saved, key)
+            scores = _saved(folder, path.stem, key)
         if scores is not None:
             add(stage, batches, scores)
     buffer = io.StringIO()

@@ -4,7 +4,7 @@ table, held-out families marked), and on the protocol's own occlusions of the te
 * **Identity-disjoint.** Each half's crops are scored by the detector that never saw their people
   (:class:`~idinpaint.detection.LFWHalvesDetector`); background textures are cut from photos of
   the half's test people, backgrounds the detector never saw.
-* **Held-out families.** ``detector.composites.held_out`` of the training profile (the cpu one:
+* **Held-out families.** ``detector.composites.held_out`` of the training recipe (the cpu one:
   ``maskthface:KN95`` and the ``floral`` textures) never appear in training draws; the table
   reports them beside the families that were trained on.
 * **The mask a filler gets** is what is scored: probability >= threshold, small parts dropped,
@@ -38,15 +38,17 @@ from idinpaint.occlusion.composites import (
 )
 from idinpaint.occlusion.landmarks import crop_landmarks_of, landmarks_or_none
 from idinpaint.occlusion.metrics import FALSE_ALARM_FRACTION, mask_metrics, rounded, summarize_metrics
-from idinpaint.detection import NOTHING_FRACTION, SHIPPED_PROFILE, detector_folder, get_detector
-from idinpaint.paths import cache_dir, config_path, results_dir
+from idinpaint.detection import NOTHING_FRACTION, SHIPPED_RECIPE, detector_folder, get_detector
+from idinpaint.imageio import overlay
+from idinpaint.paths import REPO_ROOT, aligned_folder, cache_dir, results_dir
 from idinpaint.preprocess import preprocess_folder
 from idinpaint.progress import progress_bar
 from idinpaint.runinfo import provenance, write_json, write_text
 
 
 def _resolve(path) -> Path:
-    return config_path(path)
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def _crop_seed(family: str, relative: str, seed: int) -> int:
@@ -110,12 +112,12 @@ def evaluate_detector(detector, config: dict, halves: Sequence[str] = ("A", "B")
     """The generalisation table: for every occluder family (trained on or held out) and clean faces,
     IoU, Dice, precision, recall and the predicted area, on crops of each half's test people scored
     by that half's detector (``detector``: an LFW-half pair, or one detector used for every half).
-    ``config``: the detector's training profile (:func:`idinpaint.training.load_training_config`).
+    ``config``: the detector's training recipe (:func:`idinpaint.training.load_training_config`).
     Returns {"rows", "examples", "config"}; ``examples`` per family keep (composite, truth,
     prediction) for the figure."""
     section = config.get("detector") or {}
     evaluation = section.get("eval") or {}
-    root = Path(aligned_root) if aligned_root else _resolve((config.get("data") or {}).get("root", "data/lfw-112"))
+    root = Path(aligned_root) if aligned_root else aligned_folder((config.get("data") or {}).get("root"))
     count = int(faces if faces is not None else evaluation.get("faces", 300))
     seed = int(seed if seed is not None else evaluation.get("seed", 1))
     pairs = load_pairs(lfw_root)
@@ -156,6 +158,18 @@ def evaluate_detector(detector, config: dict, halves: Sequence[str] = ("A", "B")
             "config": {"halves": list(halves), "faces_per_half": count, "seed": seed, "aligned_root": str(root),
                        "held_out": sorted(held_out), "detector": repr(detector),
                        "mask": getattr(detector, "mask", None)}}
+
+
+def example_tiles(examples: dict, families=None) -> tuple[list[np.ndarray], list[str]]:
+    """Tiles (crop | truth | prediction per example, the masks tinted) and titles with the prediction's
+    IoU, for :func:`idinpaint.figures.face_grid`, from the ``examples`` of :func:`evaluate_detector`."""
+    tiles, titles = [], []
+    for family in families or list(examples):
+        for image, truth, predicted in examples.get(family, []):
+            iou = mask_metrics(predicted, truth)["iou"][0]
+            tiles += [image, overlay(image, truth, (0, 200, 80)), overlay(image, predicted)]
+            titles += [family, "truth", f"prediction (IoU {iou:.2f})"]
+    return tiles, titles
 
 
 def _pct(value) -> str:
@@ -306,21 +320,21 @@ def real_occlusions_markdown(summary: Sequence[dict]) -> str:
 
 # --- the reports ``idinpaint detector evaluate | protocol | real`` write --------------------------------
 
-def generalisation_report(profile: str = "smoke", halves: Sequence[str] = ("A", "B"), aligned_root=None,
+def generalisation_report(recipe: str = "smoke", halves: Sequence[str] = ("A", "B"), aligned_root=None,
                           lfw_root=None, faces: int | None = None, output=None, detector_dir=None,
                           config_path=TRAIN_CONFIG, progress: bool = True) -> dict:
-    """The generalisation table of the pair ``odetector_<profile>_half{A,B}.pt`` (in ``detector_dir``,
-    see :func:`~idinpaint.detection.detector_folder`), with the ``detector_<profile>`` training
-    profile's families; writes ``<output>/generalisation_<profile>.json/.md`` (default
+    """The generalisation table of the pair ``odetector_<recipe>_half{A,B}.pt`` (in ``detector_dir``,
+    see :func:`~idinpaint.detection.detector_folder`), with the ``detector_<recipe>`` training
+    recipe's families; writes ``<output>/generalisation_<recipe>.json/.md`` (default
     ``results/detector``). Returns :func:`evaluate_detector`'s result + ``markdown`` and ``paths``."""
-    config = load_training_config(config_path, f"detector_{profile}")
-    detector = get_detector(folder=detector_folder(profile, detector_dir), profile=profile, lfw_root=lfw_root)
+    config = load_training_config(config_path, f"detector_{recipe}")
+    detector = get_detector(folder=detector_folder(recipe, detector_dir), recipe=recipe, lfw_root=lfw_root)
     started = time.time()
     table = evaluate_detector(detector, config, halves, aligned_root=aligned_root, lfw_root=lfw_root, faces=faces,
                               progress=progress)
     output = Path(output or results_dir() / "detector")
     text = generalisation_markdown(table["rows"])
-    stem = f"generalisation_{profile}"
+    stem = f"generalisation_{recipe}"
     paths = [write_json(output / f"{stem}.json", {**provenance(table["config"]), "rows": table["rows"],
                                                    "seconds": round(time.time() - started, 1)}),
              write_text(output / f"{stem}.md", text)]
@@ -331,7 +345,7 @@ def protocol_masks_report(specs: Sequence[str], folds: Sequence[int] | None = No
                           lfw_root=None, output=None, detector_dir=None, progress: bool = True) -> dict:
     """:func:`protocol_mask_quality` of the shipped pair (or the one in ``detector_dir``); writes
     ``<output>/protocol_masks.json/.md`` (default ``results/detector``). Returns rows, markdown, paths."""
-    detector = get_detector(folder=detector_folder(SHIPPED_PROFILE, detector_dir), lfw_root=lfw_root)
+    detector = get_detector(folder=detector_folder(SHIPPED_RECIPE, detector_dir), lfw_root=lfw_root)
     started = time.time()
     rows = protocol_mask_quality(detector, specs, aligned_root=aligned_root, lfw_root=lfw_root, folds=folds,
                                  progress=progress)
@@ -351,7 +365,7 @@ def real_occlusions_report(aligned_root=None, lfw_root=None, output=None, detect
     Writes ``<output>/real_occlusions.json/.md`` (default ``results/detector``). Returns
     :func:`measure_real_occlusions`' result + ``summary``, ``markdown`` and ``paths``."""
     listing = load_real_occlusions(listing_path)
-    detector = get_detector(folder=detector_folder(SHIPPED_PROFILE, detector_dir), lfw_root=lfw_root,
+    detector = get_detector(folder=detector_folder(SHIPPED_RECIPE, detector_dir), lfw_root=lfw_root,
                             default_half=default_half)
     folder = real_occlusion_crops(aligned_root, lfw_root, listing, progress=progress)
     measured = measure_real_occlusions(detector, folder, listing)

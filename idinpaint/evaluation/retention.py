@@ -33,9 +33,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from idinpaint.checkpoints import KINDS, SHIPPED_PROFILE, shipped_checkpoints
+from idinpaint.checkpoints import KINDS, SHIPPED_RECIPE, shipped_checkpoints
 from idinpaint.data.aligned import read_faces
 from idinpaint.data.lfw import DEFAULT_VAL_IMAGES, DEFAULT_VAL_SEED, default_aligned_root, identity_of, validation_crops
+from idinpaint.evaluation.gallery import compare_fillers
 from idinpaint.evaluation.realism import NO_C2ST, c2st_fields, realism_metrics, summarize
 from idinpaint.fillers import Filler, donor_filler, get_filler
 from idinpaint.fillers.learned import CheckpointFiller
@@ -230,12 +231,12 @@ def _model_folders(model_dirs: Mapping[str, str] | None) -> dict[str, Path | Non
 
 
 def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] | None = None,
-                 profile: str | None = None, aligned_root=None) -> tuple[dict[str, Filler], dict[str, str]]:
+                 recipe: str | None = None, aligned_root=None) -> tuple[dict[str, Filler], dict[str, str]]:
     """({label: filler}, {label: fill}) for one half's validation crops.
 
     ``names``: filler names, or ``FILL:FILLER`` (``gray:none`` = the gray-filled face). ``ca`` and
     ``ca_id`` use the model **of that half** from each folder of ``model_dirs`` ({label: folder}
-    holding ``idinpainter_<profile>_half{A,B}.pt``; default: the shipped pair, or
+    holding ``idinpainter_<recipe>_half{A,B}.pt``; default: the shipped pair, or
     ``$IDINPAINT_CHECKPOINT_DIR``); with several folders their labels are ``ca_id@<label>``.
     ``ca_id/alpha`` (``/poisson``, ``/none``) picks how the output is blended into the hole.
     """
@@ -253,7 +254,7 @@ def half_fillers(names: Sequence[str], half: str, model_dirs: Mapping[str, str] 
                 fills[name] = fill
         elif filler_name in KINDS:
             for label, folder in dirs.items():
-                path = shipped_checkpoints(profile or SHIPPED_PROFILE, folder)[half]
+                path = shipped_checkpoints(recipe or SHIPPED_RECIPE, folder)[half]
                 if not path.is_file():
                     raise FileNotFoundError(f"{path}: no half-{half} model here")
                 key = f"{name}@{label}" if len(dirs) > 1 else name
@@ -281,13 +282,14 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
                   model_dirs: Mapping[str, str] | None = None, regions: Sequence[str] = REGION_NAMES,
                   compare: Sequence[tuple[str, str]] = (), val_images: int = DEFAULT_VAL_IMAGES,
                   seed: int = DEFAULT_VAL_SEED, aligned_root=None, lfw_root=None, output_dir=None,
-                  profile: str | None = None, gallery: int = 0) -> dict:
+                  recipe: str | None = None, gallery: int = 0) -> dict:
     """Retention of ``fillers`` on each half's validation crops (each half with its own model), for
     every recognizer; ``compare`` = [(method, baseline)] label pairs, compared face by face over both
     halves (:func:`paired_retention`). Writes ``retention.json`` / ``retention.md`` to ``output_dir``.
-    ``gallery``: also return that many validation faces of the first half (one per person) with the
-    hardest three regions and every plain filler label, for a gallery (``result["gallery"]``: ``faces``,
-    ``relatives``, ``regions``, ``fillers``; :func:`idinpaint.figures.filler_comparison` draws it)."""
+    ``gallery``: also fill that many validation faces of the first half (one per person) at the hardest
+    three regions with every plain filler, realism under each (``result["gallery"]``: a
+    :class:`~idinpaint.evaluation.gallery.FillerComparison`; :func:`idinpaint.figures.filler_comparison`
+    draws it)."""
     root = Path(aligned_root or default_aligned_root())
     rows, comparisons, sections = [], [], []
     measures = ("retention", "margin")
@@ -295,12 +297,12 @@ def run_retention(recognizers: Sequence, fillers: Sequence[str], halves: Sequenc
     for half in halves:
         crops = validation_crops(half, val_images, seed, root, lfw_root)
         images = read_faces(root, crops)
-        labelled, fills = half_fillers(fillers, half, model_dirs, profile, root)
+        labelled, fills = half_fillers(fillers, half, model_dirs, recipe, root)
         if gallery and half == halves[0]:
             picked = one_per_person(crops, gallery)
             plain = {k: v for k, v in labelled.items() if k not in fills and k != "none"}  # the occluded column shows none
-            gallery_data = {"faces": read_faces(root, picked), "relatives": picked, "regions": list(HARDEST),
-                            "fillers": plain}
+            gallery_data = compare_fillers(read_faces(root, picked), list(HARDEST), list(plain.values()),
+                                           relatives=picked, realism=True, labels=list(plain))
         filled = fill_regions(images, labelled, regions, fills=fills, relatives=crops)  # once per half, for every recognizer
         for recognizer in recognizers:
             measured = identity_retention(recognizer, images, labelled, regions, filled=filled,

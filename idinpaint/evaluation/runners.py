@@ -3,6 +3,7 @@ The CLI parses its options, calls one of these (and, for pictures, one function 
 :mod:`idinpaint.figures`), and prints; notebooks call the same functions."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +30,19 @@ def recognizer(name: str, workers: int = 1):
 
 def folds_suffix(folds) -> str:
     return "" if not folds else "_folds" + "-".join(map(str, folds))
+
+
+def runs_suffix(runs) -> str:
+    """The figure-name suffix saved runs share (``_folds1-10``, ``_predicted``: what their stems say
+    after the recognizers), so that combining a subset of the folds does not overwrite the figures
+    of the full protocol. Empty for full runs; runs with different suffixes give all of them."""
+    found = []
+    for run in runs:
+        stem = Path(run).name
+        for part in re.findall(r"_folds[0-9-]+|_predicted", stem):
+            if part not in found:
+                found.append(part)
+    return "".join(found)
 
 
 def clean_runs(recognizers: Sequence[str], aligned=None, lfw_root=None, folds=None, output=None, output_file=None,

@@ -59,10 +59,6 @@ MOTIONS = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLID
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 80, 1e-5)
 
 
-class _Unrefined(Exception):
-    pass
-
-
 class ReferenceRefused(ValueError):
     """No reference could be fitted to this crop; the message is one line saying why."""
 
@@ -152,15 +148,14 @@ def fit_reference(probe: np.ndarray, mask: np.ndarray, reference: np.ndarray, ri
     if around.sum() < 50:
         return ReferenceFit(False, f"only {int(around.sum())} visible pixels around the hole to fit on")
     template, moving = _grey(probe), _grey(reference)
-    warp = np.eye(2, 3, dtype=np.float32)
-    try:
-        if motion == "none":  # the 5-point alignment as it is (for comparison)
-            raise _Unrefined
-        _, warp = cv2.findTransformECCWithMask(template, moving, around.astype(np.uint8) * 255,
-                                               np.full(moving.shape, 255, np.uint8), warp, MOTIONS[motion],
-                                               _ECC_CRITERIA, 5)
-    except (_Unrefined, cv2.error):  # no refinement asked for, or ECC did not converge: the 5-point alignment
-        warp = np.eye(2, 3, dtype=np.float32)
+    warp = np.eye(2, 3, dtype=np.float32)  # motion "none": the 5-point alignment as it is
+    if motion != "none":
+        try:
+            _, warp = cv2.findTransformECCWithMask(template, moving, around.astype(np.uint8) * 255,
+                                                   np.full(moving.shape, 255, np.uint8), warp, MOTIONS[motion],
+                                                   _ECC_CRITERIA, 5)
+        except cv2.error:  # ECC did not converge: keep the 5-point alignment
+            warp = np.eye(2, 3, dtype=np.float32)
     ys, xs = np.nonzero(mask)
     centre = np.array([xs.mean(), ys.mean()]) if len(xs) else np.array(probe.shape[1::-1]) / 2
     scale, rotation, shift, anisotropy = _warp_geometry(warp, centre)

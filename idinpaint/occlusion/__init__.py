@@ -20,6 +20,7 @@ from idinpaint.occlusion.apply import (
     texture_groups,
 )
 from idinpaint.occlusion.batch import CLEAN, canonical_spec, occlude_faces, occlusion_seed, region_label
+from idinpaint.occlusion.examples import OcclusionExamples, occlusion_examples
 from idinpaint.occlusion.landmarks import crop_landmarks, crop_landmarks_of
 from idinpaint.occlusion.maskthface import (
     MASKTHEFACE_URL,
@@ -53,5 +54,6 @@ __all__ = [
     "FREE_FORM_FRACTION", "free_form_mask", "random_block_mask", "random_part_mask", "random_region_name",
     "REGION_NAMES", "REGIONS", "region_box", "region_mask",
     "CLEAN", "canonical_spec", "occlude_faces", "occlusion_seed", "region_label",
+    "OcclusionExamples", "occlusion_examples",
     "crop_landmarks", "crop_landmarks_of",
 ]

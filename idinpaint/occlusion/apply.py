@@ -15,8 +15,9 @@ from idinpaint.imageio import as_mask, check_image
 from idinpaint.occlusion.maskthface import MASKTHEFACE_URL, apply_maskthface
 from idinpaint.occlusion.random_masks import free_form_mask, random_block_mask, random_part_mask
 from idinpaint.occlusion.regions import region_mask
-from idinpaint.occlusion.shapes import BASE_SHAPES, shape_mask
+from idinpaint.occlusion.shapes import BASE_SHAPES, band_mask, crop_points, shape_mask
 from idinpaint.occlusion.spec import (  # noqa: F401  (re-exported: the grammar's names where they always were)
+    BAND,
     CLEAN,
     DEFAULT_BLOCK_SIZE,
     FILL_VALUES,
@@ -111,6 +112,8 @@ def make_mask(spec: OcclusionSpec, size: int, rng: np.random.Generator | None, l
         return random_block_mask(rng, block, size)
     if spec.kind == "free_form":
         return free_form_mask(_check_rng(rng, "free_form"), size)
+    if spec.kind == BAND:
+        return band_mask((size, size), crop_points(landmarks, size))
     if spec.kind in BASE_SHAPES:
         return shape_mask(spec.kind, size, _check_rng(rng, spec.kind), landmarks)
     if spec.kind == CLEAN:
@@ -123,7 +126,8 @@ def make_occlusion(spec: str | OcclusionSpec, image: np.ndarray, rng: np.random.
     """Occlude ``image`` as ``spec`` says. Returns (occluded RGB uint8, bool mask, True = hole).
 
     ``rng`` is needed by the random kinds, ``noise`` and ``texture`` fills and ``maskthface:random``;
-    ``landmarks`` (5 points, ARCFACE_TEMPLATE order) place maskthface and glasses (default: the template).
+    ``landmarks`` (5 points, ARCFACE_TEMPLATE order) place maskthface, glasses and band (default: the
+    template); with landmarks a band is drawn on an image of any size.
     """
     parsed = spec if isinstance(spec, OcclusionSpec) else parse_spec(spec)
     image = check_image(image)
@@ -134,6 +138,8 @@ def make_occlusion(spec: str | OcclusionSpec, image: np.ndarray, rng: np.random.
             return occluded, mask
     elif parsed.kind == CLEAN:
         return image.copy(), np.zeros(image.shape[:2], dtype=bool)
+    elif parsed.kind == BAND and landmarks is not None:  # a band needs no square crop: it follows the landmarks
+        mask = band_mask(image.shape[:2], crop_points(landmarks, image.shape[0]))
     else:
         mask = make_mask(parsed, _square_size(image, parsed.kind), rng, landmarks)
     return occlude(image, mask, parsed.fill, rng), mask

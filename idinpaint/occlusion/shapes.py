@@ -92,6 +92,21 @@ def shape_mask(shape: str, size: int, rng: np.random.Generator, landmarks=None) 
     raise ValueError(f"unknown shape family {shape!r}; valid: maskthface:<type>, {', '.join(BASE_SHAPES)}")
 
 
+def band_mask(shape, landmarks) -> np.ndarray:
+    """The grammar's ``band``: a bool mask of ``shape`` (height, width) with a band across both eyes of
+    the 5 ``landmarks`` (image pixels), 2.3 eye distances long and 0.8 high, turned with the eyes:
+    sunglasses in any image, a crop or a whole photo."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    left, right = points[0], points[1]
+    distance = float(np.hypot(*(right - left)))
+    centre = (left + right) / 2
+    angle = float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+    box = ((float(centre[0]), float(centre[1])), (2.3 * distance, 0.8 * distance), angle)
+    mask = np.zeros(tuple(shape[:2]), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.boxPoints(box)).astype(np.int32), 1)
+    return mask > 0
+
+
 def jitter_landmarks(landmarks: np.ndarray, rng: np.random.Generator, shift: float = 5.0,
                      scale=(0.9, 1.12), degrees: float = 10.0) -> np.ndarray:
     """Landmarks moved, rescaled and turned about their centroid: an occluder placed from them sits

@@ -21,6 +21,9 @@ Kinds (the shape of the hole):
 ``moved_region``                  one of the 10 regions, moved and rescaled
 ``block``                         a rectangle (axis-aligned or turned) or an ellipse, 14-70 px, anywhere
 ``glasses``                       two lenses over the eyes with a bridge and arms, from the landmarks
+``band``                          a band across both eyes, like sunglasses (2.3 x 0.8 eye distances,
+                                  turned with the eyes), from the landmarks; drawn on a crop or on a
+                                  photo of any size (``idinpaint recover``'s demo inputs)
 ``clean``                         no occluder: the crop as it is, an empty mask (takes no fill)
 ================================  =================================================================
 
@@ -50,8 +53,9 @@ OCCLUDER_FILL = "occluder"
 #: The spec of the unoccluded condition (also its name in results tables).
 CLEAN = "clean"
 MASKTHFACE = "maskthface"
+BAND = "band"
 SPEC_KINDS: tuple[str, ...] = ("region", "random_part", "random_block", "free_form", MASKTHFACE,
-                               "moved_region", "block", "glasses", CLEAN)
+                               "moved_region", "block", "glasses", BAND, CLEAN)
 DEFAULT_BLOCK_SIZE = 48
 #: Shape families drawn by code (the MaskTheFace templates add ``maskthface:<type>``, :func:`maskthface_shapes`).
 BASE_SHAPES: tuple[str, ...] = ("moved_region", "block", "free_form", "glasses")

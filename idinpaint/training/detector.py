@@ -41,16 +41,17 @@ from idinpaint.occlusion.composites import (
 )
 from idinpaint.occlusion.landmarks import landmarks_or_none
 from idinpaint.occlusion.metrics import mask_metrics, summarize_metrics
-from idinpaint.paths import config_path
+from idinpaint.paths import REPO_ROOT, aligned_folder
 from idinpaint.training.modules import NonFiniteLossError
 
 
 def _resolve(path) -> Path:
-    return config_path(path)
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def section(config: dict) -> dict:
-    """The ``detector:`` settings of a resolved training profile."""
+    """The ``detector:`` settings of a resolved training recipe."""
     return config.get("detector") or {}
 
 
@@ -58,7 +59,7 @@ def training_data(config: dict, half: str, lfw_root=None, aligned_root=None) -> 
     """The crops, landmarks, validation crops and texture bank of one half's detector."""
     data, own = config.get("data") or {}, section(config)
     seed = int(config.get("seed", 0))
-    root = Path(aligned_root) if aligned_root else _resolve(data.get("root", "data/lfw-112"))
+    root = Path(aligned_root) if aligned_root else aligned_folder(data.get("root"))
     files = lfw_training_files(half, aligned_root=root, lfw_root=lfw_root)
     train, val = split_by_identity(files, int(data.get("val_images", 64)), seed)
     rng = np.random.default_rng([seed, ord(half)])
@@ -220,7 +221,7 @@ class DetectorModule(pl.LightningModule):
 
     def inference_meta(self) -> dict:
         return detector_meta(self.network_config, None, self.half, mask=self.mask_settings,
-                             profile=self.config.get("profile"), **self.families)
+                             recipe=self.config.get("recipe"), **self.families)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["idinpaint"] = self.inference_meta()

@@ -11,9 +11,9 @@ of one spec (:func:`idinpaint.occlusion.apply.make_mask`). The default:
   the template landmarks jittered by ``maskthface_jitter`` pixels (so the same template lands a
   little differently each time); needs the occluder folder (``IDINPAINT_OCCLUDERS``).
 
-Older configs name kinds instead (``{region: 0.35, block: 0.2, free_form: 0.3, maskthface: 0.15}``,
-``block`` taking ``masks.block_size``); they mean the same specs. Every draw takes a
-``numpy.random.Generator``, so a seed fixes it.
+Every entry is a spec of the grammar and means what it means there: the kind names older configs
+gave (``region``, ``block``, a bare ``maskthface``) meant other specs and are refused with the spec to
+write (:data:`RETIRED_NAMES`). Every draw takes a ``numpy.random.Generator``, so a seed fixes it.
 """
 from __future__ import annotations
 
@@ -27,26 +27,32 @@ from idinpaint.occlusion.spec import MASKTHFACE, SPEC_KINDS, parse_spec, weighte
 #: What a training mask can be: any kind of the grammar.
 MASK_KINDS = SPEC_KINDS
 DEFAULT_MIX = [["random_part", 0.35], ["random_block:24-64", 0.2], ["free_form", 0.3], ["maskthface:random", 0.15]]
-#: The kind names of older configs, as specs (``block`` gets ``block_size``).
-LEGACY_KINDS = {"region": "random_part", "block": "random_block", "free_form": "free_form",
-                "maskthface": "maskthface:random"}
+#: Names older training configs gave a mix entry, and the spec each meant: in the grammar ``region`` needs
+#: a region, ``block`` is a turned rectangle or ellipse and a bare ``maskthface`` the surgical template.
+RETIRED_NAMES = {"region": "random_part", "block": "random_block:24-64", "maskthface": "maskthface:random"}
+
+
+def check_mix_names(mix) -> None:
+    """A one-line ValueError for an entry of ``mix`` named as older configs named kinds."""
+    items = list(mix.keys()) if isinstance(mix, dict) else [item[0] for item in mix if len(item) == 2]
+    for name in items:
+        if name in RETIRED_NAMES:
+            raise ValueError(f"mask mix: {name!r} is an older name for {RETIRED_NAMES[name]!r}; write that spec "
+                             f"(in the occlusion grammar {name!r} means another occluder)")
 
 
 class MaskSampler:
     """``sample(rng) -> (mask bool (size, size), spec)``; see the module docstring."""
 
-    def __init__(self, mix=None, size: int = CROP_SIZE, block_size=(24, 64), free_form=None,
-                 maskthface_jitter: float = 2.0, maskthface_pose: str = "auto"):
+    def __init__(self, mix=None, size: int = CROP_SIZE, free_form=None, maskthface_jitter: float = 2.0,
+                 maskthface_pose: str = "auto"):
         self.size = int(size)
-        low, high = (int(v) for v in block_size)
-        if not 1 <= low <= high <= self.size:
-            raise ValueError(f"block_size must be [min, max] within 1..{self.size}, got {block_size}")
-        self.block_size = (low, high)
-        aliases = {**LEGACY_KINDS, "block": f"random_block:{low}-{high}"}
+        mix = DEFAULT_MIX if mix is None else mix
         try:
-            self.specs, self.probabilities = weighted_specs(DEFAULT_MIX if mix is None else mix, aliases)
+            check_mix_names(mix)
+            self.specs, self.probabilities = weighted_specs(mix)
         except ValueError as err:
-            raise ValueError(f"mask mix: {err}") from None
+            raise ValueError(str(err) if str(err).startswith("mask mix") else f"mask mix: {err}") from None
         self.parsed = {spec: parse_spec(spec) for spec in self.specs}
         self.free_form = dict(free_form or {})
         self.jitter = float(maskthface_jitter)

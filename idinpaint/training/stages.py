@@ -1,19 +1,19 @@
 """Staged training from one YAML file (``config/train.yaml``).
 
-A profile (``smoke``, ``cpu``, ``paper``) is the file's ``defaults`` deep-merged with the profile's
-own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
+A recipe (``smoke``, ``cpu``, ``paper``, ...; the ``recipes:`` of the file) is the file's ``defaults``
+deep-merged with the recipe's own keys. Its ``stages`` list runs in order; each stage names the model it trains (``ca`` or
 ``fusor``), its length (``steps`` = training batches, or ``epochs``), optionally ``id_weight``
 (the identity-loss weight of that stage; 5 -> 7 -> 9 as in the seed), ``data`` and ``losses``
-overrides (deep-merged into the profile's for that stage only) and ``init_from`` (a training
+overrides (deep-merged into the recipe's for that stage only) and ``init_from`` (a training
 checkpoint or an exported ``inpainter.pt``, e.g. a shipped ``checkpoints/*.pt``, to start from;
 ``{half}`` in the path becomes the run's half) with ``init_only`` (a list of the parts to take from
 it, e.g. ``[ca]``: a fresh Fusor on a shipped model's CA).
 
-Run folder (``--output``, default ``results/train/<profile>_half<A|B>``; its format has one owner,
+Run folder (``--output``, default ``results/train/<recipe>_half<A|B>``; its format has one owner,
 :mod:`idinpaint.runs`, which writes and reads it)::
 
     provenance.json   config, package versions, git SHA, machine
-    config.json       the resolved profile (a later run into the same folder must match it)
+    config.json       the resolved recipe (a later run into the same folder must match it)
     run.json          stage summaries and the final checkpoint
     <stage>/last.ckpt the stage's latest state (written atomically, every ``checkpoint_every`` batches and at the end)
     <stage>/best.ckpt best by ``val/id_similarity`` (a ``detector`` stage: ``val/iou``)
@@ -50,10 +50,10 @@ from idinpaint.config import TRAIN_CONFIG as DEFAULT_CONFIG
 from idinpaint.config import deep_merge, load_training_config
 from idinpaint.data.lfw import lfw_training_files, split_by_identity
 from idinpaint.data.registry import DATASETS, dataset_root, list_images
-from idinpaint.paths import config_path
+from idinpaint.paths import aligned_folder
 from idinpaint.paths import run_dir as default_run_dir
 from idinpaint.progress import quiet_training, stage_progress
-from idinpaint.runs import EXPORT_NAMES, read_stage, start_run, write_run, write_stage
+from idinpaint.runs import EXPORT_NAMES, read_stage, snapshot_file, start_run, write_run, write_stage
 from idinpaint.training.data import FaceFolderDataset
 from idinpaint.training.masks import MaskSampler
 from idinpaint.training.budget import TimeBudget
@@ -67,14 +67,16 @@ EXPORTERS = {"ca": export_checkpoint, "fusor": export_checkpoint, "detector": ex
 # --- data ---------------------------------------------------------------------------------------
 
 def _resolve_path(path) -> Path:
-    return config_path(path)
+    """A path named in the config: the one resolution (:func:`~idinpaint.paths.aligned_folder`): absolute as
+    given, ``data/...`` under the data folder, anything else against the repository root."""
+    return aligned_folder(path)
 
 
 def build_datasets(config: dict, data_cfg: dict):
     """(train dataset, validation dataset) for a stage's data settings."""
     kind = data_cfg.get("dataset", "lfw_half")
     if kind == "lfw_half":
-        root = _resolve_path(data_cfg.get("root") or "data/lfw-112")
+        root = aligned_folder(data_cfg.get("root"))
         files = lfw_training_files(data_cfg.get("half", "A"), root)
     elif kind == "folder":
         given = data_cfg.get("root")
@@ -89,8 +91,8 @@ def build_datasets(config: dict, data_cfg: dict):
     if data_cfg.get("limit"):
         train_files = train_files[: int(data_cfg["limit"])]
     masks = config.get("masks", {})
-    sampler = MaskSampler(masks.get("mix"), block_size=masks.get("block_size", (24, 64)),
-                          free_form=masks.get("free_form"), maskthface_jitter=masks.get("maskthface_jitter", 2.0))
+    sampler = MaskSampler(masks.get("mix"), free_form=masks.get("free_form"),
+                          maskthface_jitter=masks.get("maskthface_jitter", 2.0))
     reference = config.get("sampler", {}).get("source") == "reference"
     train = FaceFolderDataset(root, train_files, sampler, seed=seed, flip=bool(data_cfg.get("flip", True)),
                               reference=reference)
@@ -159,10 +161,11 @@ def _callbacks():
     class Snapshots(pl.Callback):
         """Every ``every`` batches (counted by the global step, so a resumed stage keeps the grid), and
         at the batch where the stage ends (its steps done, or its time budget spent): the module's
-        inference file (its EMA generator where there is one) into ``folder``."""
+        inference file (its EMA generator where there is one) into the stage folder's snapshots
+        (:func:`idinpaint.runs.snapshot_file`)."""
 
-        def __init__(self, folder: Path, every: int, optimizers: int):
-            self.folder, self.every, self.optimizers = Path(folder), int(every or 0), optimizers
+        def __init__(self, stage_folder: Path, every: int, optimizers: int):
+            self.folder, self.every, self.optimizers = Path(stage_folder), int(every or 0), optimizers
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if trainer.global_step // self.optimizers % max(self.every, 1) == 0:
@@ -175,7 +178,7 @@ def _callbacks():
             batches = trainer.global_step // self.optimizers
             if self.every <= 0 or batches == 0 or not trainer.is_global_zero:
                 return
-            target = self.folder / f"step_{batches:06d}.pt"
+            target = snapshot_file(self.folder, batches)
             if not target.is_file():
                 write_inference_file({"idinpaint": pl_module.inference_meta(), "state_dict": pl_module.state_dict()},
                                      target, source=f"{pl_module.stage} at batch {batches}")
@@ -233,7 +236,7 @@ def build_trainer(config: dict, stage: dict, stage_dir: Path, run_dir: Path, opt
         num_nodes=int(t.get("num_nodes", 1)), precision=t.get("precision", "32-true"),
         sync_batchnorm=bool(t.get("sync_batchnorm", False)), limit_val_batches=t.get("limit_val_batches", 1.0),
         log_every_n_steps=int(t.get("log_every_n_steps", 50)), num_sanity_val_steps=0, logger=logger,
-        callbacks=[best, last, speed, count, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir / "snapshots", t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
+        callbacks=[best, last, speed, count, TimeBudget(t.get("max_minutes"), optimizers), Snapshots(stage_dir, t.get("snapshot_every", 0), optimizers)], enable_progress_bar=bool(t.get("progress_bar", False)),
         enable_model_summary=False, default_root_dir=str(run_dir), **timing)
     return trainer, best, speed
 
@@ -294,10 +297,11 @@ def _log_hparams(trainer, config: dict, spec: dict, best_score) -> None:
     trainer.logger.finalize("success")
 
 
-def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str | None = None,
+def run_training(config_path=DEFAULT_CONFIG, recipe: str = "smoke", stage: str | None = None,
                  resume=None, half: str | None = None, output=None, overrides: dict | None = None,
-                 log=print) -> dict:
-    """Run a profile's stages (or one stage); returns the run summary (also written to ``run.json``).
+                 log=print, *, profile: str | None = None) -> dict:
+    """Run a recipe's stages (or one stage); returns the run summary (also written to ``run.json``).
+    ``profile``: the older name of ``recipe``.
 
     The summary's ``status`` is ``done`` or ``failed``; a failed stage (non-finite loss) carries the
     message in ``error`` and later stages do not run.
@@ -309,9 +313,10 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
     extra = copy.deepcopy(overrides or {})
     if half is not None:
         extra = deep_merge(extra, {"data": {"half": str(half).upper()}})
-    config = load_training_config(config_path, profile, extra)
+    recipe = profile if profile is not None else recipe
+    config = load_training_config(config_path, recipe, extra)
     half_name = str(config.get("data", {}).get("half", "A")).upper()
-    run_dir = Path(output) if output else default_run_dir(profile, half_name)
+    run_dir = Path(output) if output else default_run_dir(recipe, half_name)
     start_run(run_dir, config)
 
     threads = config.get("trainer", {}).get("num_threads")
@@ -324,11 +329,11 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         meta = read_checkpoint(resume).get("idinpaint") or {}
         resume_stage = meta.get("stage")
         if resume_stage not in names:
-            raise ValueError(f"{resume}: belongs to stage {resume_stage!r}, not one of this profile's stages {names}")
+            raise ValueError(f"{resume}: belongs to stage {resume_stage!r}, not one of this recipe's stages {names}")
     if stage is not None and stage not in names:
-        raise ValueError(f"unknown stage {stage!r}; this profile's stages: {', '.join(names)}")
+        raise ValueError(f"unknown stage {stage!r}; this recipe's stages: {', '.join(names)}")
 
-    summary = {"profile": profile, "half": half_name, "run_dir": str(run_dir), "stages": [], "status": "done"}
+    summary = {"recipe": recipe, "half": half_name, "run_dir": str(run_dir), "stages": [], "status": "done"}
     previous_ckpt: Path | None = None
     trained_here = False
     for index, spec in enumerate(stages):
@@ -355,7 +360,7 @@ def run_training(config_path=DEFAULT_CONFIG, profile: str = "smoke", stage: str 
         train, val = (detector_datasets if spec["model"] == "detector" else build_datasets)(config, data_cfg)
         train_loader, val_loader = _loaders(train, val, data_cfg)
         # A stage may change loss weights (e.g. a refinement stage with a stronger adversarial term);
-        # the networks' configs stay the profile's, so every stage's checkpoint fits the next.
+        # the networks' configs stay the recipe's, so every stage's checkpoint fits the next.
         stage_config = deep_merge(config, {"losses": spec["losses"]}) if spec.get("losses") else config
         module = STAGE_MODULES[spec["model"]](stage_config, stage=name, id_weight=spec.get("id_weight"))
 
