@@ -537,9 +537,15 @@ def run_reference_track(recognizers: Sequence = ("sface", "dlib"), regions: Sequ
     fits = fit_counts(plans, root, regions)
     covered_probes = [p for p in probes if plans[p].covered]
     items = track_fillers(fillers, plans, root, all_pairs, covered_probes)
-    results = evaluate_conditions(list(recognizers), [f"region:{r}@black" for r in regions], items, root,
-                                  pairs=covered_pairs, lfw_root=lfw_root, c2st=c2st, progress=progress,
-                                  output_dir=output_dir, stem="lfw_reference")
+    if len({p.same for p in covered_pairs}) < 2:  # verification needs same- and different-person pairs
+        coverage["too_few_to_score"] = True
+        say(f"{TRACK_LABEL}: the {len(covered_pairs)} covered pairs are not both same- and different-person "
+            "pairs: coverage only, nothing to verify")
+        results = []
+    else:
+        results = evaluate_conditions(list(recognizers), [f"region:{r}@black" for r in regions], items, root,
+                                      pairs=covered_pairs, lfw_root=lfw_root, c2st=c2st, progress=progress,
+                                      output_dir=output_dir, stem="lfw_reference")
     attacks = []
     if attack:
         for name in recognizers:
@@ -648,7 +654,10 @@ def format_track(summary: dict) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in fits["reasons"].items()) or "none"
         lines.append(f"- {region}: the ring fit accepts {fits['fitted']} covered probes and refuses "
                      f"{fits['refused']} (filled by Telea; {reasons})")
-    lines += ["", "| recognizer | occlusion | filler | accuracy % | recovery ratio | C2ST AUC |", "|---|---|---|---|---|---|"]
+    if cov.get("too_few_to_score"):
+        lines += ["", "The covered pairs are not both same- and different-person pairs: nothing to verify here."]
+    else:
+        lines += ["", "| recognizer | occlusion | filler | accuracy % | recovery ratio | C2ST AUC |", "|---|---|---|---|---|---|"]
     for row in summary["rows"]:
         if row.get("error"):
             lines.append(f"| {row['recognizer']} | {row['occlusion']} | {row['filler']} | error: {row['error']} | | |")
