@@ -17,8 +17,9 @@ def add_parser(targets) -> None:
                    help="face parts to occlude (default: the hardest three, %(default)s)")
     q.add_argument("--folds", nargs="+", type=int, default=None, metavar="K", help="pairs folds 1-10 (default all)")
     q.add_argument("--fillers", nargs="+", default=None, metavar="FILLER",
-                   help="the track's fills (default: none telea ca_id reference reference_fusor self_paste "
-                        "other_person; ca_id_ref: the Fusor on the CA fill with the reference's identity)")
+                   help="the track's fills (default: none telea ca_id reference self_paste other_person; also "
+                        "reference_fusor / ca_id_ref: the Fusor on the reference or CA fill with the reference's "
+                        "identity, worse on both axes on the validation faces)")
     q.add_argument("--no-c2st", action="store_true", help="skip the learned realism judge (faster)")
     q.add_argument("--no-attack", action="store_true", help="skip the claimed-identity attack table")
     q.add_argument("--validation", action="store_true",
@@ -35,7 +36,7 @@ def _cmd_evaluate_reference(args) -> int:
     occluded second image of the LFW pairs is filled from another photo of its own person that is in no
     pair with it and no near-duplicate of it or its partners; probes with no such photo are counted as
     not covered. Writes the protocol's rows for the covered pairs (none, Telea, CA + ID, reference, the
-    reference-guided Fusor and the self-paste and other-person controls), the coverage, the ring fit's
+    self-paste and other-person controls), the coverage, the ring fit's
     refusals and the claimed-identity attack's false-accept rates. --validation: the same fills on half
     A's held-out validation faces, and the ship rule read on them."""
     from idinpaint.paths import results_dir

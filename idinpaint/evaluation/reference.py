@@ -395,9 +395,11 @@ def ship_rule(rows: Sequence[dict], filler: str = "reference", control: str = "s
 
 # --- the track on the LFW pairs -----------------------------------------------------------------------
 
-#: The track's fillers, in the order of its tables: the blind baselines on the same pairs, the fills
-#: from another photo of the probe's person, and the controls.
-TRACK_FILLERS = ("none", "telea", "ca_id", "reference", "reference_fusor", "self_paste", "other_person")
+#: The track's fillers, in the order of its tables: the blind baselines on the same pairs, the fill
+#: from another photo of the probe's person, and the controls. The reference-guided Fusor variants
+#: (``reference_fusor``, ``ca_id_ref``) lost on both axes on the validation faces (docs/experiments.md):
+#: available with ``fillers=``, not scored by default.
+TRACK_FILLERS = ("none", "telea", "ca_id", "reference", "self_paste", "other_person")
 
 
 def track_fillers(names: Sequence[str], plans: dict[str, ReferencePlan], aligned_root, pairs: Sequence[Pair],
